@@ -1,0 +1,60 @@
+import { runKeys } from '../lib/redis/keys';
+import { averageTensors, sgdUpdate } from '../lib/redis/tensor-ops';
+import type { ActivityDeps } from './deps';
+
+export interface AggregateAndUpdateInput {
+  run: string;
+  epoch: number;
+  step: number;
+  /** Peers whose averaged gradients take part (this one included). */
+  peers: string[];
+  hasBuffers: boolean;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  ttlSeconds: number;
+}
+
+/**
+ * Fetches the other peers' averaged gradients into this peer's Redis, aggregates them there (mean),
+ * and applies the SGD update to the parameters in place. Batch-norm buffers become the peers' mean.
+ */
+export function makeAggregateAndUpdate(deps: ActivityDeps) {
+  return async function aggregateAndUpdate(input: AggregateAndUpdateInput): Promise<{ peers: number; ms: number }> {
+    const started = Date.now();
+    const keys = runKeys(input.run);
+    const own = await deps.directory.connection(deps.peerId);
+    const { epoch, step } = input;
+    const copy = async (peer: string, srcKey: string, dstKey: string) => {
+      const remote = await deps.directory.connection(peer);
+      const blob = await remote.getBuffer(srcKey);
+      if (!blob) throw new Error(`peer ${peer} has no ${srcKey}`);
+      await own.set(dstKey, blob, 'EX', input.ttlSeconds);
+    };
+    const sources = (kind: 'grad' | 'bufs') =>
+      input.peers.map((peer) => {
+        if (peer === deps.peerId) return kind === 'grad' ? keys.averagedGradient(epoch, step) : keys.averagedBuffers(epoch, step);
+        return kind === 'grad' ? keys.peerGradient(epoch, step, peer) : keys.peerBuffers(epoch, step, peer);
+      });
+    await Promise.all(
+      input.peers
+        .filter((peer) => peer !== deps.peerId)
+        .flatMap((peer) => [
+          copy(peer, keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)),
+          ...(input.hasBuffers ? [copy(peer, keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer))] : []),
+        ]),
+    );
+    const aggregated = keys.aggregatedGradient(epoch, step);
+    await averageTensors(own, aggregated, sources('grad'), { ttlSeconds: input.ttlSeconds });
+    await sgdUpdate(own, keys.params, aggregated, {
+      lr: input.lr,
+      momentum: input.momentum,
+      momentumKey: keys.momentum,
+      weightDecay: input.weightDecay,
+    });
+    if (input.hasBuffers) await averageTensors(own, keys.buffers, sources('bufs'));
+    const ms = Date.now() - started;
+    await own.xadd(keys.metricsStream, 'MAXLEN', '~', '10000', '*', 'epoch', String(epoch), 'step', String(step), 'updateMs', String(ms));
+    return { peers: input.peers.length, ms };
+  };
+}

@@ -1,0 +1,57 @@
+import { loadDataset, stepsPerEpoch } from '../lib/data';
+import type { DatasetSource } from '../lib/data/dataset';
+import { createTrainer } from '../lib/engine';
+import { runKeys } from '../lib/redis/keys';
+import { float32ToBuffer } from '../lib/tensor/float32';
+import type { ActivityDeps } from './deps';
+
+export interface PreparePeerInput {
+  run: string;
+  model: string;
+  seed: number;
+  dataset: DatasetSource;
+  trainLimit?: number;
+  testLimit?: number;
+  peers: number;
+  shardsPerPeer: number;
+  batchSize: number;
+  maxStepsPerEpoch?: number;
+}
+
+export interface PreparePeerResult {
+  trainCount: number;
+  testCount: number;
+  stepsPerEpoch: number;
+  paramCount: number;
+  bufferCount: number;
+  initialised: boolean;
+}
+
+/**
+ * Writes the initial parameters (from the run seed, so every peer starts from the same model) and the
+ * layout manifest into the peer's Redis, unless a previous attempt already did; learns the dataset size.
+ */
+export function makePreparePeer(deps: ActivityDeps) {
+  return async function preparePeer(input: PreparePeerInput): Promise<PreparePeerResult> {
+    const train = loadDataset(input.dataset, 'train');
+    const test = loadDataset(input.dataset, 'test');
+    const trainCount = Math.min(train.count, input.trainLimit ?? train.count);
+    const testCount = Math.min(test.count, input.testLimit ?? test.count);
+    const steps = stepsPerEpoch(trainCount, input.peers, input.shardsPerPeer, input.batchSize, input.maxStepsPerEpoch);
+    const trainer = await createTrainer(input.model);
+    const keys = runKeys(input.run);
+    const redis = await deps.directory.connection(deps.peerId);
+    const manifest = JSON.stringify({ model: input.model, params: trainer.layout, buffers: trainer.bufferLayout });
+    const created = await redis.set(keys.params, float32ToBuffer(trainer.initParams(input.seed)), 'NX');
+    if (created) {
+      await redis
+        .multi()
+        .set(keys.buffers, float32ToBuffer(trainer.initBuffers()))
+        .set(keys.layout, manifest)
+        .del(keys.momentum)
+        .exec();
+    }
+    deps.log.info({ run: input.run, peer: deps.peerId, steps, trainCount, initialised: !!created }, 'peer prepared');
+    return { trainCount, testCount, stepsPerEpoch: steps, paramCount: trainer.layout.size, bufferCount: trainer.bufferLayout.size, initialised: !!created };
+  };
+}

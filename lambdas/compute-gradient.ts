@@ -1,0 +1,64 @@
+import { performance } from 'node:perf_hooks';
+import { batchIndices, gatherBatch, loadDataset, shardRange } from '../lib/data';
+import { TensorError } from '../lib/errors/tensor-error';
+import { runKeys } from '../lib/redis/keys';
+import { bufferToFloat32, firstNonFinite, float32ToBuffer } from '../lib/tensor/float32';
+import { peerRedis, trainerFor } from './runtime';
+import type { ComputeGradientEvent, ComputeGradientResult } from './types';
+
+/**
+ * Computes the gradient of one batch of one shard with the peer's current parameters and stores it
+ * in the peer's Redis (with a TTL). The gradient and updated buffers are written in one MULTI, and
+ * only when finite: a failed call never leaves a partial gradient.
+ */
+export async function handler(event: ComputeGradientEvent): Promise<ComputeGradientResult> {
+  const t0 = performance.now();
+  const keys = runKeys(event.run);
+  const trainer = await trainerFor(event.model);
+  const redis = await peerRedis();
+  const [paramsBuf, buffersBuf] = await redis.pipeline().getBuffer(keys.params).getBuffer(keys.buffers).exec().then(
+    (replies) => (replies ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value as Buffer | null;
+    }),
+  );
+  if (!paramsBuf) throw new TensorError(`compute-gradient: parameters ${keys.params} are missing (model not initialised?)`);
+  const params = bufferToFloat32(paramsBuf, trainer.layout.size, 'compute-gradient parameters');
+  const buffers = bufferToFloat32(buffersBuf ?? Buffer.alloc(0), trainer.bufferLayout.size, 'compute-gradient buffers');
+
+  const dataset = loadDataset(event.dataset, 'train');
+  const total = Math.min(dataset.count, event.trainLimit ?? dataset.count);
+  const shard = shardRange(total, event.peers, event.rank, event.shards, event.shard);
+  const indices = batchIndices(shard, event.batchSize, event.step, {
+    seed: event.seed,
+    epoch: event.epoch,
+    rank: event.rank,
+    shard: event.shard,
+  });
+  const n = indices.length;
+  const images = new Float32Array(n * dataset.rows * dataset.cols);
+  const labels = new Uint8Array(n);
+  gatherBatch(dataset, indices, images, labels);
+  const t1 = performance.now();
+
+  const result = await trainer.trainStep(params, buffers, images, labels, n);
+  const t2 = performance.now();
+  const bad = firstNonFinite(result.grad);
+  if (bad >= 0 || !Number.isFinite(result.loss)) {
+    throw new TensorError(`compute-gradient: non-finite gradient or loss (loss ${result.loss}, first bad index ${bad})`);
+  }
+
+  const gradientKey = keys.shardGradient(event.epoch, event.step, event.shard);
+  const tx = redis.multi().set(gradientKey, float32ToBuffer(result.grad), 'EX', event.ttlSeconds);
+  if (trainer.bufferLayout.size > 0) {
+    tx.set(keys.shardBuffers(event.epoch, event.step, event.shard), float32ToBuffer(result.buffers), 'EX', event.ttlSeconds);
+  }
+  await tx.exec();
+  const t3 = performance.now();
+  return {
+    loss: result.loss,
+    count: n,
+    gradientKey,
+    timings: { readMs: t1 - t0, computeMs: t2 - t1, writeMs: t3 - t2, totalMs: t3 - t0 },
+  };
+}

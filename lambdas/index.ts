@@ -1,0 +1,11 @@
+import { handler as computeGradient } from './compute-gradient';
+import { handler as evaluate } from './evaluate';
+import type { FunctionEvents, FunctionName, FunctionResults } from './types';
+
+export type { FunctionName, FunctionEvents, FunctionResults } from './types';
+
+/** Handlers by function name: what the local pool and the inline invoker call. */
+export const handlers: { [K in FunctionName]: (event: FunctionEvents[K]) => Promise<FunctionResults[K]> } = {
+  'compute-gradient': computeGradient,
+  evaluate,
+};

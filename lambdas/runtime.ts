@@ -1,0 +1,47 @@
+// What a warm function process keeps between invocations: one Redis connection and one trainer per model.
+import type Redis from 'ioredis';
+import { createTrainer, type Trainer } from '../lib/engine';
+import { connectRedis, type RedisEndpoint } from '../lib/redis/connect';
+
+let endpoint: RedisEndpoint | null = null;
+let client: Promise<Redis> | null = null;
+const trainers = new Map<string, Promise<Trainer>>();
+
+/** Set by the local pool (from the worker's own config); on AWS Lambda the environment is used. */
+export function configurePeerRedis(next: RedisEndpoint): void {
+  endpoint = next;
+  client = null;
+}
+
+function endpointFromEnv(): RedisEndpoint {
+  const host = process.env.SPIRT_REDIS_HOST;
+  const port = Number(process.env.SPIRT_REDIS_PORT);
+  if (!host || !port) throw new Error('function runtime: no peer Redis configured (SPIRT_REDIS_HOST/SPIRT_REDIS_PORT)');
+  return { host, port, password: process.env.SPIRT_REDIS_PASSWORD };
+}
+
+export function peerRedis(): Promise<Redis> {
+  if (!client) {
+    const target = endpoint ?? endpointFromEnv();
+    client = connectRedis(target, { name: 'spirt-function' });
+    client.catch(() => (client = null));
+  }
+  return client;
+}
+
+/** The trainer (and its ONNX sessions) is created once per warm process and reused. */
+export function trainerFor(model: string): Promise<Trainer> {
+  let trainer = trainers.get(model);
+  if (!trainer) {
+    trainer = createTrainer(model);
+    trainers.set(model, trainer);
+    trainer.catch(() => trainers.delete(model));
+  }
+  return trainer;
+}
+
+export async function closeRuntime(): Promise<void> {
+  const current = client;
+  client = null;
+  if (current) (await current.catch(() => null))?.disconnect();
+}

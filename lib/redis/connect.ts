@@ -1,0 +1,61 @@
+import Redis from 'ioredis';
+import { StackError } from '../errors/stack-error';
+
+/** Where a peer's Redis is and how to log in. The password never leaves the worker process. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  password?: string;
+  username?: string;
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(address);
+  if (!match) throw new StackError(`bad Redis address "${address}": expected host:port`);
+  return { host: match[1], port: Number(match[2]) };
+}
+
+export function formatAddress(endpoint: { host: string; port: number }): string {
+  return `${endpoint.host}:${endpoint.port}`;
+}
+
+/**
+ * Opens a connection that fails fast instead of queueing forever: an unreachable or
+ * misconfigured peer Redis becomes one clear StackError.
+ */
+export async function connectRedis(endpoint: RedisEndpoint, opts: { name?: string; timeoutMs?: number } = {}) {
+  const client = new Redis({
+    host: endpoint.host,
+    port: endpoint.port,
+    password: endpoint.password,
+    username: endpoint.username,
+    connectionName: opts.name,
+    lazyConnect: true,
+    connectTimeout: opts.timeoutMs ?? 3000,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => (times > 5 ? null : Math.min(times * 100, 1000)),
+  });
+  // Errors surface through the failing command; avoid unhandled 'error' events.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new StackError(`cannot reach Redis at ${formatAddress(endpoint)}: ${describeRedisError(err)}`);
+  }
+  return client;
+}
+
+/** Redis errors without anything that could carry a secret. */
+export function describeRedisError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/WRONGPASS|invalid username-password/i.test(message)) return 'wrong password';
+  if (/NOAUTH/i.test(message)) return 'authentication required';
+  if (/ECONNREFUSED/.test(message)) return 'connection refused';
+  if (/ETIMEDOUT|timeout/i.test(message)) return 'timed out';
+  return message.split('\n')[0];
+}
+
+export type RedisClient = Redis;

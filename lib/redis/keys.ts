@@ -1,0 +1,48 @@
+// Every Redis key a peer uses, in one place (ARCHITECTURE.md section 4). Keys are namespaced by run
+// so one peer database can hold several runs. Tensors are raw little-endian float32 strings.
+
+export interface RunKeys {
+  /** Trainable parameters, one flat float32 vector. */
+  params: string;
+  /** Non-trainable buffers (batch-norm running statistics), flat float32; may be empty. */
+  buffers: string;
+  /** SGD momentum buffer, same length as params. */
+  momentum: string;
+  /** JSON layout manifest: `{ model, params: ParamLayout, buffers: ParamLayout }`. */
+  layout: string;
+  /** Gradient of one shard for one step (with a TTL). */
+  shardGradient(epoch: number, step: number, shard: number): string;
+  /** Updated buffers computed by one shard for one step (with a TTL). */
+  shardBuffers(epoch: number, step: number, shard: number): string;
+  /** This peer's average over its shards for one step; read by the other peers. */
+  averagedGradient(epoch: number, step: number): string;
+  averagedBuffers(epoch: number, step: number): string;
+  /** Copy of another peer's averaged gradient, fetched into this peer's Redis for aggregation. */
+  peerGradient(epoch: number, step: number, peerId: string): string;
+  peerBuffers(epoch: number, step: number, peerId: string): string;
+  /** The robust aggregate of all active peers' averaged gradients for one step. */
+  aggregatedGradient(epoch: number, step: number): string;
+  /** Stream of sync messages (ready(epoch, step)) that other peers append to. */
+  syncStream: string;
+  /** Stream of step timings. */
+  metricsStream: string;
+}
+
+export function runKeys(run: string): RunKeys {
+  const base = `spirt:${run}`;
+  return {
+    params: `${base}:model:params`,
+    buffers: `${base}:model:buffers`,
+    momentum: `${base}:model:momentum`,
+    layout: `${base}:model:layout`,
+    shardGradient: (e, s, shard) => `${base}:grad:${e}:${s}:${shard}`,
+    shardBuffers: (e, s, shard) => `${base}:bufs:${e}:${s}:${shard}`,
+    averagedGradient: (e, s) => `${base}:grad:${e}:${s}:avg`,
+    averagedBuffers: (e, s) => `${base}:bufs:${e}:${s}:avg`,
+    peerGradient: (e, s, peer) => `${base}:grad:${e}:${s}:from:${peer}`,
+    peerBuffers: (e, s, peer) => `${base}:bufs:${e}:${s}:from:${peer}`,
+    aggregatedGradient: (e, s) => `${base}:grad:${e}:${s}:agg`,
+    syncStream: `${base}:stream:sync`,
+    metricsStream: `${base}:stream:metrics`,
+  };
+}

@@ -1,0 +1,33 @@
+import { createServer } from 'node:net';
+import { StackError } from '../errors/stack-error';
+
+/** Resolves true when nothing listens on 127.0.0.1:port. */
+export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** @throws StackError naming the first port in use and what wanted it. */
+export async function assertPortsFree(ports: { port: number; what: string }[]): Promise<void> {
+  for (const { port, what } of ports) {
+    if (!(await isPortFree(port))) {
+      throw new StackError(`port ${port} (${what}) is already in use; stop what uses it or pick other ports`);
+    }
+  }
+}
+
+/** An OS-assigned free port (for tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

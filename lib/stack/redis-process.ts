@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { StackError } from '../errors/stack-error';
+import { exitOf, stopChild } from './child';
+import { assertPortsFree } from './ports';
+
+export interface RedisProcessOptions {
+  /** redis-server executable. */
+  executable: string;
+  port: number;
+  password: string;
+  /** Data dir (append-only file, config, log). Created when missing. */
+  dir: string;
+  /** Module .so to load (none when null). */
+  modulePath?: string | null;
+  /** Extra config lines. */
+  extraConfig?: string[];
+  /** @default 10000 */
+  startTimeoutMs?: number;
+}
+
+export interface RedisProcess {
+  port: number;
+  host: string;
+  child: ChildProcess;
+  moduleLoaded: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a redis-server with its own port, password, data dir and append-only file.
+ * The password goes into a 0600 config file, never onto the command line (where `ps` shows it).
+ * @throws StackError when the port is taken, the binary or module is missing, or the server does not come up.
+ */
+export async function startRedisServer(opts: RedisProcessOptions): Promise<RedisProcess> {
+  if (!existsSync(opts.executable)) {
+    throw new StackError(`redis-server not found at ${opts.executable}; install the Debian package redis-server`);
+  }
+  if (opts.modulePath && !existsSync(opts.modulePath)) {
+    throw new StackError(`Redis module not found at ${opts.modulePath}; run npm run setup to build redisai-module`);
+  }
+  await assertPortsFree([{ port: opts.port, what: 'redis-server' }]);
+  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  const configPath = join(opts.dir, 'redis.conf');
+  const lines = [
+    `port ${opts.port}`,
+    'bind 127.0.0.1',
+    'protected-mode yes',
+    `dir ${opts.dir}`,
+    'appendonly yes',
+    'appendfsync everysec',
+    'save ""',
+    `logfile ${join(opts.dir, 'redis.log')}`,
+    'daemonize no',
+    `requirepass ${opts.password}`,
+    ...(opts.modulePath ? [`loadmodule ${opts.modulePath}`] : []),
+    ...(opts.extraConfig ?? []),
+  ];
+  writeFileSync(configPath, lines.join('\n') + '\n', { mode: 0o600 });
+  // Own process group: a terminal Ctrl-C reaches only spirt, which then stops children in order.
+  const child = spawn(opts.executable, [configPath], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) => reject(new StackError(`cannot start redis-server: ${err.message}`))),
+  );
+  spawnError.catch(() => undefined);
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+  const client = new Redis({ port: opts.port, host: '127.0.0.1', password: opts.password, lazyConnect: true });
+  client.on('error', () => undefined);
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        const how = await exitOf(child);
+        throw new StackError(`redis-server on port ${opts.port} exited (${how}): ${lastLogLine(opts.dir, stderr)}`);
+      }
+      try {
+        if (client.status !== 'ready') await Promise.race([client.connect(), spawnError]);
+        await client.ping();
+        break;
+      } catch (err) {
+        if (err instanceof StackError) throw err;
+        client.disconnect();
+        if (Date.now() > deadline) {
+          throw new StackError(`redis-server on port ${opts.port} did not answer within the start timeout`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const modules = (await client.call('MODULE', 'LIST')) as unknown[];
+    return {
+      port: opts.port,
+      host: '127.0.0.1',
+      child,
+      moduleLoaded: modules.length > 0,
+      stop: () => stopChild(child),
+    };
+  } catch (err) {
+    await stopChild(child, 1000);
+    throw err;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function lastLogLine(dir: string, stderr: string): string {
+  const logFile = join(dir, 'redis.log');
+  const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : stderr;
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !/requirepass/i.test(l));
+  return lines.slice(-2).join(' / ') || 'no log output';
+}

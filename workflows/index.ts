@@ -1,0 +1,2 @@
+export { peerTrainingWorkflow } from './peer-training';
+export { statusQuery } from './signals';
