@@ -1,3 +1,5 @@
+import { TensorError } from '../errors/tensor-error';
+
 /** One tensor inside a flat float32 vector. */
 export interface LayoutEntry {
   name: string;
@@ -22,4 +24,18 @@ export function makeLayout(specs: { name: string; shape: number[] }[]): ParamLay
     return e;
   });
   return { entries, size: offset };
+}
+
+/** Alias of makeLayout (the foundation's name). */
+export const buildLayout = makeLayout;
+
+/**
+ * Views (no copies) of every entry of a flat vector, by name.
+ * @throws {TensorError} the vector's length does not match the layout
+ */
+export function sliceLayout(layout: ParamLayout, flat: Float32Array): Map<string, Float32Array> {
+  if (flat.length !== layout.size) {
+    throw new TensorError(`flat vector has ${flat.length} floats, the layout needs ${layout.size}`);
+  }
+  return new Map(layout.entries.map((e) => [e.name, flat.subarray(e.offset, e.offset + e.size)]));
 }
