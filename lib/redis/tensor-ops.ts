@@ -1,103 +1,217 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// In-database tensor ops used by the training loop: average, SGD update, robust aggregate.
+//
+// Three paths, all over raw little-endian float32 Redis strings:
+// - 'module': the native spirt module (SPIRT.AVERAGE / SPIRT.SGD / SPIRT.AGGREGATE), zero-copy C
+//   kernels run in time slices inside Redis (docs/commands.md);
+// - 'lua': sliced Lua scripts (lua/*.lua) for servers that cannot load modules;
+// - 'client': fetch-process-store through ioredis (the baseline the paper compares against).
+// 'auto' (the default) picks 'module' when `MODULE LIST` shows spirt, else 'lua'. The
+// SPIRT_TENSOR_OPS environment variable (auto | module | lua | client) changes the default.
 import type Redis from 'ioredis';
 import { TensorError } from '../errors/tensor-error';
-import { bufferToFloat32, float32ToBuffer } from '../tensor/float32';
-import { packageRoot } from '../stack/paths';
+import { bufferToFloat32, float32ToBuffer, firstNonFinite } from '../tensor/float32';
+import { isSpirtModuleLoaded, moduleAggregate, moduleAverage, moduleSgd } from './module-commands';
+import { commonByteLength, luaAggregate, luaAverage, luaSgd } from './tensor-lua';
+import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from './tensor-reference';
 
-export interface AverageOptions {
-  /** Floats per Lua call; bounds how long one call blocks the server. @default 65536 */
-  sliceFloats?: number;
-  /** TTL in seconds for the destination (none when absent). */
-  ttlSeconds?: number;
-}
+export type { AggregateRule } from './tensor-reference';
 
-type AverageSliceCommand = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
+export type TensorOpsPath = 'auto' | 'module' | 'lua' | 'client';
+export type ResolvedTensorOpsPath = Exclude<TensorOpsPath, 'auto'>;
 
-function averageSliceCommand(redis: Redis): AverageSliceCommand {
-  const named = redis as unknown as { spirtAverageSlice?: AverageSliceCommand };
-  if (!named.spirtAverageSlice) {
-    // Loaded once per connection and then called by SHA (ioredis defineCommand).
-    redis.defineCommand('spirtAverageSlice', {
-      lua: readFileSync(join(packageRoot(), 'lua', 'average-slice.lua'), 'utf8'),
-    });
+const PATHS: readonly TensorOpsPath[] = ['auto', 'module', 'lua', 'client'];
+
+/**
+ * The default path: `SPIRT_TENSOR_OPS` when set, else 'auto'.
+ * @throws TensorError when the variable holds something else.
+ */
+export function defaultTensorOpsPath(): TensorOpsPath {
+  const env = process.env.SPIRT_TENSOR_OPS;
+  if (env === undefined || env === '') return 'auto';
+  if (!(PATHS as readonly string[]).includes(env)) {
+    throw new TensorError(`SPIRT_TENSOR_OPS must be one of ${PATHS.join(', ')}, got "${env}"`);
   }
-  return (named.spirtAverageSlice as AverageSliceCommand).bind(redis);
+  return env as TensorOpsPath;
 }
 
 /**
- * Averages raw float32 tensors stored at `srcKeys` into `destKey`, inside Redis.
- * Works in slices into a temporary key and renames it at the end, so readers never see a
- * partial average and no single script call blocks the server for long.
- * @throws TensorError when a source is missing or the sources differ in length.
+ * Which path an op on `redis` takes.
+ * @throws TensorError when 'module' is forced but the module is not loaded.
+ */
+export async function resolveTensorOpsPath(
+  redis: Redis,
+  requested: TensorOpsPath = defaultTensorOpsPath(),
+): Promise<ResolvedTensorOpsPath> {
+  if (requested === 'lua' || requested === 'client') return requested;
+  const loaded = await isSpirtModuleLoaded(redis);
+  if (requested === 'module' && !loaded) {
+    throw new TensorError('tensor ops: the module path was requested but the spirt module is not loaded');
+  }
+  return loaded ? 'module' : 'lua';
+}
+
+export interface PathOptions {
+  /** Which implementation to use. @default defaultTensorOpsPath() */
+  path?: TensorOpsPath;
+  /** Floats per Lua script call (Lua path only); bounds how long one call blocks the server. */
+  sliceFloats?: number;
+}
+
+export interface OpResult {
+  /** Floats per tensor. */
+  length: number;
+  path: ResolvedTensorOpsPath;
+}
+
+async function fetchAll(redis: Redis, what: string, keys: string[]): Promise<Float32Array[]> {
+  const blobs = await Promise.all(keys.map((key) => redis.getBuffer(key)));
+  let length: number | undefined;
+  return blobs.map((blob, i) => {
+    if (!blob || blob.byteLength === 0) throw new TensorError(`${what}: key ${keys[i]} is missing or empty`);
+    const values = bufferToFloat32(blob, length, `${what}: key ${keys[i]}`);
+    length = values.length;
+    return values;
+  });
+}
+
+function assertAllFinite(what: string, keys: string[], values: Float32Array[]): void {
+  values.forEach((v, i) => {
+    const at = firstNonFinite(v);
+    if (at >= 0) throw new TensorError(`${what}: key ${keys[i]} has a non-finite value (NaN or Inf) at index ${at}`);
+  });
+}
+
+async function storeWithTtl(redis: Redis, key: string, values: Float32Array, ttlSeconds?: number): Promise<void> {
+  if (ttlSeconds) await redis.set(key, float32ToBuffer(values), 'EX', ttlSeconds);
+  else await redis.set(key, float32ToBuffer(values));
+}
+
+export interface AverageOptions extends PathOptions {
+  /** TTL in seconds for the destination (unchanged when absent). */
+  ttlSeconds?: number;
+  /** Reject NaN/Inf in the sources before anything is written. @default false */
+  checkFinite?: boolean;
+}
+
+/**
+ * Averages the raw float32 tensors at `srcKeys` into `destKey`, inside Redis (module or Lua path).
+ * @throws TensorError when a source is missing, the sources differ in length, or (checkFinite) hold NaN/Inf.
  */
 export async function averageTensors(
   redis: Redis,
   destKey: string,
   srcKeys: string[],
   opts: AverageOptions = {},
-): Promise<{ length: number }> {
+): Promise<OpResult> {
   if (srcKeys.length === 0) throw new TensorError('average: no source tensors');
-  const lengths = await Promise.all(srcKeys.map((key) => redis.strlen(key)));
-  const bytes = lengths[0];
-  lengths.forEach((len, i) => {
-    if (len === 0) throw new TensorError(`average: source ${srcKeys[i]} is missing or empty`);
-    if (len !== bytes) throw new TensorError(`average: source ${srcKeys[i]} has ${len} bytes, expected ${bytes}`);
-  });
-  if (bytes % 4 !== 0) throw new TensorError(`average: ${bytes} bytes is not a whole number of float32 values`);
-  const length = bytes / 4;
-  const slice = opts.sliceFloats ?? 65536;
-  const tmpKey = `${destKey}:partial`;
-  const averageSlice = averageSliceCommand(redis);
-  await redis.del(tmpKey);
-  for (let offset = 0; offset < length; offset += slice) {
-    const count = Math.min(slice, length - offset);
-    await averageSlice(1 + srcKeys.length, tmpKey, ...srcKeys, offset, count, bytes);
+  const path = await resolveTensorOpsPath(redis, opts.path);
+  if (path === 'module') {
+    const length = await moduleAverage(redis, destKey, srcKeys, opts.checkFinite ?? false);
+    if (opts.ttlSeconds) await redis.expire(destKey, opts.ttlSeconds);
+    return { length, path };
   }
-  const tx = redis.multi().rename(tmpKey, destKey);
-  if (opts.ttlSeconds) tx.expire(destKey, opts.ttlSeconds);
-  await tx.exec();
-  return { length };
+  if (path === 'lua') {
+    const length = await luaAverage(redis, destKey, srcKeys, { ...opts, checkFinite: opts.checkFinite ?? false });
+    return { length, path };
+  }
+  const values = await fetchAll(redis, 'average', srcKeys);
+  if (opts.checkFinite) assertAllFinite('average', srcKeys, values);
+  const out = averageImpl(values, 'f32');
+  await storeWithTtl(redis, destKey, out, opts.ttlSeconds);
+  return { length: out.length, path };
 }
 
 export interface SgdOptions {
   lr: number;
+  /** Momentum factor; > 0 needs momentumKey. @default 0 */
   momentum?: number;
+  /** Momentum buffer key (created on the first step as buf = gradient, like PyTorch). */
   momentumKey?: string;
+  /** @default 0 */
   weightDecay?: number;
+  /** Nesterov momentum. @default false */
+  nesterov?: boolean;
+  /** Reject NaN/Inf in params, gradient and momentum buffer before anything is written. @default true */
+  checkFinite?: boolean;
 }
 
 /**
- * In-place SGD with optional momentum and weight decay:
- * `v = m*v + (g + wd*w); w = w - lr*v`.
- * Fetch-process-store fallback (the in-database path replaces it); parameters and momentum are written in one MULTI.
- * @throws TensorError on length mismatch or non-finite gradient.
+ * In-place SGD on the raw float32 parameters at `paramsKey` (PyTorch semantics, dampening 0):
+ * `d = g + wd*p; v = m*v + d; p = p - lr*v` (or `p = p - lr*d` without momentum).
+ * @throws TensorError on a missing key, a length mismatch, or (checkFinite) a non-finite value.
  */
-export async function sgdUpdate(redis: Redis, paramsKey: string, gradKey: string, opts: SgdOptions): Promise<void> {
-  const [paramsBuf, gradBuf] = await Promise.all([redis.getBuffer(paramsKey), redis.getBuffer(gradKey)]);
-  if (!paramsBuf) throw new TensorError(`sgd: parameters ${paramsKey} are missing`);
-  if (!gradBuf) throw new TensorError(`sgd: gradient ${gradKey} is missing`);
-  const params = bufferToFloat32(paramsBuf, undefined, 'sgd parameters');
-  const grad = bufferToFloat32(gradBuf, params.length, 'sgd gradient');
+export async function sgdUpdate(
+  redis: Redis,
+  paramsKey: string,
+  gradKey: string,
+  opts: SgdOptions,
+  pathOpts: PathOptions = {},
+): Promise<OpResult> {
+  const checkFinite = opts.checkFinite ?? true;
   const momentum = opts.momentum ?? 0;
-  const wd = opts.weightDecay ?? 0;
-  let velocity: Float32Array | null = null;
+  if (momentum > 0 && !opts.momentumKey) throw new TensorError('sgd: momentum needs a momentum buffer key');
+  const path = await resolveTensorOpsPath(redis, pathOpts.path);
+  if (path === 'module') {
+    const length = await moduleSgd(redis, paramsKey, gradKey, { ...opts, checkFinite });
+    return { length, path };
+  }
+  if (path === 'lua') {
+    const length = await luaSgd(redis, paramsKey, gradKey, opts, { sliceFloats: pathOpts.sliceFloats, checkFinite });
+    return { length, path };
+  }
+  const keys = [paramsKey, gradKey];
+  const [params, grad] = await fetchAll(redis, 'sgd', keys);
+  let buf: Float32Array | null = null;
+  let init = false;
   if (momentum > 0) {
-    if (!opts.momentumKey) throw new TensorError('sgd: momentum needs a momentum buffer key');
-    const vBuf = await redis.getBuffer(opts.momentumKey);
-    velocity = vBuf ? bufferToFloat32(vBuf, params.length, 'sgd momentum') : new Float32Array(params.length);
+    const blob = await redis.getBuffer(opts.momentumKey as string);
+    init = !blob || blob.byteLength === 0;
+    buf = init ? new Float32Array(params.length) : bufferToFloat32(blob as Buffer, params.length, 'sgd: momentum buffer');
   }
-  for (let i = 0; i < params.length; i++) {
-    const g = grad[i] + wd * params[i];
-    if (!Number.isFinite(g)) throw new TensorError(`sgd: non-finite gradient at index ${i}`);
-    if (velocity) {
-      velocity[i] = momentum * velocity[i] + g;
-      params[i] -= opts.lr * velocity[i];
-    } else {
-      params[i] -= opts.lr * g;
-    }
-  }
+  if (checkFinite) assertAllFinite('sgd', [...keys, ...(buf && !init ? [opts.momentumKey as string] : [])], [
+    params,
+    grad,
+    ...(buf && !init ? [buf] : []),
+  ]);
+  sgdImpl(params, grad, buf, opts, init, 'f32');
   const tx = redis.multi().set(paramsKey, float32ToBuffer(params));
-  if (velocity && opts.momentumKey) tx.set(opts.momentumKey, float32ToBuffer(velocity));
+  if (buf && opts.momentumKey) tx.set(opts.momentumKey, float32ToBuffer(buf));
   await tx.exec();
+  return { length: params.length, path };
+}
+
+export interface AggregateOptions extends AverageOptions {}
+
+/**
+ * Per-coordinate robust aggregate (mean, median, trimmed mean, MeaMed) of the raw float32 tensors
+ * at `srcKeys` into `destKey`, inside Redis.
+ * @throws TensorError on missing keys, length mismatch, 2f >= n, or (checkFinite) NaN/Inf.
+ */
+export async function aggregateTensors(
+  redis: Redis,
+  destKey: string,
+  rule: AggregateRule,
+  srcKeys: string[],
+  opts: AggregateOptions = {},
+): Promise<OpResult> {
+  if (srcKeys.length === 0) throw new TensorError('aggregate: no source tensors');
+  const path = await resolveTensorOpsPath(redis, opts.path);
+  if (path === 'module') {
+    const length = await moduleAggregate(redis, destKey, rule, srcKeys, opts.checkFinite ?? false);
+    if (opts.ttlSeconds) await redis.expire(destKey, opts.ttlSeconds);
+    return { length, path };
+  }
+  if (path === 'lua') {
+    const length = await luaAggregate(redis, destKey, rule, srcKeys, { ...opts, checkFinite: opts.checkFinite ?? false });
+    return { length, path };
+  }
+  await commonByteLength(redis, 'aggregate', srcKeys);
+  const f = rule.kind === 'trimmedMean' || rule.kind === 'meamed' ? rule.f : 0;
+  if (f > 0 && 2 * f >= srcKeys.length)
+    throw new TensorError(`aggregate: f=${f} needs more than ${2 * f} sources (2f < n), got ${srcKeys.length}`);
+  const values = await fetchAll(redis, 'aggregate', srcKeys);
+  if (opts.checkFinite) assertAllFinite('aggregate', srcKeys, values);
+  const out = aggregateImpl(values, rule, 'f32');
+  await storeWithTtl(redis, destKey, out, opts.ttlSeconds);
+  return { length: out.length, path };
 }

@@ -1,0 +1,134 @@
+// Typed wrappers for the commands of the native spirt module (redisai-module/, docs/commands.md).
+import type Redis from 'ioredis';
+import { TensorError } from '../errors/tensor-error';
+import { float32ToBuffer } from '../tensor/float32';
+import type { AggregateRule, SgdHyper } from './tensor-reference';
+
+const moduleState = new WeakMap<Redis, Promise<boolean>>();
+
+/**
+ * True when the spirt module is loaded in the server behind `redis` (cached per connection).
+ * Uses `MODULE LIST`; a user without that permission falls back to `COMMAND INFO SPIRT.AVERAGE`.
+ */
+export function isSpirtModuleLoaded(redis: Redis): Promise<boolean> {
+  let known = moduleState.get(redis);
+  if (!known) {
+    known = detectModule(redis);
+    moduleState.set(redis, known);
+  }
+  return known;
+}
+
+/** Forget the cached answer (after MODULE LOAD/UNLOAD or a reconnect to another server). */
+export function forgetModuleState(redis: Redis): void {
+  moduleState.delete(redis);
+}
+
+async function detectModule(redis: Redis): Promise<boolean> {
+  try {
+    const modules = (await redis.call('MODULE', 'LIST')) as unknown[][];
+    return modules.some((entry) => {
+      for (let i = 0; i + 1 < entry.length; i += 2) {
+        if (String(entry[i]) === 'name' && String(entry[i + 1]) === 'spirt') return true;
+      }
+      return false;
+    });
+  } catch {
+    try {
+      const info = (await redis.call('COMMAND', 'INFO', 'SPIRT.AVERAGE')) as unknown[];
+      return Array.isArray(info) && info[0] !== null;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Turns a module error reply into a TensorError with the server's message. */
+async function moduleCall<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new TensorError(`${what}: ${message}`);
+  }
+}
+
+export interface StoredTensor {
+  dtype: 'FLOAT';
+  shape: number[];
+  data: Float32Array;
+}
+
+/** `AI.TENSORSET key FLOAT ...shape BLOB data`. @throws TensorError when the server rejects it. */
+export async function tensorSet(redis: Redis, key: string, shape: number[], data: Float32Array): Promise<void> {
+  await moduleCall('AI.TENSORSET', () =>
+    redis.call('AI.TENSORSET', key, 'FLOAT', ...shape.map(String), 'BLOB', float32ToBuffer(data)),
+  );
+}
+
+/** `AI.TENSORGET key META BLOB`, decoded. @throws TensorError when the key is missing or not a tensor. */
+export async function tensorGet(redis: Redis, key: string): Promise<StoredTensor> {
+  const reply = await moduleCall(
+    'AI.TENSORGET',
+    () => redis.callBuffer('AI.TENSORGET', key, 'META', 'BLOB') as Promise<unknown[]>,
+  );
+  const fields = new Map<string, unknown>();
+  for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), reply[i + 1]);
+  const blob = fields.get('blob') as Buffer;
+  const shape = (fields.get('shape') as unknown[]).map(Number);
+  const data = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(data.buffer).set(blob);
+  return { dtype: 'FLOAT', shape, data };
+}
+
+/** `SPIRT.AVERAGE dest ...srcs [CHECKFINITE]`; resolves to the number of floats written. */
+export function moduleAverage(redis: Redis, dest: string, srcs: string[], checkFinite = false): Promise<number> {
+  const args = [dest, ...srcs, ...(checkFinite ? ['CHECKFINITE'] : [])];
+  return moduleCall('SPIRT.AVERAGE', async () => Number(await redis.call('SPIRT.AVERAGE', ...args)));
+}
+
+export interface ModuleSgdOptions extends SgdHyper {
+  /** Momentum buffer key; required when momentum > 0. */
+  momentumKey?: string;
+  /** @default false */
+  checkFinite?: boolean;
+}
+
+/** `SPIRT.SGD params grad LR lr [MOMENTUM m buf] [NESTEROV] [WEIGHTDECAY wd] [CHECKFINITE]`. */
+export function moduleSgd(redis: Redis, params: string, grad: string, opts: ModuleSgdOptions): Promise<number> {
+  const args: string[] = [params, grad, 'LR', String(opts.lr)];
+  if ((opts.momentum ?? 0) > 0) {
+    if (!opts.momentumKey) throw new TensorError('sgd: momentum needs a momentum buffer key');
+    args.push('MOMENTUM', String(opts.momentum), opts.momentumKey);
+    if (opts.nesterov) args.push('NESTEROV');
+  }
+  if ((opts.weightDecay ?? 0) !== 0) args.push('WEIGHTDECAY', String(opts.weightDecay));
+  if (opts.checkFinite) args.push('CHECKFINITE');
+  return moduleCall('SPIRT.SGD', async () => Number(await redis.call('SPIRT.SGD', ...args)));
+}
+
+/** The rule as SPIRT.AGGREGATE arguments. */
+export function ruleArgs(rule: AggregateRule): string[] {
+  switch (rule.kind) {
+    case 'mean':
+      return ['MEAN'];
+    case 'median':
+      return ['MEDIAN'];
+    case 'trimmedMean':
+      return ['TRIMMEDMEAN', String(rule.f)];
+    case 'meamed':
+      return ['MEAMED', String(rule.f)];
+  }
+}
+
+/** `SPIRT.AGGREGATE dest RULE [f] ...srcs [CHECKFINITE]`. */
+export function moduleAggregate(
+  redis: Redis,
+  dest: string,
+  rule: AggregateRule,
+  srcs: string[],
+  checkFinite = false,
+): Promise<number> {
+  const args = [dest, ...ruleArgs(rule), ...srcs, ...(checkFinite ? ['CHECKFINITE'] : [])];
+  return moduleCall('SPIRT.AGGREGATE', async () => Number(await redis.call('SPIRT.AGGREGATE', ...args)));
+}

@@ -1,0 +1,158 @@
+// Shared helpers for the module tests: build the .so with make, start a real redis-server.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { packageRoot, readToolchain } from '../../lib/stack/paths';
+import { freePort } from '../../lib/stack/ports';
+import { startRedisServer, type RedisProcess } from '../../lib/stack/redis-process';
+
+export const MODULE_DIR = join(packageRoot(), 'redisai-module');
+/** One build dir per jest run; make only rebuilds what changed. */
+export const BUILD_DIR = process.env.SPIRT_TEST_MODULE_BUILD ?? join(tmpdir(), `spirt-module-test-${process.getuid?.() ?? 0}`);
+
+export function make(target: string, vars: Record<string, string> = {}): string {
+  const args = ['-s', '-C', MODULE_DIR, `OUT_DIR=${BUILD_DIR}`, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
+  if (target) args.push(target);
+  return execFileSync('make', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+}
+
+export function buildModule(asan = false): string {
+  const file = asan ? 'spirt-asan.so' : 'spirt.so';
+  make(join(BUILD_DIR, file));
+  return join(BUILD_DIR, file);
+}
+
+export function redisServerBinary(): string {
+  return readToolchain().redisServer ?? '/usr/bin/redis-server';
+}
+
+export interface TestServer {
+  redis: Redis;
+  proc: RedisProcess;
+  dir: string;
+  port: number;
+  password: string;
+  /** A second connection (for PING latency or concurrent writes). */
+  connect(): Redis;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  modulePath?: string | null;
+  extraConfig?: string[];
+  /** Environment for redis-server only (e.g. LD_PRELOAD for the ASan build). */
+  env?: Record<string, string>;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'spirt-redis-'));
+  const port = await freePort();
+  const password = `test-${Math.random().toString(36).slice(2)}`;
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  let proc: RedisProcess;
+  try {
+    proc = await startRedisServer({
+      executable: redisServerBinary(),
+      port,
+      password,
+      dir,
+      modulePath: opts.modulePath ?? null,
+      extraConfig: ['enable-debug-command yes', ...(opts.extraConfig ?? [])],
+    });
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  const clients: Redis[] = [];
+  const connect = () => {
+    const c = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 1 });
+    clients.push(c);
+    return c;
+  };
+  const redis = connect();
+  return {
+    redis,
+    proc,
+    dir,
+    port,
+    password,
+    connect,
+    stop: async () => {
+      clients.forEach((c) => c.disconnect());
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Deterministic pseudo-random float32 values in [-scale, scale). */
+export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = ((s / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+export function toBuffer(values: Float32Array): Buffer {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+}
+
+export async function getFloats(redis: Redis, key: string): Promise<Float32Array> {
+  const blob = await redis.getBuffer(key);
+  if (!blob) throw new Error(`no key ${key}`);
+  const out = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(out.buffer).set(blob);
+  return out;
+}
+
+/** Bit-exact comparison (NaN payloads and -0 included); returns the first differing index or -1. */
+export function firstBitDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}
+
+/** Runs `op` while another connection PINGs in a loop; resolves to the op's result and the worst PING. */
+export async function withPingMonitor<T>(pinger: Redis, op: () => Promise<T>): Promise<{ result: T; maxPingMs: number; pings: number }> {
+  let done = false;
+  let maxPingMs = 0;
+  let pings = 0;
+  const loop = (async () => {
+    while (!done) {
+      const t = process.hrtime.bigint();
+      await pinger.ping();
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      pings++;
+      if (ms > maxPingMs) maxPingMs = ms;
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  try {
+    const result = await op();
+    return { result, maxPingMs, pings };
+  } finally {
+    done = true;
+    await loop;
+  }
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
