@@ -1,19 +1,17 @@
-import { ConfigError } from '../errors/config-error';
-import { MODEL_NAMES } from '../models/names';
-import { createSoftmaxTrainer } from './softmax';
-import type { Trainer } from './trainer';
+import { getModel } from '../models';
+import { OnnxTrainer, type EngineTrainer, type TrainerOptions } from './onnx-trainer';
 
 export type { Trainer, TrainStepResult, EvaluateResult } from './trainer';
-export { buildLayout, sliceLayout, type ParamLayout, type LayoutEntry } from './layout';
+export { OnnxTrainer, type EngineTrainer, type TrainerOptions } from './onnx-trainer';
+export { EngineError } from './engine-error';
+export { buildLayout, makeLayout, sliceLayout, type ParamLayout, type LayoutEntry } from './layout';
+export type { SessionOptions } from './session';
 
 /**
- * Builds the trainer of a zoo model.
- * @throws ConfigError on an unknown or not yet available model name.
+ * The trainer of a zoo model: flat parameter and buffer layouts, seeded initialisation, and onnxruntime
+ * sessions for the training and evaluation graphs (created on first use, then reused).
+ * @throws {UnknownModelError} the model name is not in the zoo
  */
-export async function createTrainer(modelName: string): Promise<Trainer> {
-  if (modelName === 'softmax') return createSoftmaxTrainer();
-  if ((MODEL_NAMES as readonly string[]).includes(modelName)) {
-    throw new ConfigError(`model "${modelName}" is not available yet in this build; available: softmax`);
-  }
-  throw new ConfigError(`unknown model "${modelName}"; allowed values are ${MODEL_NAMES.join(' | ')}`);
+export async function createTrainer(modelName: string, opts: TrainerOptions = {}): Promise<EngineTrainer> {
+  return new OnnxTrainer(modelName, getModel(modelName), opts);
 }

@@ -24,6 +24,18 @@ export interface Trainer {
   initParams(seed: number): Float32Array;
   initBuffers(): Float32Array;
   /** @throws TensorError on a parameter or buffer vector of the wrong length. */
-  trainStep(params: Float32Array, buffers: Float32Array, images: Float32Array, labels: Uint8Array, n: number): Promise<TrainStepResult>;
-  evaluate(params: Float32Array, buffers: Float32Array, images: Float32Array, labels: Uint8Array, n: number): Promise<EvaluateResult>;
+  trainStep(
+    params: Float32Array,
+    buffers: Float32Array,
+    images: Float32Array,
+    labels: Uint8Array,
+    n: number,
+  ): Promise<TrainStepResult>;
+  evaluate(
+    params: Float32Array,
+    buffers: Float32Array,
+    images: Float32Array,
+    labels: Uint8Array,
+    n: number,
+  ): Promise<EvaluateResult>;
 }

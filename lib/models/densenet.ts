@@ -14,7 +14,10 @@ const BLOCKS = [6, 12, 24, 16];
 
 function denseLayer(n: Net, features: string[], prefix: string): string {
   const x = features.length === 1 ? features[0] : n.concat(features);
-  let y = n.conv(n.relu(n.batchNorm(x, `${prefix}.norm1`)), `${prefix}.conv1`, BN_SIZE * GROWTH, 1, { bias: false, pad: 0 });
+  let y = n.conv(n.relu(n.batchNorm(x, `${prefix}.norm1`)), `${prefix}.conv1`, BN_SIZE * GROWTH, 1, {
+    bias: false,
+    pad: 0,
+  });
   y = n.conv(n.relu(n.batchNorm(y, `${prefix}.norm2`)), `${prefix}.conv2`, GROWTH, 3, { bias: false });
   return y;
 }
@@ -30,11 +33,15 @@ export function buildDensenet121(): ModelGraph {
   x = n.relu(n.batchNorm(x, 'features.norm0'));
   BLOCKS.forEach((layers, bi) => {
     const features = [x];
-    for (let l = 0; l < layers; l++) features.push(denseLayer(n, features, `features.denseblock${bi + 1}.denselayer${l + 1}`));
+    for (let l = 0; l < layers; l++)
+      features.push(denseLayer(n, features, `features.denseblock${bi + 1}.denselayer${l + 1}`));
     x = n.concat(features);
     if (bi < BLOCKS.length - 1) {
       const prefix = `features.transition${bi + 1}`;
-      x = n.conv(n.relu(n.batchNorm(x, `${prefix}.norm`)), `${prefix}.conv`, n.channels(x) / 2, 1, { bias: false, pad: 0 });
+      x = n.conv(n.relu(n.batchNorm(x, `${prefix}.norm`)), `${prefix}.conv`, n.channels(x) / 2, 1, {
+        bias: false,
+        pad: 0,
+      });
       x = n.avgPool(x, 2, 2);
     }
   });

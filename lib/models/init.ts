@@ -1,9 +1,7 @@
 /** Parameter initialisation: PyTorch's default schemes driven by a small seeded PRNG. */
 
 export type Init =
-  | { kind: 'uniform'; bound: number }
-  | { kind: 'normal'; std: number }
-  | { kind: 'const'; value: number };
+  { kind: 'uniform'; bound: number } | { kind: 'normal'; std: number } | { kind: 'const'; value: number };
 
 /** A seeded generator of uniform [0, 1) floats (sfc32 seeded through splitmix32; fast and well mixed). */
 export function seededRandom(seed: number): () => number {

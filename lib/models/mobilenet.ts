@@ -36,7 +36,16 @@ const BNECK: [number, number, number, boolean, Activation, number][] = [
   [5, 576, 96, true, 'HS', 1],
 ];
 
-function convBnAct(n: Net, x: string, prefix: string, cout: number, k: number, act: Activation | null, stride = 1, groups = 1): string {
+function convBnAct(
+  n: Net,
+  x: string,
+  prefix: string,
+  cout: number,
+  k: number,
+  act: Activation | null,
+  stride = 1,
+  groups = 1,
+): string {
   let y = n.conv(x, `${prefix}.0`, cout, k, { stride, groups, bias: false });
   y = n.batchNorm(y, `${prefix}.1`, BN_EPS, BN_MOMENTUM);
   if (act === 'RE') y = n.relu(y);

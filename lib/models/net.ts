@@ -102,10 +102,15 @@ export class Net {
     const bias = this.param(`${prefix}.bias`, [c], { kind: 'const', value: 0 });
     const mean = this.buffer(`${prefix}.running_mean`, [c], 0);
     const variance = this.buffer(`${prefix}.running_var`, [c], 1);
-    return this.b.op('BatchNormalization', [x, scale, bias, mean, variance], {
-      epsilon: attr.float(eps),
-      momentum: attr.float(1 - torchMomentum),
-    }, prefix);
+    return this.b.op(
+      'BatchNormalization',
+      [x, scale, bias, mean, variance],
+      {
+        epsilon: attr.float(eps),
+        momentum: attr.float(1 - torchMomentum),
+      },
+      prefix,
+    );
   }
 
   /** nn.Linear: y = x W^T + b with W [out, in]. */
@@ -168,4 +173,3 @@ export class Net {
     return { graph: this.b.build(), params: this.params, buffers: this.buffers };
   }
 }
-

@@ -10,7 +10,10 @@ function basicBlock(n: Net, x: string, prefix: string, planes: number, stride: n
   out = n.batchNorm(n.conv(out, `${prefix}.conv2`, planes, 3, { bias: false }), `${prefix}.bn2`);
   let identity = x;
   if (stride !== 1 || cin !== planes) {
-    identity = n.batchNorm(n.conv(x, `${prefix}.downsample.0`, planes, 1, { stride, bias: false, pad: 0 }), `${prefix}.downsample.1`);
+    identity = n.batchNorm(
+      n.conv(x, `${prefix}.downsample.0`, planes, 1, { stride, bias: false, pad: 0 }),
+      `${prefix}.downsample.1`,
+    );
   }
   return n.relu(n.add(out, identity));
 }

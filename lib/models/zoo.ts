@@ -21,9 +21,15 @@ const ZOO: Record<string, ZooEntry> = {
   softmax: { description: 'softmax regression, Linear(784, 10); tiny, for fast tests', build: buildSoftmax },
   mlp: { description: 'MLP 784-256-128-10 with ReLU', build: buildMlp },
   lenet5: { description: 'LeNet-5 (ReLU, max-pool), 28x28 padded first conv', build: buildLenet5 },
-  mobilenet_v3_small: { description: 'MobileNetV3-Small (torchvision), 1 input channel, 10 classes', build: buildMobilenetV3Small },
+  mobilenet_v3_small: {
+    description: 'MobileNetV3-Small (torchvision), 1 input channel, 10 classes',
+    build: buildMobilenetV3Small,
+  },
   resnet18: { description: 'ResNet-18 (torchvision), 1 input channel, 10 classes', build: buildResnet18 },
-  densenet121: { description: 'DenseNet-121 (torchvision) without the stem max-pool, 1 input channel, 10 classes', build: buildDensenet121 },
+  densenet121: {
+    description: 'DenseNet-121 (torchvision) without the stem max-pool, 1 input channel, 10 classes',
+    build: buildDensenet121,
+  },
 };
 
 export const ZOO_MODELS = Object.keys(ZOO);

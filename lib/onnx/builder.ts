@@ -86,7 +86,8 @@ export class GraphBuilder {
   /** Static shape of a value; throws if any dimension is symbolic. */
   staticShape(name: string): number[] {
     const s = this.shape(name);
-    if (s.some((d) => typeof d !== 'number')) throw new GraphError(`value '${name}' has a symbolic shape [${s.join(', ')}]`);
+    if (s.some((d) => typeof d !== 'number'))
+      throw new GraphError(`value '${name}' has a symbolic shape [${s.join(', ')}]`);
     return s as number[];
   }
 
@@ -105,11 +106,13 @@ export class GraphBuilder {
 
   addInitializer(name: string, t: ConstTensor): string {
     if (this.values.has(name)) throw new GraphError(`duplicate value name '${name}'`);
-    if (t.data.length !== t.dims.reduce((p, d) => p * d, 1)) throw new GraphError(`initializer '${name}' has the wrong number of values`);
+    if (t.data.length !== t.dims.reduce((p, d) => p * d, 1))
+      throw new GraphError(`initializer '${name}' has the wrong number of values`);
     this.used.add(name);
     this.initializers.set(name, t);
     this.values.set(name, { name, dtype: t.dtype, shape: [...t.dims] });
-    if (t.dtype === 'int64' && t.dims.length <= 1) this.knownValues.set(name, Array.from(t.data as BigInt64Array, Number));
+    if (t.dtype === 'int64' && t.dims.length <= 1)
+      this.knownValues.set(name, Array.from(t.data as BigInt64Array, Number));
     return name;
   }
 
@@ -153,7 +156,10 @@ export class GraphBuilder {
   node(op: string, inputs: string[], attrs: Attrs = {}, opts: NodeOptions = {}): string[] {
     const name = opts.name ? this.fresh(opts.name) : this.fresh(op);
     const outs = opts.outputs ?? 1;
-    const outputs = typeof outs === 'number' ? Array.from({ length: outs }, (_, i) => this.fresh(`${name}_out${i === 0 ? '' : i}`)) : outs;
+    const outputs =
+      typeof outs === 'number'
+        ? Array.from({ length: outs }, (_, i) => this.fresh(`${name}_out${i === 0 ? '' : i}`))
+        : outs;
     return this.addNode({ op, name, inputs: [...inputs], outputs, attrs });
   }
 

@@ -62,7 +62,9 @@ export function graphToProto(g: Graph): onnx.IModelProto {
       name: g.name,
       node: nodes,
       input: g.inputs.map(valueInfoToProto),
-      output: g.outputs.map((o) => valueInfoToProto({ ...o, shape: o.shape.map((d) => (typeof d === 'number' ? d : 'dyn')) })),
+      output: g.outputs.map((o) =>
+        valueInfoToProto({ ...o, shape: o.shape.map((d) => (typeof d === 'number' ? d : 'dyn')) }),
+      ),
       initializer: [...g.initializers].map(([name, t]) => tensorToProto(name, t)),
     },
   };
@@ -88,7 +90,9 @@ export function tensorFromProto(t: onnx.ITensorProto): ConstTensor {
   let data: ConstTensor['data'];
   if (t.rawData && t.rawData.length > 0) {
     if (t.rawData.length !== count * BYTES[dtype]) {
-      throw new ModelDecodeError(`tensor '${t.name ?? ''}' holds ${t.rawData.length} bytes, expected ${count * BYTES[dtype]}`);
+      throw new ModelDecodeError(
+        `tensor '${t.name ?? ''}' holds ${t.rawData.length} bytes, expected ${count * BYTES[dtype]}`,
+      );
     }
     const buf = t.rawData.slice().buffer;
     if (dtype === 'float32') data = new Float32Array(buf);
@@ -144,7 +148,9 @@ function valueInfoFromProto(v: onnx.IValueInfoProto): ValueInfo {
   const dtype = DTYPE_OF[tt?.elemType ?? 0];
   if (!tt || !dtype) throw new ModelDecodeError(`graph input '${v.name}' is not a tensor of a supported type`);
   const shape: Dim[] = (tt.shape?.dim ?? []).map((d, i) =>
-    d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : d.dimParam || `d${i}`,
+    d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0
+      ? toNumber(d.dimValue)
+      : d.dimParam || `d${i}`,
   );
   return { name: v.name ?? '', dtype, shape };
 }
@@ -168,7 +174,9 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   const nodes: GraphNode[] = g.node.map((n, i) => {
     const name = n.name || `${n.opType}_${i}`;
     if (n.domain && n.domain !== 'ai.onnx') {
-      throw new ModelDecodeError(`node '${name}' uses op ${n.opType} from domain '${n.domain}', only the default ONNX domain is supported`);
+      throw new ModelDecodeError(
+        `node '${name}' uses op ${n.opType} from domain '${n.domain}', only the default ONNX domain is supported`,
+      );
     }
     const attrs: Attrs = {};
     for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrFromProto(a, name);

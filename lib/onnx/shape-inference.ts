@@ -1,7 +1,7 @@
 import { GraphError } from './graph-error';
-import { floatAttr, intAttr, intsAttr, stringAttr, windowGeometry } from './spatial';
+import { intAttr, intsAttr, stringAttr, windowGeometry } from './spatial';
 import { UnsupportedOpError } from './unsupported-op-error';
-import type { Attrs, DType, Dim, GraphNode, Shape, ValueInfo } from './types';
+import type { DType, Dim, GraphNode, Shape, ValueInfo } from './types';
 
 /**
  * What shape inference may know about the *values* of small 1-D int64 tensors: constants, and the output of
@@ -91,7 +91,9 @@ const conv: InferFn = (ctx) => {
   const cin = x.shape[1];
   // The weight-gradient convolution contracts over the (symbolic) batch axis, so only check static channels.
   if (typeof cin === 'number' && typeof w.shape[1] === 'number' && w.shape[1] * group !== cin) {
-    throw new GraphError(`Conv node '${ctx.node.name}': weight [${w.shape.join(', ')}] with group ${group} does not fit ${cin} input channels`);
+    throw new GraphError(
+      `Conv node '${ctx.node.name}': weight [${w.shape.join(', ')}] with group ${group} does not fit ${cin} input channels`,
+    );
   }
   const kernel = w.shape.slice(2).map((d) => staticDim(d, 'Conv kernel'));
   const g = windowGeometry(ctx.node.attrs, spatialOf(x, ctx.node), kernel);
@@ -141,7 +143,8 @@ const gemm: InferFn = (ctx) => {
   const b = need(ctx, 1);
   const ta = intAttr(ctx.node.attrs, 'transA', 0);
   const tb = intAttr(ctx.node.attrs, 'transB', 0);
-  if (a.shape.length !== 2 || b.shape.length !== 2) throw new GraphError(`Gemm node '${ctx.node.name}' needs 2-D inputs`);
+  if (a.shape.length !== 2 || b.shape.length !== 2)
+    throw new GraphError(`Gemm node '${ctx.node.name}' needs 2-D inputs`);
   const m = ta ? a.shape[1] : a.shape[0];
   const n = tb ? b.shape[0] : b.shape[1];
   return { outputs: [{ dtype: a.dtype, shape: [m, n] }] };
@@ -177,7 +180,9 @@ function reduceShape(x: Shape, axes: number[] | undefined, keep: boolean): Shape
 const reduceAttr: InferFn = (ctx) => {
   const x = need(ctx, 0);
   const axes = ctx.node.attrs.axes ? intsAttr(ctx.node.attrs, 'axes', []) : undefined;
-  return { outputs: [{ dtype: x.dtype, shape: reduceShape(x.shape, axes, intAttr(ctx.node.attrs, 'keepdims', 1) === 1) }] };
+  return {
+    outputs: [{ dtype: x.dtype, shape: reduceShape(x.shape, axes, intAttr(ctx.node.attrs, 'keepdims', 1) === 1) }],
+  };
 };
 
 const reduceInput: InferFn = (ctx) => {
@@ -196,7 +201,9 @@ const reshape: InferFn = (ctx) => {
   const out = target.map((d, i) => (d === 0 && intAttr(ctx.node.attrs, 'allowzero', 0) === 0 ? x.shape[i] : d));
   const minus = out.indexOf(-1);
   if (minus >= 0) {
-    const total = x.shape.every((d) => typeof d === 'number') ? (x.shape as number[]).reduce((p, d) => p * d, 1) : undefined;
+    const total = x.shape.every((d) => typeof d === 'number')
+      ? (x.shape as number[]).reduce((p, d) => p * d, 1)
+      : undefined;
     const rest = out.filter((_, i) => i !== minus);
     if (total !== undefined && rest.every((d) => typeof d === 'number')) {
       out[minus] = total / (rest as number[]).reduce((p, d) => p * d, 1);
@@ -206,7 +213,8 @@ const reshape: InferFn = (ctx) => {
       const xs = (x.shape.filter((d) => typeof d === 'number') as number[]).reduce((p, d) => p * d, 1);
       const rs = (rest.filter((d) => typeof d === 'number') as number[]).reduce((p, d) => p * d, 1);
       const restSym = rest.filter((d) => typeof d === 'string');
-      if (sym.length === 1 && restSym.length === 0 && xs % rs === 0) out[minus] = xs / rs === 1 ? sym[0] : `${sym[0]}*${xs / rs}`;
+      if (sym.length === 1 && restSym.length === 0 && xs % rs === 0)
+        out[minus] = xs / rs === 1 ? sym[0] : `${sym[0]}*${xs / rs}`;
       else if (sym.length === restSym.length && sym.every((s, i) => s === restSym[i])) out[minus] = xs / rs;
       else out[minus] = `${ctx.node.outputs[0]}_d${minus}`;
     }
@@ -230,7 +238,11 @@ const flatten: InferFn = (ctx) => {
 
 const transpose: InferFn = (ctx) => {
   const x = need(ctx, 0);
-  const perm = intsAttr(ctx.node.attrs, 'perm', x.shape.map((_, i) => x.shape.length - 1 - i));
+  const perm = intsAttr(
+    ctx.node.attrs,
+    'perm',
+    x.shape.map((_, i) => x.shape.length - 1 - i),
+  );
   return { outputs: [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }] };
 };
 
@@ -333,7 +345,14 @@ const constantOfShape: InferFn = (ctx) => {
   return { outputs: [{ dtype, shape: target }] };
 };
 
-const DTYPE_BY_ONNX: Record<number, DType> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
+const DTYPE_BY_ONNX: Record<number, DType> = {
+  1: 'float32',
+  2: 'uint8',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+  11: 'float64',
+};
 
 const cast: InferFn = (ctx) => {
   const to = DTYPE_BY_ONNX[intAttr(ctx.node.attrs, 'to', 1)];
@@ -342,7 +361,12 @@ const cast: InferFn = (ctx) => {
 };
 
 const where: InferFn = (ctx) => ({
-  outputs: [{ dtype: need(ctx, 1).dtype, shape: broadcastShapes(broadcastShapes(need(ctx, 0).shape, need(ctx, 1).shape), need(ctx, 2).shape) }],
+  outputs: [
+    {
+      dtype: need(ctx, 1).dtype,
+      shape: broadcastShapes(broadcastShapes(need(ctx, 0).shape, need(ctx, 1).shape), need(ctx, 2).shape),
+    },
+  ],
 });
 
 const oneHot: InferFn = (ctx) => {
@@ -357,7 +381,8 @@ const oneHot: InferFn = (ctx) => {
 const einsum: InferFn = (ctx) => {
   const eq = stringAttr(ctx.node.attrs, 'equation', '').replace(/\s/g, '');
   const [lhs, rhs] = eq.split('->');
-  if (rhs === undefined || eq.includes('.')) throw new UnsupportedOpError('Einsum', ctx.node.name, 'needs an explicit output, no ellipsis');
+  if (rhs === undefined || eq.includes('.'))
+    throw new UnsupportedOpError('Einsum', ctx.node.name, 'needs an explicit output, no ellipsis');
   const dims = new Map<string, Dim>();
   lhs.split(',').forEach((term, i) => {
     const s = need(ctx, i).shape;
@@ -382,7 +407,9 @@ const softmaxCrossEntropy: InferFn = (ctx) => {
 const argMax: InferFn = (ctx) => {
   const x = need(ctx, 0);
   const axis = intAttr(ctx.node.attrs, 'axis', 0);
-  return { outputs: [{ dtype: 'int64', shape: reduceShape(x.shape, [axis], intAttr(ctx.node.attrs, 'keepdims', 1) === 1) }] };
+  return {
+    outputs: [{ dtype: 'int64', shape: reduceShape(x.shape, [axis], intAttr(ctx.node.attrs, 'keepdims', 1) === 1) }],
+  };
 };
 
 const gather: InferFn = (ctx) => {
@@ -415,7 +442,8 @@ const maxUnpool: InferFn = (ctx) => {
 
 const constant: InferFn = (ctx) => {
   const v = ctx.node.attrs.value;
-  if (!v || v.kind !== 'tensor') throw new UnsupportedOpError('Constant', ctx.node.name, 'only the value attribute is supported');
+  if (!v || v.kind !== 'tensor')
+    throw new UnsupportedOpError('Constant', ctx.node.name, 'only the value attribute is supported');
   const t = v.value;
   const value = t.dtype === 'int64' && t.dims.length <= 1 ? Array.from(t.data as BigInt64Array, Number) : undefined;
   return { outputs: [{ dtype: t.dtype, shape: t.dims }], value };
@@ -515,4 +543,3 @@ export function inferNode(ctx: InferContext): InferResult {
   return r;
 }
 
-export { floatAttr };

@@ -64,7 +64,10 @@ export function trainingForward(forward: Graph, opts: TrainingGraphOptions): { g
     const keep = b.constFloat([1 - m], []);
     const take = b.constFloat([m], []);
     updates.set(runMean, b.op('Add', [b.op('Mul', [runMean, keep]), b.op('Mul', [bn.outputs[1], take])]));
-    updates.set(runVar, b.op('Add', [b.op('Mul', [runVar, keep]), b.op('Mul', [b.op('Mul', [bn.outputs[2], unbias]), take])]));
+    updates.set(
+      runVar,
+      b.op('Add', [b.op('Mul', [runVar, keep]), b.op('Mul', [b.op('Mul', [bn.outputs[2], unbias]), take])]),
+    );
   }
   b.addNode({
     op: 'SoftmaxCrossEntropyLoss',
@@ -77,7 +80,13 @@ export function trainingForward(forward: Graph, opts: TrainingGraphOptions): { g
   for (const buf of opts.buffers) {
     const u = updates.get(buf);
     // A buffer no BatchNormalization updates keeps its value.
-    b.addNode({ op: 'Identity', name: b.fresh(`update_${buf}`), inputs: [u ?? buf], outputs: [bufferUpdateName(buf)], attrs: {} });
+    b.addNode({
+      op: 'Identity',
+      name: b.fresh(`update_${buf}`),
+      inputs: [u ?? buf],
+      outputs: [bufferUpdateName(buf)],
+      attrs: {},
+    });
     names.push(bufferUpdateName(buf));
   }
   b.output(LOSS);
@@ -102,7 +111,13 @@ export function buildEvaluationGraph(forward: Graph, logits = forward.outputs[0]
   if (!logits) throw new GraphError('forward graph has no output');
   const b = GraphBuilder.from(forward);
   b.input(LABELS, 'int64', [forward.values.get(logits)?.shape[0] ?? 'N']);
-  b.addNode({ op: 'SoftmaxCrossEntropyLoss', name: 'loss', inputs: [logits, LABELS], outputs: [LOSS], attrs: { reduction: attr.string('sum') } });
+  b.addNode({
+    op: 'SoftmaxCrossEntropyLoss',
+    name: 'loss',
+    inputs: [logits, LABELS],
+    outputs: [LOSS],
+    attrs: { reduction: attr.string('sum') },
+  });
   const pred = b.op('ArgMax', [logits], { axis: attr.int(1), keepdims: attr.int(0) });
   const hit = b.op('Cast', [b.op('Equal', [pred, LABELS])], { to: attr.int(1) });
   b.addNode({ op: 'ReduceSum', name: 'correct', inputs: [hit], outputs: [CORRECT], attrs: { keepdims: attr.int(0) } });

@@ -37,8 +37,9 @@ export function hardSigmoidGrad(ctx: GradContext) {
 export function hardSwishGrad(ctx: GradContext) {
   const { b } = ctx;
   const x = ctx.node.inputs[0];
-  const slope = b.op('Min', [b.op('Add', [b.op('Mul', [x, scalar(b, 1 / 3)]), scalar(b, 0.5)]), scalar(b, 1)]);
-  const d = b.op('Where', [b.op('Less', [x, scalar(b, -3)]), scalar(b, 0), slope]);
+  const middle = b.op('Add', [b.op('Mul', [x, scalar(b, 1 / 3)]), scalar(b, 0.5)]);
+  const upper = b.op('Where', [b.op('Greater', [x, scalar(b, 3)]), scalar(b, 1), middle]);
+  const d = b.op('Where', [b.op('Less', [x, scalar(b, -3)]), scalar(b, 0), upper]);
   return [b.op('Mul', [requireDy(ctx), d])];
 }
 
@@ -61,7 +62,8 @@ function softmaxAxis(ctx: GradContext): number {
   const a = ctx.node.attrs.axis;
   const rank = ctx.b.rank(ctx.node.inputs[0]);
   const axis = a && a.kind === 'int' ? a.value : -1;
-  if (axis !== -1 && axis !== rank - 1) throw new GraphError(`${ctx.node.op} node '${ctx.node.name}': only the last axis is supported`);
+  if (axis !== -1 && axis !== rank - 1)
+    throw new GraphError(`${ctx.node.op} node '${ctx.node.name}': only the last axis is supported`);
   return rank - 1;
 }
 
@@ -83,4 +85,3 @@ export function logSoftmaxGrad(ctx: GradContext) {
   const s = reduceSum(b, dy, [axis], true);
   return [b.op('Sub', [dy, b.op('Mul', [b.op('Exp', [ctx.node.outputs[0]]), s])])];
 }
-

@@ -13,13 +13,18 @@ import { channelBroadcast, countOf, reduceSum, requireDy, scalar, type GradConte
 export function batchNormGrad(ctx: GradContext) {
   const { b, node } = ctx;
   if (intAttr(node.attrs, 'training_mode', 0) !== 1 || node.outputs.length < 3) {
-    throw new UnsupportedOpError('BatchNormalization', node.name, 'gradient needs the training-mode form (see toTrainingForward)');
+    throw new UnsupportedOpError(
+      'BatchNormalization',
+      node.name,
+      'gradient needs the training-mode form (see toTrainingForward)',
+    );
   }
   const [x, gamma] = node.inputs;
   const [, mean, variance] = node.outputs;
   const rank = b.rank(x);
   const channels = b.shape(x)[1];
-  if (typeof channels !== 'number') throw new UnsupportedOpError('BatchNormalization', node.name, 'symbolic channel count');
+  if (typeof channels !== 'number')
+    throw new UnsupportedOpError('BatchNormalization', node.name, 'symbolic channel count');
   const eps = floatAttr(node.attrs, 'epsilon', 1e-5);
   const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
   const dy = requireDy(ctx);
@@ -34,7 +39,9 @@ export function batchNormGrad(ctx: GradContext) {
   if (ctx.needs(0)) {
     const invM = b.op('Reciprocal', [countOf(b, x, channels)]);
     const a = b.op('Mul', [gamma, invStd]);
-    const k = b.op('Neg', [b.op('Mul', [b.op('Mul', [a, b.op('Mul', [invStd, invStd])]), b.op('Mul', [sumDyXc, invM])])]);
+    const k = b.op('Neg', [
+      b.op('Mul', [b.op('Mul', [a, b.op('Mul', [invStd, invStd])]), b.op('Mul', [sumDyXc, invM])]),
+    ]);
     const c = b.op('Neg', [b.op('Mul', [a, b.op('Mul', [sumDy, invM])])]);
     dx = b.op('Sum', [
       b.op('Mul', [dy, channelBroadcast(b, a, channels, rank)]),

@@ -16,7 +16,14 @@ export function outputPadding(spatial: number[], g: WindowGeometry): number[] {
 }
 
 /** dX of a convolution: the transposed convolution of dY with the same weights and geometry. */
-function convInputGrad(b: GraphBuilder, dy: string, w: string, spatial: number[], g: WindowGeometry, group: number): string {
+function convInputGrad(
+  b: GraphBuilder,
+  dy: string,
+  w: string,
+  spatial: number[],
+  g: WindowGeometry,
+  group: number,
+): string {
   return b.op('ConvTranspose', [dy, w], {
     strides: attr.ints(g.strides),
     dilations: attr.ints(g.dilations),
@@ -52,7 +59,14 @@ function convWeightGradDense(b: GraphBuilder, x: string, dy: string, g: WindowGe
  * (im2col in standard ops: [N, C*k*k, Ho, Wo]) and contract with dY per group using Einsum. The patch tensor is
  * k*k times the input; for the depthwise layers where this is used the inputs are small.
  */
-function convWeightGradGrouped(b: GraphBuilder, x: string, dy: string, w: string, g: WindowGeometry, group: number): string {
+function convWeightGradGrouped(
+  b: GraphBuilder,
+  x: string,
+  dy: string,
+  w: string,
+  g: WindowGeometry,
+  group: number,
+): string {
   const [cout, cinPerGroup, kh, kw] = b.staticShape(w);
   const c = cinPerGroup * group;
   const kk = kh * kw;

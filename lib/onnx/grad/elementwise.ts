@@ -7,7 +7,9 @@ function operand(ctx: GradContext, i: number) {
 
 export function addGrad(ctx: GradContext) {
   const dy = requireDy(ctx);
-  return [0, 1].map((i) => (ctx.needs(i) ? unbroadcast(ctx.b, dy, operand(ctx, i).shape, operand(ctx, i).name) : undefined));
+  return [0, 1].map((i) =>
+    ctx.needs(i) ? unbroadcast(ctx.b, dy, operand(ctx, i).shape, operand(ctx, i).name) : undefined,
+  );
 }
 
 export function subGrad(ctx: GradContext) {
@@ -46,7 +48,9 @@ export function divGrad(ctx: GradContext) {
 /** Variadic Sum with broadcasting. */
 export function sumGrad(ctx: GradContext) {
   const dy = requireDy(ctx);
-  return ctx.node.inputs.map((_, i) => (ctx.needs(i) ? unbroadcast(ctx.b, dy, operand(ctx, i).shape, operand(ctx, i).name) : undefined));
+  return ctx.node.inputs.map((_, i) =>
+    ctx.needs(i) ? unbroadcast(ctx.b, dy, operand(ctx, i).shape, operand(ctx, i).name) : undefined,
+  );
 }
 
 export function negGrad(ctx: GradContext) {

@@ -1,4 +1,15 @@
-import { addGrad, divGrad, expGrad, identityGrad, logGrad, mulGrad, negGrad, sqrtGrad, subGrad, sumGrad } from './elementwise';
+import {
+  addGrad,
+  divGrad,
+  expGrad,
+  identityGrad,
+  logGrad,
+  mulGrad,
+  negGrad,
+  sqrtGrad,
+  subGrad,
+  sumGrad,
+} from './elementwise';
 import {
   clipGrad,
   hardSigmoidGrad,

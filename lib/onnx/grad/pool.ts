@@ -30,17 +30,22 @@ export function maxPoolPrepare(node: GraphNode, fresh: (hint: string) => string)
 export function maxPoolGrad(ctx: GradContext) {
   const { b, node } = ctx;
   const { g } = poolGeometry(ctx);
-  if (intAttr(node.attrs, 'storage_order', 0) !== 0) throw new UnsupportedOpError('MaxPool', node.name, 'storage_order = 1');
+  if (intAttr(node.attrs, 'storage_order', 0) !== 0)
+    throw new UnsupportedOpError('MaxPool', node.name, 'storage_order = 1');
   const x = node.inputs[0];
   const flat = b.constInt64([-1]);
   const zeros = b.op('ConstantOfShape', [b.op('Reshape', [b.op('Size', [x]), b.constInt64([1])])], {
     value: attr.tensor({ dtype: 'float32', dims: [1], data: new Float32Array([0]) }),
   });
   const overlap = g.kernel.some((k, i) => (k - 1) * g.dilations[i] + 1 > g.strides[i]);
-  const scattered = b.op('ScatterElements', [zeros, b.op('Reshape', [node.outputs[1], flat]), b.op('Reshape', [requireDy(ctx), flat])], {
-    axis: attr.int(0),
-    reduction: attr.string(overlap ? 'add' : 'none'),
-  });
+  const scattered = b.op(
+    'ScatterElements',
+    [zeros, b.op('Reshape', [node.outputs[1], flat]), b.op('Reshape', [requireDy(ctx), flat])],
+    {
+      axis: attr.int(0),
+      reduction: attr.string(overlap ? 'add' : 'none'),
+    },
+  );
   return [b.op('Reshape', [scattered, shapeOf(b, x)])];
 }
 

@@ -38,4 +38,3 @@ export function reduceMeanGrad(ctx: GradContext) {
   }
   return [expandBack(ctx, b.op('Mul', [requireDy(ctx), scale])), undefined];
 }
-

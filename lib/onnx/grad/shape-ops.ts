@@ -10,7 +10,11 @@ export function reshapeGrad(ctx: GradContext) {
 
 export function transposeGrad(ctx: GradContext) {
   const r = ctx.b.rank(ctx.node.inputs[0]);
-  const perm = intsAttr(ctx.node.attrs, 'perm', Array.from({ length: r }, (_, i) => r - 1 - i));
+  const perm = intsAttr(
+    ctx.node.attrs,
+    'perm',
+    Array.from({ length: r }, (_, i) => r - 1 - i),
+  );
   const inverse = new Array<number>(r);
   perm.forEach((p, i) => (inverse[p] = i));
   return [ctx.b.op('Transpose', [requireDy(ctx)], { perm: attr.ints(inverse) })];
@@ -24,10 +28,16 @@ export function concatGrad(ctx: GradContext) {
   if (axis < 0) axis += rank;
   const sizes = node.inputs.map((x) => {
     const d = b.shape(x)[axis];
-    if (typeof d !== 'number') throw new GraphError(`Concat node '${node.name}': axis ${axis} must be static for its gradient`);
+    if (typeof d !== 'number')
+      throw new GraphError(`Concat node '${node.name}': axis ${axis} must be static for its gradient`);
     return d;
   });
-  const parts = b.node('Split', [requireDy(ctx), b.constInt64(sizes)], { axis: attr.int(axis) }, { outputs: sizes.length });
+  const parts = b.node(
+    'Split',
+    [requireDy(ctx), b.constInt64(sizes)],
+    { axis: attr.int(axis) },
+    { outputs: sizes.length },
+  );
   return parts.map((p, i) => (ctx.needs(i) ? p : undefined));
 }
 
