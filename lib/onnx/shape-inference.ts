@@ -292,12 +292,30 @@ const sliceInfer: InferFn = (ctx) => {
     const a = normAxis(a0, x.shape.length);
     const dim = staticDim(x.shape[a], 'sliced dimension');
     const step = steps[i];
-    if (step <= 0) throw new GraphError(`Slice node '${ctx.node.name}': only positive steps are supported`);
-    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
-    const s = clamp(starts[i]);
-    const e = clamp(ends[i]);
+    if (step === 0) throw new GraphError(`Slice node '${ctx.node.name}': step 0`);
+    const wrap = (v: number) => (v < 0 ? v + dim : v);
+    // ONNX clamps to [0, dim] for positive steps and to [-1, dim - 1] for negative ones.
+    const lo = step > 0 ? 0 : -1;
+    const hi = step > 0 ? dim : dim - 1;
+    const s = Math.min(Math.max(wrap(starts[i]), lo), hi);
+    const e = Math.min(Math.max(wrap(ends[i]), lo), hi);
     shape[a] = Math.max(0, Math.ceil((e - s) / step));
   });
+  return { outputs: [{ dtype: x.dtype, shape }] };
+};
+
+const pad: InferFn = (ctx) => {
+  const x = need(ctx, 0);
+  const pads = knownInts(ctx, 1, 'pads');
+  const r = x.shape.length;
+  if (ctx.node.inputs[3]) throw new UnsupportedOpError('Pad', ctx.node.name, 'axes input');
+  const shape = x.shape.map((d, i) =>
+    typeof d === 'number'
+      ? d + pads[i] + pads[i + r]
+      : pads[i] + pads[i + r] === 0
+        ? d
+        : `${ctx.node.outputs[0]}_d${i}`,
+  );
   return { outputs: [{ dtype: x.dtype, shape }] };
 };
 
@@ -514,6 +532,7 @@ export const SHAPE_FUNCTIONS: Record<string, InferFn> = {
   Concat: concat,
   Split: split,
   Slice: sliceInfer,
+  Pad: pad,
   Unsqueeze: unsqueeze,
   Squeeze: squeeze,
   Shape: shapeOp,
@@ -542,4 +561,3 @@ export function inferNode(ctx: InferContext): InferResult {
   }
   return r;
 }
-

@@ -3,11 +3,12 @@ import { GraphError } from '../graph-error';
 
 import { reduceSum, requireDy, scalar, type GradContext } from './context';
 
-/** Relu: dx = dy where y > 0 (the output is used so the input can be freed). */
+/**
+ * Relu: dx = dy where y > 0. Sign(y) is exactly 0 or 1 on a ReLU output, and Mul(dy, Sign(y)) runs faster in
+ * onnxruntime than Where(Greater(y, 0), dy, 0). The output is used so the input can be freed.
+ */
 export function reluGrad(ctx: GradContext) {
-  const { b } = ctx;
-  const zero = scalar(b, 0);
-  return [b.op('Where', [b.op('Greater', [ctx.node.outputs[0], zero]), requireDy(ctx), zero])];
+  return [ctx.b.op('Mul', [requireDy(ctx), ctx.b.op('Sign', [ctx.node.outputs[0]])])];
 }
 
 /** Sigmoid: dx = dy * y * (1 - y). */

@@ -86,6 +86,56 @@ function convWeightGradGrouped(
   return b.op('Reshape', [gok, b.constInt64([cout, cinPerGroup, kh, kw])]);
 }
 
+/** 1x1, stride 1, unpadded, ungrouped: the convolution is a per-pixel matrix product. */
+function isPointwise(g: WindowGeometry, group: number): boolean {
+  return (
+    group === 1 && g.kernel.every((k) => k === 1) && g.strides.every((s) => s === 1) && g.pads.every((p) => p === 0)
+  );
+}
+
+/**
+ * Pointwise dW = dY^T X over all pixels of the batch: one Gemm on [O, N*P] x [C, N*P]^T. The convolution over the
+ * batch axis would run one matrix-vector product per input channel, several times slower.
+ */
+function pointwiseWeightGrad(b: GraphBuilder, x: string, dy: string, w: string): string {
+  const [cout, cin] = b.staticShape(w);
+  const swap = { perm: attr.ints([1, 0, 2, 3]) };
+  const dyT = b.op('Reshape', [b.op('Transpose', [dy], swap), b.constInt64([cout, -1])]);
+  const xT = b.op('Reshape', [b.op('Transpose', [x], swap), b.constInt64([cin, -1])]);
+  const dw = b.op('Gemm', [dyT, xT], { transB: attr.int(1) });
+  return b.op('Reshape', [dw, b.constInt64([cout, cin, 1, 1])]);
+}
+
+/**
+ * dX of a stride-1, group-1 convolution whose padding is "same" for the flipped kernel: a plain convolution of dY
+ * with the kernel transposed ([C, O]) and flipped. onnxruntime runs Conv faster than ConvTranspose on maps of
+ * useful size; on tiny maps the padding overhead makes ConvTranspose the better choice.
+ */
+function flippedConvApplies(g: WindowGeometry, group: number, spatial: number[]): boolean {
+  if (group !== 1 || g.strides.some((s) => s !== 1)) return false;
+  const r = spatial.length;
+  const sameFlip = g.kernel.every((k, i) => g.dilations[i] * (k - 1) - g.pads[i] === g.pads[i + r]);
+  return sameFlip && spatial.reduce((p, d) => p * d, 1) >= 16;
+}
+
+function flippedConvInputGrad(b: GraphBuilder, dy: string, w: string, g: WindowGeometry): string {
+  let wt = b.op('Transpose', [w], { perm: attr.ints([1, 0, 2, 3]) });
+  if (g.kernel.some((k) => k > 1)) {
+    const big = -(2 ** 31);
+    wt = b.op('Slice', [
+      wt,
+      b.constInt64([-1, -1]),
+      b.constInt64([big, big]),
+      b.constInt64([2, 3]),
+      b.constInt64([-1, -1]),
+    ]);
+  }
+  const r = g.kernel.length;
+  // Flipping the kernel swaps begin and end padding.
+  const pads = [...g.pads.slice(r), ...g.pads.slice(0, r)];
+  return b.op('Conv', [dy, wt], { dilations: attr.ints(g.dilations), pads: attr.ints(pads) });
+}
+
 /** Conv (2-D; stride, padding, dilation, groups incl. depthwise, optional bias). */
 export function convGrad(ctx: GradContext) {
   const { b, node } = ctx;
@@ -95,9 +145,18 @@ export function convGrad(ctx: GradContext) {
   const spatial = spatialDims(b, x);
   const g = windowGeometry(node.attrs, spatial, b.staticShape(w).slice(2));
   const dy = requireDy(ctx);
-  const dx = ctx.needs(0) ? convInputGrad(b, dy, w, spatial, g, group) : undefined;
+  let dx: string | undefined;
+  if (ctx.needs(0)) {
+    dx = flippedConvApplies(g, group, spatial)
+      ? flippedConvInputGrad(b, dy, w, g)
+      : convInputGrad(b, dy, w, spatial, g, group);
+  }
   let dw: string | undefined;
-  if (ctx.needs(1)) dw = group === 1 ? convWeightGradDense(b, x, dy, g) : convWeightGradGrouped(b, x, dy, w, g, group);
+  if (ctx.needs(1)) {
+    if (isPointwise(g, group)) dw = pointwiseWeightGrad(b, x, dy, w);
+    else if (group === 1) dw = convWeightGradDense(b, x, dy, g);
+    else dw = convWeightGradGrouped(b, x, dy, w, g, group);
+  }
   const db = bias && ctx.needs(2) ? reduceSum(b, dy, [0, 2, 3], false) : undefined;
   return [dx, dw, db];
 }

@@ -33,17 +33,27 @@ export function maxPoolGrad(ctx: GradContext) {
   if (intAttr(node.attrs, 'storage_order', 0) !== 0)
     throw new UnsupportedOpError('MaxPool', node.name, 'storage_order = 1');
   const x = node.inputs[0];
+  const overlap = g.kernel.some((k, i) => (k - 1) * g.dilations[i] + 1 > g.strides[i]);
+  if (!overlap) {
+    // Disjoint windows: every input position receives at most one gradient, which is what MaxUnpool does.
+    return [
+      b.op('MaxUnpool', [requireDy(ctx), node.outputs[1], shapeOf(b, x)], {
+        kernel_shape: attr.ints(g.kernel),
+        strides: attr.ints(g.strides),
+        pads: attr.ints(g.pads),
+      }),
+    ];
+  }
   const flat = b.constInt64([-1]);
   const zeros = b.op('ConstantOfShape', [b.op('Reshape', [b.op('Size', [x]), b.constInt64([1])])], {
     value: attr.tensor({ dtype: 'float32', dims: [1], data: new Float32Array([0]) }),
   });
-  const overlap = g.kernel.some((k, i) => (k - 1) * g.dilations[i] + 1 > g.strides[i]);
   const scattered = b.op(
     'ScatterElements',
     [zeros, b.op('Reshape', [node.outputs[1], flat]), b.op('Reshape', [requireDy(ctx), flat])],
     {
       axis: attr.int(0),
-      reduction: attr.string(overlap ? 'add' : 'none'),
+      reduction: attr.string('add'),
     },
   );
   return [b.op('Reshape', [scattered, shapeOf(b, x)])];
