@@ -48,17 +48,26 @@ export function trainingForward(forward: Graph, opts: TrainingGraphOptions): { g
     }
     const [x, , , runMean, runVar] = node.inputs;
     const y = node.outputs[0];
+    // With momentum 0 the running-statistic inputs do not affect the outputs. They get private constants:
+    // onnxruntime may compute BN's statistic outputs in place of those inputs, which would clobber the real
+    // running statistics that the update below still reads.
+    const channels = b.shape(x)[1] as number;
     const bn: GraphNode = {
       op: 'BatchNormalization',
       name: node.name,
-      inputs: [...node.inputs],
+      inputs: [
+        node.inputs[0],
+        node.inputs[1],
+        node.inputs[2],
+        b.constFloat(new Float32Array(channels), [channels], 'bn_unused_mean'),
+        b.constFloat(new Float32Array(channels).fill(1), [channels], 'bn_unused_var'),
+      ],
       outputs: [y, b.fresh(`${y}_batch_mean`), b.fresh(`${y}_batch_var`)],
       attrs: { ...node.attrs, training_mode: attr.int(1), momentum: attr.float(0) },
     };
     b.addNode(bn);
     if (!buffers.has(runMean) || !buffers.has(runVar)) continue;
     const m = 1 - floatAttr(node.attrs, 'momentum', 0.9);
-    const channels = b.shape(x)[1] as number;
     const perChannel = countOf(b, x, channels);
     const unbias = b.op('Div', [perChannel, b.op('Sub', [perChannel, b.constFloat([1], [])])]);
     const keep = b.constFloat([1 - m], []);
