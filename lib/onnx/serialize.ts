@@ -94,7 +94,8 @@ export function tensorFromProto(t: onnx.ITensorProto): ConstTensor {
         `tensor '${t.name ?? ''}' holds ${t.rawData.length} bytes, expected ${count * BYTES[dtype]}`,
       );
     }
-    const buf = t.rawData.slice().buffer;
+    // protobufjs hands out Buffer views into a shared pool: copy into an exactly sized ArrayBuffer.
+    const buf = Uint8Array.from(t.rawData).buffer;
     if (dtype === 'float32') data = new Float32Array(buf);
     else if (dtype === 'float64') data = new Float64Array(buf);
     else if (dtype === 'int64') data = new BigInt64Array(buf);

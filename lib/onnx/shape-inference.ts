@@ -179,7 +179,9 @@ function reduceShape(x: Shape, axes: number[] | undefined, keep: boolean): Shape
 
 const reduceAttr: InferFn = (ctx) => {
   const x = need(ctx, 0);
-  const axes = ctx.node.attrs.axes ? intsAttr(ctx.node.attrs, 'axes', []) : undefined;
+  // Opset 18 moved ReduceMean/ReduceMax axes from the attribute to an input.
+  let axes = ctx.node.attrs.axes ? intsAttr(ctx.node.attrs, 'axes', []) : undefined;
+  if (!axes && ctx.node.inputs[1]) axes = knownInts(ctx, 1, 'axes');
   return {
     outputs: [{ dtype: x.dtype, shape: reduceShape(x.shape, axes, intAttr(ctx.node.attrs, 'keepdims', 1) === 1) }],
   };
