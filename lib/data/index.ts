@@ -11,4 +11,13 @@ export {
   type IdxPaths,
   type Split,
 } from './dataset';
-export { splitRange, peerPartition, shardRange, stepsPerEpoch, batchIndices, mulberry32, type Range } from './partition';
+export { reassignedRanges } from './reassign';
+export {
+  splitRange,
+  peerPartition,
+  shardRange,
+  stepsPerEpoch,
+  batchIndices,
+  mulberry32,
+  type Range,
+} from './partition';
