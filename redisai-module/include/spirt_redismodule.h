@@ -55,6 +55,8 @@
 /* Server events (id, data version). */
 #define REDISMODULE_EVENT_FLUSHDB 2
 #define REDISMODULE_EVENT_SWAPDB 11
+#define REDISMODULE_EVENT_EVENTLOOP 15
+#define REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP 0
 #define REDISMODULE_SUBEVENT_FLUSHDB_START 0
 
 typedef struct RedisModuleEvent {
@@ -154,7 +156,6 @@ typedef struct RedisModuleTypeMethods {
     (RedisModuleCtx *, RedisModuleCmdFunc, RedisModuleCmdFunc, void (*)(RedisModuleCtx *, void *), long long))       \
   X(int, UnblockClient, (RedisModuleBlockedClient *, void *))                                                        \
   X(void *, GetBlockedClientPrivateData, (RedisModuleCtx *))                                                         \
-  X(RedisModuleCtx *, GetDetachedThreadSafeContext, (RedisModuleCtx *))                                              \
   X(int, EventLoopAdd, (int, int, RedisModuleEventLoopFunc, void *))                                                 \
   X(int, EventLoopDel, (int, int))                                                                                   \
   X(int, SubscribeToKeyspaceEvents, (RedisModuleCtx *, int, RedisModuleNotificationFunc))                            \

@@ -71,7 +71,6 @@ typedef struct spirt_op {
   struct spirt_op *next;
 } spirt_op;
 
-static RedisModuleCtx *engine_ctx = NULL; /* detached context the engine opens keys with */
 static int engine_fd = -1;
 static int engine_armed = 0;
 static spirt_op *running = NULL;
@@ -322,8 +321,8 @@ static size_t chunk_floats(const spirt_op *op) {
   if (op->phase == PHASE_CHECK) return 1u << 18;
   if (op->kind == OP_AGGREGATE && op->agg.rule != SPIRT_AGG_MEAN) return 4096;
   size_t operands = op->kind == OP_SGD ? 3 : (size_t)op->nin + 1;
-  size_t c = (1u << 20) / operands;
-  return c < 4096 ? 4096 : c;
+  size_t c = (1u << 18) / operands;
+  return c < 2048 ? 2048 : c;
 }
 
 /* Runs the op until it finishes or deadline_us passes (0 = no deadline). Returns 1 when done,
@@ -470,29 +469,29 @@ static void engine_arm(int on) {
   }
 }
 
-static void finish_running(int rc) {
+static void finish_running(RedisModuleCtx *ctx, int rc) {
   spirt_op *op = running;
   running = NULL; /* before notifying: our own events must not invalidate anything */
-  RedisModule_SelectDb(engine_ctx, op->db);
+  RedisModule_SelectDb(ctx, op->db);
   if (rc == 1) {
-    RedisModule_Replicate(engine_ctx, op_names[op->kind], "v", op->argv + 1, (size_t)(op->argc - 1));
-    notify_outputs(engine_ctx, op);
+    RedisModule_Replicate(ctx, op_names[op->kind], "v", op->argv + 1, (size_t)(op->argc - 1));
+    notify_outputs(ctx, op);
   } else {
     op->failed = 1;
-    cleanup_failed(engine_ctx, op);
+    cleanup_failed(ctx, op);
   }
   RedisModule_UnblockClient(op->bc, op);
 }
 
-static void start_next(void) {
+static void start_next(RedisModuleCtx *ctx) {
   while (running == NULL && queue_head != NULL) {
     spirt_op *op = queue_head;
     queue_head = op->next;
     if (queue_head == NULL) queue_tail = NULL;
     op->next = NULL;
     /* Keys may have changed while the op waited: validate again before touching anything. */
-    RedisModule_SelectDb(engine_ctx, op->db);
-    if (validate_op(engine_ctx, op) != 0) {
+    RedisModule_SelectDb(ctx, op->db);
+    if (validate_op(ctx, op) != 0) {
       op->failed = 1;
       RedisModule_UnblockClient(op->bc, op);
       continue;
@@ -505,27 +504,34 @@ static void start_next(void) {
   engine_arm(running != NULL);
 }
 
-static void engine_tick(int fd, void *user_data, int mask) {
+/* Keeps the event loop from sleeping while an op is pending (the fd stays readable). */
+static void engine_wakeup(int fd, void *user_data, int mask) {
   (void)fd;
   (void)user_data;
   (void)mask;
+}
+
+/* One slice per event-loop iteration, from the BEFORE_SLEEP server event. That callback gets a
+ * regular module context whose release flushes everything the slice propagated (RM_Replicate,
+ * a lazily expired key...) before serverCron can run; a thread-safe context would leave it queued. */
+static void engine_before_sleep(RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t subevent, void *data) {
+  (void)eid;
+  (void)data;
+  if (subevent != REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP) return;
+  if (running == NULL) {
+    if (queue_head != NULL) start_next(ctx);
+    if (running == NULL) return;
+  }
   spirt_op *op = running;
-  if (op == NULL) {
-    start_next();
-    return;
-  }
-  RedisModule_SelectDb(engine_ctx, op->db);
-  int rc;
-  if (op->invalidated) {
-    rc = -1;
-  } else {
-    rc = run_slice(engine_ctx, op, now_us() + (uint64_t)slice_budget_us);
-    if (op->invalidated && rc == 1) rc = -1; /* cannot happen within a slice, kept for safety */
-  }
+  int caller_db = RedisModule_GetSelectedDb(ctx);
+  RedisModule_SelectDb(ctx, op->db);
+  int rc = op->invalidated ? -1 : run_slice(ctx, op, now_us() + (uint64_t)slice_budget_us);
+  if (rc == 1 && op->invalidated) rc = -1;
   if (rc != 0) {
-    finish_running(rc);
-    start_next();
+    finish_running(ctx, rc);
+    start_next(ctx);
   }
+  RedisModule_SelectDb(ctx, caller_db);
 }
 
 static int op_touches(const spirt_op *op, RedisModuleString *key) {
@@ -567,17 +573,21 @@ static void on_server_event(RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t 
 
 int spirt_ops_init(RedisModuleCtx *ctx, long long slice_us) {
   slice_budget_us = slice_us;
-  engine_ctx = RedisModule_GetDetachedThreadSafeContext(ctx);
   engine_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (engine_ctx == NULL || engine_fd < 0) return REDISMODULE_ERR;
-  if (RedisModule_EventLoopAdd(engine_fd, REDISMODULE_EVENTLOOP_READABLE, engine_tick, NULL) != REDISMODULE_OK)
+  if (engine_fd < 0) return REDISMODULE_ERR;
+  if (RedisModule_EventLoopAdd(engine_fd, REDISMODULE_EVENTLOOP_READABLE, engine_wakeup, NULL) != REDISMODULE_OK)
     return REDISMODULE_ERR;
   if (RedisModule_SubscribeToKeyspaceEvents(ctx, REDISMODULE_NOTIFY_ALL, on_keyspace_event) != REDISMODULE_OK)
     return REDISMODULE_ERR;
   RedisModuleEvent flush = {REDISMODULE_EVENT_FLUSHDB, 1}, swap = {REDISMODULE_EVENT_SWAPDB, 1};
+  RedisModuleEvent loop = {REDISMODULE_EVENT_EVENTLOOP, 1};
   if (RedisModule_SubscribeToServerEvent(ctx, flush, on_server_event) != REDISMODULE_OK ||
       RedisModule_SubscribeToServerEvent(ctx, swap, on_server_event) != REDISMODULE_OK)
     return REDISMODULE_ERR;
+  if (RedisModule_SubscribeToServerEvent(ctx, loop, engine_before_sleep) != REDISMODULE_OK) {
+    RedisModule_Log(ctx, "warning", "SPIRT: this Redis has no EventLoop server event (Redis >= 7.0 is required)");
+    return REDISMODULE_ERR;
+  }
   return REDISMODULE_OK;
 }
 
@@ -595,22 +605,27 @@ static int any_pending_conflict(RedisModuleString **argv, int argc) {
   return 0;
 }
 
+static int enqueue_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv, int argc);
+
 /* Common path once the arguments are parsed into op (roles set, argv not yet retained). */
 static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv, int argc) {
   op->db = RedisModule_GetSelectedDb(ctx);
   op->argv = argv; /* borrowed until we decide to block */
   op->argc = argc;
+  int flags = RedisModule_GetContextFlags(ctx);
+  int cannot_block = (flags & (REDISMODULE_CTX_FLAGS_LUA | REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LOADING |
+                               REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_DENY_BLOCKING)) != 0;
+  int engine_idle = running == NULL && queue_head == NULL;
+  /* Behind other ops, the keys are checked when the op starts (an earlier op may create them):
+   * the op sees the database as if the queue ran one command after another. */
+  if (!engine_idle && !cannot_block) return enqueue_op(ctx, op, argv, argc);
   if (validate_op(ctx, op) != 0) {
     RedisModule_ReplyWithError(ctx, op->err);
     RedisModule_Free(op->scratch);
     RedisModule_Free(op);
     return REDISMODULE_OK;
   }
-  int flags = RedisModule_GetContextFlags(ctx);
-  int cannot_block = (flags & (REDISMODULE_CTX_FLAGS_LUA | REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LOADING |
-                               REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_DENY_BLOCKING)) != 0;
   size_t operands = op->kind == OP_SGD ? 3 : (size_t)op->nin + 1;
-  int engine_idle = running == NULL && queue_head == NULL;
   if (cannot_block || (engine_idle && op->n * operands <= SPIRT_INLINE_FLOATS)) {
     if (cannot_block && any_pending_conflict(argv, argc)) {
       RedisModule_ReplyWithError(ctx, "ERR SPIRT: busy: an in-database operation on one of these keys is running");
@@ -632,7 +647,11 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
     RedisModule_Free(op);
     return REDISMODULE_OK;
   }
-  /* Large op: keep the arguments, block the client, queue. */
+  return enqueue_op(ctx, op, argv, argc);
+}
+
+/* Keeps the arguments, blocks the client and queues the op (started now if the engine is idle). */
+static int enqueue_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv, int argc) {
   op->argv = RedisModule_Alloc(sizeof(RedisModuleString *) * (size_t)argc);
   for (int i = 0; i < argc; i++) {
     RedisModule_RetainString(NULL, argv[i]);
@@ -642,7 +661,7 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
   if (queue_tail) queue_tail->next = op;
   else queue_head = op;
   queue_tail = op;
-  if (running == NULL) start_next();
+  if (running == NULL) start_next(ctx);
   return REDISMODULE_OK;
 }
 

@@ -88,7 +88,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     stop: async () => {
       clients.forEach((c) => c.disconnect());
       await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (!process.env.SPIRT_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
