@@ -26,7 +26,9 @@ function basicBlock(n: Net, x: string, prefix: string, planes: number, stride: n
 export function buildResnet18(): ModelGraph {
   const n = new Net('resnet18', RESNET_INIT);
   let x = n.conv(n.input, 'conv1', 64, 7, { stride: 2, pad: 3, bias: false });
-  x = n.maxPool(n.relu(n.batchNorm(x, 'bn1')), 3, 2, 1);
+  // relu(maxpool(.)) == maxpool(relu(.)) (ReLU is monotone; max-pool padding never wins): same function, the
+  // ReLU and its gradient run on the 4x smaller pooled tensor.
+  x = n.relu(n.maxPool(n.batchNorm(x, 'bn1'), 3, 2, 1));
   const stages: [number, number][] = [
     [64, 1],
     [128, 2],

@@ -2,7 +2,7 @@ import { UnsupportedOpError } from '../unsupported-op-error';
 import { intAttr, windowGeometry, type WindowGeometry } from '../spatial';
 import { attr } from '../types';
 import type { GraphBuilder } from '../builder';
-import { reduceSum, requireDy, spatialDims, type GradContext } from './context';
+import { reduceSum, requireDy, shapeOf, spatialDims, type GradContext } from './context';
 
 /**
  * output_padding that makes a ConvTranspose with the forward geometry reproduce the forward input size
@@ -52,6 +52,46 @@ function convWeightGradDense(b: GraphBuilder, x: string, dy: string, g: WindowGe
     dw = b.op('Slice', [dw, b.constInt64([0, 0]), b.constInt64(g.kernel), b.constInt64([2, 3])]);
   }
   return b.op('Transpose', [dw], swap);
+}
+
+/**
+ * dW for a stride-1, group-1 convolution with many more input than output channels (DenseNet's 128 -> 32
+ * 3x3 layers): one Gemm per kernel tap between dY shifted by the tap's offset and the padded input, both with
+ * batch and pixels flattened. Shifting dY (the small operand) keeps the extra copies small; the batch-axis
+ * convolution would instead re-read dY once per input channel.
+ */
+function shiftedWeightGradApplies(b: GraphBuilder, w: string, g: WindowGeometry, group: number): boolean {
+  const [cout, cin] = b.staticShape(w);
+  return group === 1 && g.strides.every((s) => s === 1) && g.kernel.some((k) => k > 1) && cin >= 4 * cout;
+}
+
+function shiftedWeightGrad(
+  b: GraphBuilder,
+  x: string,
+  dy: string,
+  w: string,
+  spatial: number[],
+  g: WindowGeometry,
+): string {
+  const [cout, cin, kh, kw] = b.staticShape(w);
+  const swap = { perm: attr.ints([1, 0, 2, 3]) };
+  const [pt, pl, pbm, pr] = g.pads;
+  const xp = g.pads.some((p) => p > 0) ? b.op('Pad', [x, b.constInt64([0, 0, pt, pl, 0, 0, pbm, pr])]) : x;
+  const xpT = b.op('Reshape', [b.op('Transpose', [xp], swap), b.constInt64([cin, -1])]);
+  const dyT = b.op('Transpose', [dy], swap);
+  const hp = spatial[0] + pt + pbm;
+  const wp = spatial[1] + pl + pr;
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const di = i * g.dilations[0];
+      const dj = j * g.dilations[1];
+      const shifted = b.op('Pad', [dyT, b.constInt64([0, 0, di, dj, 0, 0, hp - g.out[0] - di, wp - g.out[1] - dj])]);
+      const tap = b.op('Gemm', [b.op('Reshape', [shifted, b.constInt64([cout, -1])]), xpT], { transB: attr.int(1) });
+      taps.push(b.op('Unsqueeze', [tap, b.constInt64([2])]));
+    }
+  }
+  return b.op('Reshape', [b.op('Concat', taps, { axis: attr.int(2) }), b.constInt64([cout, cin, kh, kw])]);
 }
 
 /**
@@ -115,7 +155,7 @@ function flippedConvApplies(g: WindowGeometry, group: number, spatial: number[])
   if (group !== 1 || g.strides.some((s) => s !== 1)) return false;
   const r = spatial.length;
   const sameFlip = g.kernel.every((k, i) => g.dilations[i] * (k - 1) - g.pads[i] === g.pads[i + r]);
-  return sameFlip && spatial.reduce((p, d) => p * d, 1) >= 16;
+  return sameFlip && spatial.reduce((p, d) => p * d, 1) >= 4;
 }
 
 function flippedConvInputGrad(b: GraphBuilder, dy: string, w: string, g: WindowGeometry): string {
@@ -136,6 +176,56 @@ function flippedConvInputGrad(b: GraphBuilder, dy: string, w: string, g: WindowG
   return b.op('Conv', [dy, wt], { dilations: attr.ints(g.dilations), pads: attr.ints(pads) });
 }
 
+/**
+ * The kernel tap a 1x1 input map reaches, when the output is 1x1 too (the last stages of the zoo's networks on
+ * 28x28 inputs): with "same" padding only that tap ever meets data, so the convolution is a matrix product with
+ * W[:, :, i, j] and its gradients are two small Gemms instead of convolutions over mostly-padding windows.
+ */
+function singleTap(spatial: number[], g: WindowGeometry): number[] | undefined {
+  if (spatial.some((d) => d !== 1) || g.out.some((d) => d !== 1)) return undefined;
+  const taps = g.pads.slice(0, spatial.length).map((p, i) => p / g.dilations[i]);
+  return taps.every((t, i) => Number.isInteger(t) && t >= 0 && t < g.kernel[i]) ? taps : undefined;
+}
+
+function singleTapGrads(
+  ctx: GradContext,
+  x: string,
+  w: string,
+  dy: string,
+  taps: number[],
+  group: number,
+): [string | undefined, string | undefined] {
+  const { b } = ctx;
+  const [cout, cinPerGroup, kh, kw] = b.staticShape(w);
+  const cin = cinPerGroup * group;
+  const depthwise = group === cin && cinPerGroup === 1 && cout === cin;
+  if (group !== 1 && !depthwise) return [undefined, undefined];
+  const end = taps.map((t) => t + 1);
+  const tap = b.op('Reshape', [
+    b.op('Slice', [w, b.constInt64(taps), b.constInt64(end), b.constInt64([2, 3])]),
+    b.constInt64(depthwise ? [cout] : [cout, cin]),
+  ]);
+  const dy2 = b.op('Reshape', [dy, b.constInt64([-1, cout])]);
+  const x2 = b.op('Reshape', [x, b.constInt64([-1, cin])]);
+  let dx: string | undefined;
+  let dw: string | undefined;
+  if (ctx.needs(0)) {
+    const flat = depthwise ? b.op('Mul', [dy2, tap]) : b.op('Gemm', [dy2, tap]);
+    dx = b.op('Reshape', [flat, shapeOf(b, x)]);
+  }
+  if (ctx.needs(1)) {
+    const dtap = depthwise
+      ? reduceSum(b, b.op('Mul', [dy2, x2]), [0], false)
+      : b.op('Gemm', [dy2, x2], { transA: attr.int(1) });
+    const padded = b.op('Pad', [
+      b.op('Reshape', [dtap, b.constInt64([cout, cinPerGroup, 1, 1])]),
+      b.constInt64([0, 0, taps[0], taps[1], 0, 0, kh - 1 - taps[0], kw - 1 - taps[1]]),
+    ]);
+    dw = padded;
+  }
+  return [dx, dw];
+}
+
 /** Conv (2-D; stride, padding, dilation, groups incl. depthwise, optional bias). */
 export function convGrad(ctx: GradContext) {
   const { b, node } = ctx;
@@ -145,6 +235,13 @@ export function convGrad(ctx: GradContext) {
   const spatial = spatialDims(b, x);
   const g = windowGeometry(node.attrs, spatial, b.staticShape(w).slice(2));
   const dy = requireDy(ctx);
+  const taps = singleTap(spatial, g);
+  if (taps) {
+    const [tx, tw] = singleTapGrads(ctx, x, w, dy, taps, group);
+    if ((tx || !ctx.needs(0)) && (tw || !ctx.needs(1))) {
+      return [tx, tw, bias && ctx.needs(2) ? reduceSum(b, dy, [0, 2, 3], false) : undefined];
+    }
+  }
   let dx: string | undefined;
   if (ctx.needs(0)) {
     dx = flippedConvApplies(g, group, spatial)
@@ -154,6 +251,7 @@ export function convGrad(ctx: GradContext) {
   let dw: string | undefined;
   if (ctx.needs(1)) {
     if (isPointwise(g, group)) dw = pointwiseWeightGrad(b, x, dy, w);
+    else if (shiftedWeightGradApplies(b, w, g, group)) dw = shiftedWeightGrad(b, x, dy, w, spatial, g);
     else if (group === 1) dw = convWeightGradDense(b, x, dy, g);
     else dw = convWeightGradGrouped(b, x, dy, w, g, group);
   }
