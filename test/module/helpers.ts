@@ -1,11 +1,12 @@
 // Shared helpers for the module tests: build the .so with make, start a real redis-server.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { packageRoot, readToolchain } from '../../lib/stack/paths';
 import { freePort } from '../../lib/stack/ports';
+import { stopChild } from '../../lib/stack/child';
 import { startRedisServer, type RedisProcess } from '../../lib/stack/redis-process';
 
 export const MODULE_DIR = join(packageRoot(), 'redisai-module');
@@ -50,27 +51,19 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const dir = mkdtempSync(join(tmpdir(), 'spirt-redis-'));
   const port = await freePort();
   const password = `test-${Math.random().toString(36).slice(2)}`;
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
-  let proc: RedisProcess;
-  try {
-    proc = await startRedisServer({
-      executable: redisServerBinary(),
-      port,
-      password,
-      dir,
-      modulePath: opts.modulePath ?? null,
-      extraConfig: ['enable-debug-command yes', ...(opts.extraConfig ?? [])],
-    });
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  const extraConfig = ['enable-debug-command yes', ...(opts.extraConfig ?? [])];
+  // Jest gives tests a copy of process.env that child_process does not see, so a server that
+  // needs its own environment (LD_PRELOAD for the ASan build) is spawned here directly.
+  const proc = opts.env
+    ? await spawnWithEnv(dir, port, password, opts.modulePath ?? null, extraConfig, opts.env)
+    : await startRedisServer({
+        executable: redisServerBinary(),
+        port,
+        password,
+        dir,
+        modulePath: opts.modulePath ?? null,
+        extraConfig,
+      });
   const clients: Redis[] = [];
   const connect = () => {
     const c = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 1 });
@@ -91,6 +84,54 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       if (!process.env.SPIRT_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function spawnWithEnv(
+  dir: string,
+  port: number,
+  password: string,
+  modulePath: string | null,
+  extraConfig: string[],
+  env: Record<string, string>,
+): Promise<RedisProcess> {
+  const config = join(dir, 'redis.conf');
+  const lines = [
+    `port ${port}`,
+    'bind 127.0.0.1',
+    `dir ${dir}`,
+    'appendonly yes',
+    'save ""',
+    `logfile ${join(dir, 'redis.log')}`,
+    `requirepass ${password}`,
+    ...(modulePath ? [`loadmodule ${modulePath}`] : []),
+    ...extraConfig,
+  ];
+  writeFileSync(config, lines.join('\n') + '\n', { mode: 0o600 });
+  const child = spawn(redisServerBinary(), [config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const probe = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0 });
+  probe.on('error', () => undefined);
+  try {
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${stderr.slice(-500)}`);
+      try {
+        if (probe.status !== 'ready') await probe.connect();
+        await probe.ping();
+        break;
+      } catch {
+        probe.disconnect();
+        if (i > 200) throw new Error(`redis-server did not start: ${stderr.slice(-500)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } catch (err) {
+    await stopChild(child, 1000);
+    throw err;
+  } finally {
+    probe.disconnect();
+  }
+  return { port, host: '127.0.0.1', child, moduleLoaded: modulePath !== null, stop: () => stopChild(child) };
 }
 
 /** Deterministic pseudo-random float32 values in [-scale, scale). */

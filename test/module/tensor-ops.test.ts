@@ -1,0 +1,152 @@
+// lib/redis/tensor-ops.ts against two real servers, one with the spirt module and one without:
+// path detection and the SPIRT_TENSOR_OPS switch, and every path (module, Lua, client) equal to
+// the TypeScript reference bit for bit, with PING latency bounded on the Lua path.
+import { TensorError } from '../../lib/errors/tensor-error';
+import {
+  aggregateTensors,
+  averageTensors,
+  resolveTensorOpsPath,
+  sgdUpdate,
+  type ResolvedTensorOpsPath,
+} from '../../lib/redis/tensor-ops';
+import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule, type Precision } from '../../lib/redis/tensor-reference';
+import {
+  buildModule,
+  firstBitDifference,
+  getFloats,
+  randomFloats,
+  startServer,
+  toBuffer,
+  withPingMonitor,
+  type TestServer,
+} from './helpers';
+
+let withModule: TestServer;
+let plain: TestServer;
+
+beforeAll(async () => {
+  [withModule, plain] = await Promise.all([startServer({ modulePath: buildModule() }), startServer()]);
+});
+
+afterAll(async () => {
+  await Promise.all([withModule?.stop(), plain?.stop()]);
+});
+
+beforeEach(async () => {
+  await Promise.all([withModule.redis.flushall(), plain.redis.flushall()]);
+});
+
+const precisionOf: Record<ResolvedTensorOpsPath, Precision> = { module: 'f32', lua: 'f64', client: 'f32' };
+
+function expectBits(got: Float32Array, want: Float32Array): void {
+  const at = firstBitDifference(got, want);
+  if (at >= 0) throw new Error(`first difference at ${at}: got ${got[at]}, want ${want[at]}`);
+}
+
+async function put(server: TestServer, prefix: string, k: number, n: number, seed: number) {
+  const keys = Array.from({ length: k }, (_, j) => `${prefix}${j}`);
+  const values = keys.map((_, j) => randomFloats(n, seed + j, 3));
+  for (let j = 0; j < k; j++) await server.redis.set(keys[j], toBuffer(values[j]));
+  return { keys, values };
+}
+
+describe('path selection', () => {
+  const saved = process.env.SPIRT_TENSOR_OPS;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.SPIRT_TENSOR_OPS;
+    else process.env.SPIRT_TENSOR_OPS = saved;
+  });
+
+  test('auto picks the module when MODULE LIST shows it, else Lua; forced paths are honoured', async () => {
+    delete process.env.SPIRT_TENSOR_OPS;
+    expect(await resolveTensorOpsPath(withModule.redis)).toBe('module');
+    expect(await resolveTensorOpsPath(plain.redis)).toBe('lua');
+    expect(await resolveTensorOpsPath(withModule.redis, 'lua')).toBe('lua');
+    expect(await resolveTensorOpsPath(plain.redis, 'client')).toBe('client');
+    await expect(resolveTensorOpsPath(plain.redis, 'module')).rejects.toThrow(TensorError);
+    process.env.SPIRT_TENSOR_OPS = 'lua';
+    expect(await resolveTensorOpsPath(withModule.redis)).toBe('lua');
+    process.env.SPIRT_TENSOR_OPS = 'gpu';
+    await expect(resolveTensorOpsPath(withModule.redis)).rejects.toThrow(/SPIRT_TENSOR_OPS must be one of/);
+  });
+});
+
+describe.each<[string, () => TestServer, ResolvedTensorOpsPath]>([
+  ['module', () => withModule, 'module'],
+  ['lua (server without the module)', () => plain, 'lua'],
+  ['lua (forced on the module server)', () => withModule, 'lua'],
+  ['client', () => plain, 'client'],
+])('%s path', (_name, server, path) => {
+  const precision = precisionOf[path];
+
+  test('averageTensors equals the reference and sets the TTL', async () => {
+    const s = server();
+    const { keys, values } = await put(s, 'g:', 5, 70_003, 1);
+    const result = await averageTensors(s.redis, 'avg', keys, { path, ttlSeconds: 100 });
+    expect(result).toEqual({ length: 70_003, path });
+    expectBits(await getFloats(s.redis, 'avg'), averageImpl(values, precision));
+    expect(await s.redis.ttl('avg')).toBeGreaterThan(90);
+    expect(await s.redis.exists('avg:partial')).toBe(0);
+  });
+
+  test('sgdUpdate (momentum, weight decay, nesterov; two steps) equals the reference', async () => {
+    const s = server();
+    const n = 50_001;
+    const p = randomFloats(n, 7);
+    await s.redis.set('p', toBuffer(p));
+    const buf = new Float32Array(n);
+    const hp = { lr: 0.05, momentum: 0.9, weightDecay: 1e-3, nesterov: true };
+    for (let step = 0; step < 2; step++) {
+      const g = randomFloats(n, 20 + step);
+      await s.redis.set('g', toBuffer(g));
+      const result = await sgdUpdate(s.redis, 'p', 'g', { ...hp, momentumKey: 'mom' }, { path });
+      expect(result).toEqual({ length: n, path });
+      sgdImpl(p, g, buf, hp, step === 0, precision);
+      expectBits(await getFloats(s.redis, 'p'), p);
+      expectBits(await getFloats(s.redis, 'mom'), buf);
+    }
+  });
+
+  test.each<[AggregateRule]>([[{ kind: 'median' }], [{ kind: 'trimmedMean', f: 1 }], [{ kind: 'meamed', f: 2 }]])(
+    'aggregateTensors %j equals the reference',
+    async (rule) => {
+      const s = server();
+      const { keys, values } = await put(s, 'peer:', 5, 3001, 40);
+      values[1] = values[1].map((x) => x * -50);
+      await s.redis.set(keys[1], toBuffer(values[1]));
+      await aggregateTensors(s.redis, 'agg', rule, keys, { path });
+      expectBits(await getFloats(s.redis, 'agg'), aggregateImpl(values, rule, precision));
+    },
+  );
+
+  test('bad inputs throw TensorError and write nothing', async () => {
+    const s = server();
+    const { keys } = await put(s, 'g:', 3, 1000, 3);
+    await s.redis.set('short', toBuffer(new Float32Array(999)));
+    await expect(averageTensors(s.redis, 'avg', [...keys, 'short'], { path })).rejects.toThrow(TensorError);
+    await expect(averageTensors(s.redis, 'avg', [...keys, 'missing'], { path })).rejects.toThrow(TensorError);
+    await expect(sgdUpdate(s.redis, keys[0], 'short', { lr: 1 }, { path })).rejects.toThrow(TensorError);
+    await expect(aggregateTensors(s.redis, 'agg', { kind: 'meamed', f: 2 }, keys, { path })).rejects.toThrow(/2f < n/);
+    const withNan = randomFloats(1000, 9);
+    withNan[777] = NaN;
+    await s.redis.set('nan', toBuffer(withNan));
+    await expect(averageTensors(s.redis, 'avg', [keys[0], 'nan'], { path, checkFinite: true })).rejects.toThrow(
+      /non-finite value \(NaN or Inf\) at index 777/,
+    );
+    const before = await s.redis.getBuffer(keys[0]);
+    await expect(sgdUpdate(s.redis, keys[0], 'nan', { lr: 1 }, { path })).rejects.toThrow(/index 777/);
+    expect((await s.redis.getBuffer(keys[0]))?.equals(before as Buffer)).toBe(true);
+    expect(await s.redis.exists('avg', 'agg', 'avg:partial', 'agg:partial')).toBe(0);
+  });
+});
+
+test('the Lua path keeps PING latency low (1M floats x 8 sources, sliced calls)', async () => {
+  const { keys, values } = await put(plain, 'g:', 8, 1_000_000, 60);
+  const pinger = plain.connect();
+  await pinger.ping();
+  const { result, maxPingMs, pings } = await withPingMonitor(pinger, () => averageTensors(plain.redis, 'avg', keys));
+  expect(result.path).toBe('lua');
+  expect(pings).toBeGreaterThan(10);
+  expect(maxPingMs).toBeLessThan(100);
+  expectBits(await getFloats(plain.redis, 'avg'), averageImpl(values, 'f64'));
+});
