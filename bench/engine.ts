@@ -1,9 +1,11 @@
 /**
  * Engine benchmark: for every zoo model and batch size, the time of the forward pass (the training forward:
  * batch statistics and loss) and of the whole training step (forward + backward, all gradients and updated
- * buffers), both median over repeated runs after warm-up, one onnxruntime thread.
+ * buffers), one onnxruntime thread. Forward and training step alternate after a warm-up; each figure is the
+ * minimum over the repeats, which filters out interference from other processes on a shared machine (the
+ * median is reported too).
  *
- *   spirt bench engine [--json] [--models a,b] [--batches 64,256] [--repeats 5] [--threads 1]
+ *   spirt bench engine [--json] [--models a,b] [--batches 64,256] [--repeats 10] [--threads 1]
  */
 import { createTrainer } from '../lib/engine';
 import { ZOO_MODELS } from '../lib/models';
@@ -17,6 +19,8 @@ export interface EngineBenchResult {
   train_step_ms: number;
   /** train_step_ms / forward_ms */
   ratio: number;
+  forward_median_ms: number;
+  train_step_median_ms: number;
 }
 
 interface Options {
@@ -36,7 +40,7 @@ function parse(argv: string[]): Options {
     json: argv.includes('--json'),
     models: (get('--models') ?? ZOO_MODELS.filter((m) => m !== 'softmax').join(',')).split(','),
     batches: (get('--batches') ?? '64,256').split(',').map(Number),
-    repeats: Number(get('--repeats') ?? 5),
+    repeats: Number(get('--repeats') ?? 10),
     threads: Number(get('--threads') ?? 1),
   };
 }
@@ -76,8 +80,8 @@ export async function benchModel(
       forward.push(await elapsedMs(() => trainer.forwardLoss(params, buffers, images, labels, batch)));
       train.push(await elapsedMs(() => trainer.trainStep(params, buffers, images, labels, batch)));
     }
-    const forwardMs = median(forward);
-    const trainMs = median(train);
+    const forwardMs = Math.min(...forward);
+    const trainMs = Math.min(...train);
     return {
       model,
       params: trainer.layout.size,
@@ -85,6 +89,8 @@ export async function benchModel(
       forward_ms: round(forwardMs),
       train_step_ms: round(trainMs),
       ratio: round(trainMs / forwardMs),
+      forward_median_ms: round(median(forward)),
+      train_step_median_ms: round(median(train)),
     };
   } finally {
     await trainer.dispose();

@@ -82,13 +82,23 @@ export class OnnxTrainer implements EngineTrainer {
     n: number,
   ): Promise<TrainStepResult> {
     const session = await this.session('train');
-    const out = await session.run(this.feeds(params, buffers, images, labels, n));
+    const feeds = this.feeds(params, buffers, images, labels, n);
+    // onnxruntime writes every gradient straight into its slice of the flat vector (pre-allocated outputs).
     const grad = new Float32Array(this.layout.size);
-    for (const e of this.layout.entries) grad.set(out[gradName(e.name)].data as Float32Array, e.offset);
     const updated = new Float32Array(this.bufferLayout.size);
-    for (const e of this.bufferLayout.entries)
-      updated.set(out[bufferUpdateName(e.name)].data as Float32Array, e.offset);
-    return { loss: scalarOf(out[LOSS]), grad, buffers: updated };
+    const loss = new Float32Array(1);
+    const fetches: Record<string, ort.Tensor> = { [LOSS]: new ort.Tensor('float32', loss, []) };
+    for (const e of this.layout.entries)
+      fetches[gradName(e.name)] = new ort.Tensor('float32', grad.subarray(e.offset, e.offset + e.size), e.shape);
+    for (const e of this.bufferLayout.entries) {
+      fetches[bufferUpdateName(e.name)] = new ort.Tensor(
+        'float32',
+        updated.subarray(e.offset, e.offset + e.size),
+        e.shape,
+      );
+    }
+    await session.run(feeds, fetches);
+    return { loss: loss[0], grad, buffers: updated };
   }
 
   async evaluate(
