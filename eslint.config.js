@@ -27,7 +27,11 @@ module.exports = tseslint.config(
           })),
           patterns: [
             { group: ['@aws-sdk/*'], message: 'Workflow code must not use the AWS SDK (use an activity).' },
-            { group: ['../activities/*', '../lib/redis/*', '../lib/stack/*'], message: 'Workflows import activities by type only.', allowTypeImports: true },
+            {
+              group: ['../activities/*', '../lib/redis/*', '../lib/stack/*'],
+              message: 'Workflows import activities by type only.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -33,7 +33,8 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
     };
     const sources = (kind: 'grad' | 'bufs') =>
       input.peers.map((peer) => {
-        if (peer === deps.peerId) return kind === 'grad' ? keys.averagedGradient(epoch, step) : keys.averagedBuffers(epoch, step);
+        if (peer === deps.peerId)
+          return kind === 'grad' ? keys.averagedGradient(epoch, step) : keys.averagedBuffers(epoch, step);
         return kind === 'grad' ? keys.peerGradient(epoch, step, peer) : keys.peerBuffers(epoch, step, peer);
       });
     await Promise.all(
@@ -41,7 +42,9 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
         .filter((peer) => peer !== deps.peerId)
         .flatMap((peer) => [
           copy(peer, keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)),
-          ...(input.hasBuffers ? [copy(peer, keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer))] : []),
+          ...(input.hasBuffers
+            ? [copy(peer, keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer))]
+            : []),
         ]),
     );
     const aggregated = keys.aggregatedGradient(epoch, step);
@@ -54,7 +57,19 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
     });
     if (input.hasBuffers) await averageTensors(own, keys.buffers, sources('bufs'));
     const ms = Date.now() - started;
-    await own.xadd(keys.metricsStream, 'MAXLEN', '~', '10000', '*', 'epoch', String(epoch), 'step', String(step), 'updateMs', String(ms));
+    await own.xadd(
+      keys.metricsStream,
+      'MAXLEN',
+      '~',
+      '10000',
+      '*',
+      'epoch',
+      String(epoch),
+      'step',
+      String(step),
+      'updateMs',
+      String(ms),
+    );
     return { peers: input.peers.length, ms };
   };
 }

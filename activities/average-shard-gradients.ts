@@ -13,7 +13,9 @@ export interface AverageShardGradientsInput {
 
 /** Averages this step's shard gradients (and updated buffers) inside the peer's Redis. */
 export function makeAverageShardGradients(deps: ActivityDeps) {
-  return async function averageShardGradients(input: AverageShardGradientsInput): Promise<{ length: number; ms: number }> {
+  return async function averageShardGradients(
+    input: AverageShardGradientsInput,
+  ): Promise<{ length: number; ms: number }> {
     const started = Date.now();
     const keys = runKeys(input.run);
     const redis = await deps.directory.connection(deps.peerId);

@@ -52,6 +52,13 @@ export function makePreparePeer(deps: ActivityDeps) {
         .exec();
     }
     deps.log.info({ run: input.run, peer: deps.peerId, steps, trainCount, initialised: !!created }, 'peer prepared');
-    return { trainCount, testCount, stepsPerEpoch: steps, paramCount: trainer.layout.size, bufferCount: trainer.bufferLayout.size, initialised: !!created };
+    return {
+      trainCount,
+      testCount,
+      stepsPerEpoch: steps,
+      paramCount: trainer.layout.size,
+      bufferCount: trainer.bufferLayout.size,
+      initialised: !!created,
+    };
   };
 }

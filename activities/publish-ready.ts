@@ -14,7 +14,13 @@ export interface PublishReadyInput {
 export function makePublishReady(deps: ActivityDeps) {
   return async function publishReady(input: PublishReadyInput): Promise<{ delivered: string[]; failed: string[] }> {
     const stream = runKeys(input.run).syncStream;
-    const fields = encodeReady({ type: 'ready', run: input.run, peer: deps.peerId, epoch: input.epoch, step: input.step });
+    const fields = encodeReady({
+      type: 'ready',
+      run: input.run,
+      peer: deps.peerId,
+      epoch: input.epoch,
+      step: input.step,
+    });
     const outcomes = await Promise.allSettled(
       input.to.map(async (peer) => {
         const redis = await deps.directory.connection(peer);
@@ -24,7 +30,8 @@ export function makePublishReady(deps: ActivityDeps) {
     const delivered: string[] = [];
     const failed: string[] = [];
     outcomes.forEach((o, i) => (o.status === 'fulfilled' ? delivered : failed).push(input.to[i]));
-    if (failed.length > 0) deps.log.warn({ run: input.run, failed, epoch: input.epoch, step: input.step }, 'ready not delivered');
+    if (failed.length > 0)
+      deps.log.warn({ run: input.run, failed, epoch: input.epoch, step: input.step }, 'ready not delivered');
     return { delivered, failed };
   };
 }

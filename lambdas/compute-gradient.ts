@@ -16,13 +16,19 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
   const keys = runKeys(event.run);
   const trainer = await trainerFor(event.model);
   const redis = await peerRedis();
-  const [paramsBuf, buffersBuf] = await redis.pipeline().getBuffer(keys.params).getBuffer(keys.buffers).exec().then(
-    (replies) => (replies ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return value as Buffer | null;
-    }),
-  );
-  if (!paramsBuf) throw new TensorError(`compute-gradient: parameters ${keys.params} are missing (model not initialised?)`);
+  const [paramsBuf, buffersBuf] = await redis
+    .pipeline()
+    .getBuffer(keys.params)
+    .getBuffer(keys.buffers)
+    .exec()
+    .then((replies) =>
+      (replies ?? []).map(([err, value]) => {
+        if (err) throw err;
+        return value as Buffer | null;
+      }),
+    );
+  if (!paramsBuf)
+    throw new TensorError(`compute-gradient: parameters ${keys.params} are missing (model not initialised?)`);
   const params = bufferToFloat32(paramsBuf, trainer.layout.size, 'compute-gradient parameters');
   const buffers = bufferToFloat32(buffersBuf ?? Buffer.alloc(0), trainer.bufferLayout.size, 'compute-gradient buffers');
 
@@ -45,13 +51,20 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
   const t2 = performance.now();
   const bad = firstNonFinite(result.grad);
   if (bad >= 0 || !Number.isFinite(result.loss)) {
-    throw new TensorError(`compute-gradient: non-finite gradient or loss (loss ${result.loss}, first bad index ${bad})`);
+    throw new TensorError(
+      `compute-gradient: non-finite gradient or loss (loss ${result.loss}, first bad index ${bad})`,
+    );
   }
 
   const gradientKey = keys.shardGradient(event.epoch, event.step, event.shard);
   const tx = redis.multi().set(gradientKey, float32ToBuffer(result.grad), 'EX', event.ttlSeconds);
   if (trainer.bufferLayout.size > 0) {
-    tx.set(keys.shardBuffers(event.epoch, event.step, event.shard), float32ToBuffer(result.buffers), 'EX', event.ttlSeconds);
+    tx.set(
+      keys.shardBuffers(event.epoch, event.step, event.shard),
+      float32ToBuffer(result.buffers),
+      'EX',
+      event.ttlSeconds,
+    );
   }
   await tx.exec();
   const t3 = performance.now();

@@ -143,7 +143,9 @@ async function train(argv: string[], stateDirDefault = defaultStateDir()): Promi
   const stateDir = values['state-dir'] ?? stateDirDefault;
   const stack = readStackFile(stateDir);
   const { summary, summaryPath } = await runTraining({ stack, config, stateDir, onProgress: say });
-  say(`done: test accuracy ${summary.testAccuracy === null ? '-' : summary.testAccuracy.toFixed(4)} after ${summary.epochs} epochs`);
+  say(
+    `done: test accuracy ${summary.testAccuracy === null ? '-' : summary.testAccuracy.toFixed(4)} after ${summary.epochs} epochs`,
+  );
   say(`summary: ${summaryPath}`);
 }
 

@@ -5,32 +5,44 @@ import {
   continueAsNew,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
+  type RetryPolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import {
-  accuracyAttribute,
-  epochAttribute,
-  lossAttribute,
-} from '../lib/protocol/search-attributes';
+import { accuracyAttribute, epochAttribute, lossAttribute } from '../lib/protocol/search-attributes';
 import type { EpochRecord, PeerStatus, PeerTrainingState, TrainingResult } from '../lib/protocol/types';
 import { statusQuery } from './signals';
 
 const nonRetryableErrorTypes = ['ConfigError', 'TensorError', 'DataError'];
 
-const { preparePeer, computeShardGradient, averageShardGradients, publishReady, aggregateAndUpdate, evaluateModel } =
-  proxyActivities<Activities>({
-    startToCloseTimeout: '10 minutes',
-    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes },
-  });
+const retry: RetryPolicy = {
+  initialInterval: '200 milliseconds',
+  backoffCoefficient: 2,
+  maximumAttempts: 5,
+  nonRetryableErrorTypes,
+};
+
+// Function fan-out and evaluation: regular activities, each shard visible in the UI and retried alone.
+const { preparePeer, computeShardGradient, evaluateModel } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry,
+});
+
+// Short in-Redis steps run as local activities: chained inside one workflow task, without a
+// server round trip each (that round trip dominated small steps), and still recorded in history.
+const { averageShardGradients, publishReady, aggregateAndUpdate } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry,
+});
 
 const { awaitPeersReady } = proxyActivities<Activities>({
   // The barrier has its own timeout (syncTimeoutMs); heartbeats show it is alive while it waits.
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry,
 });
 
 /**

@@ -51,7 +51,12 @@ export const runConfigSchema = z
     /** @default 0 */
     weightDecay: z.number().min(0).max(1).default(0),
     /** Seed for initialisation and shuffling. @default 42 */
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(42),
     /** Evaluate every k epochs (and always after the last). @default 1 */
     evalEvery: z.number().int().min(1).default(1),
     /** How long a peer waits for the others at the sync barrier. @default 60000 */

@@ -51,13 +51,16 @@ export function loadDataset(source: DatasetSource, split: Split): Dataset {
   if (cached) return cached;
   const images = readIdxFile(imagesPath);
   const labels = readIdxFile(labelsPath);
-  if (images.dims.length !== 3) throw new DataError(`${imagesPath}: images must be N x rows x cols, got ${images.dims.join('x')}`);
-  if (labels.dims.length !== 1) throw new DataError(`${labelsPath}: labels must be one-dimensional, got ${labels.dims.join('x')}`);
+  if (images.dims.length !== 3)
+    throw new DataError(`${imagesPath}: images must be N x rows x cols, got ${images.dims.join('x')}`);
+  if (labels.dims.length !== 1)
+    throw new DataError(`${labelsPath}: labels must be one-dimensional, got ${labels.dims.join('x')}`);
   if (images.dims[0] !== labels.dims[0]) {
     throw new DataError(`${split} split: ${images.dims[0]} images but ${labels.dims[0]} labels`);
   }
   for (let i = 0; i < labels.data.length; i++) {
-    if (labels.data[i] >= NUM_CLASSES) throw new DataError(`${labelsPath}: label ${labels.data[i]} at index ${i} is not in 0..9`);
+    if (labels.data[i] >= NUM_CLASSES)
+      throw new DataError(`${labelsPath}: label ${labels.data[i]} at index ${i} is not in 0..9`);
   }
   const dataset: Dataset = {
     images: images.data,
@@ -74,14 +77,20 @@ export function loadDataset(source: DatasetSource, split: Split): Dataset {
  * Copies the samples at `indices` into `out` as normalised float32 (N x rows x cols) and their labels
  * into `labelsOut`. Preallocated outputs; no allocation per sample.
  */
-export function gatherBatch(dataset: Dataset, indices: ArrayLike<number>, out: Float32Array, labelsOut: Uint8Array): void {
+export function gatherBatch(
+  dataset: Dataset,
+  indices: ArrayLike<number>,
+  out: Float32Array,
+  labelsOut: Uint8Array,
+): void {
   const size = dataset.rows * dataset.cols;
   if (out.length < indices.length * size) throw new DataError('gatherBatch: output buffer too small');
   const scale = 1 / (255 * MNIST_STD);
   const shift = MNIST_MEAN / MNIST_STD;
   for (let b = 0; b < indices.length; b++) {
     const index = indices[b];
-    if (!(index >= 0 && index < dataset.count)) throw new DataError(`sample index ${index} out of range 0..${dataset.count - 1}`);
+    if (!(index >= 0 && index < dataset.count))
+      throw new DataError(`sample index ${index} out of range 0..${dataset.count - 1}`);
     const src = index * size;
     const dst = b * size;
     for (let p = 0; p < size; p++) out[dst + p] = dataset.images[src + p] * scale - shift;

@@ -7,7 +7,14 @@ export interface IdxArray {
 }
 
 const UBYTE = 0x08;
-const TYPE_NAMES: Record<number, string> = { 0x08: 'ubyte', 0x09: 'byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double' };
+const TYPE_NAMES: Record<number, string> = {
+  0x08: 'ubyte',
+  0x09: 'byte',
+  0x0b: 'short',
+  0x0c: 'int',
+  0x0d: 'float',
+  0x0e: 'double',
+};
 
 /**
  * Parses an IDX file (the MNIST format): magic `00 00 <type> <ndims>`, big-endian u32 dims, data.
@@ -22,7 +29,8 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX data'): IdxArray {
   const type = bytes[2];
   const ndims = bytes[3];
   if (!(type in TYPE_NAMES)) throw new DataError(`${what}: unknown IDX element type 0x${type.toString(16)}`);
-  if (type !== UBYTE) throw new DataError(`${what}: IDX element type ${TYPE_NAMES[type]} is not supported (ubyte only)`);
+  if (type !== UBYTE)
+    throw new DataError(`${what}: IDX element type ${TYPE_NAMES[type]} is not supported (ubyte only)`);
   if (ndims < 1 || ndims > 4) throw new DataError(`${what}: ${ndims} dimensions; expected 1 to 4`);
   const headerBytes = 4 + 4 * ndims;
   if (bytes.length < headerBytes) throw new DataError(`${what}: truncated header`);

@@ -65,18 +65,23 @@ export class LocalPoolInvoker implements Invoker {
   private spawn(): Slot {
     const worker = new Worker(this.entry, { workerData: { redis: this.opts.redis } });
     const slot: Slot = { worker, task: null };
-    worker.on('message', (msg: { id: number; ok: boolean; result?: unknown; error?: { name: string; message: string } }) => {
-      const task = slot.task;
-      if (!task || task.id !== msg.id) return;
-      slot.task = null;
-      if (msg.ok) task.resolve(msg.result);
-      else task.reject(new FunctionError(task.fn, msg.error?.name ?? 'Error', msg.error?.message ?? 'function failed'));
-      this.dispatch();
-    });
+    worker.on(
+      'message',
+      (msg: { id: number; ok: boolean; result?: unknown; error?: { name: string; message: string } }) => {
+        const task = slot.task;
+        if (!task || task.id !== msg.id) return;
+        slot.task = null;
+        if (msg.ok) task.resolve(msg.result);
+        else
+          task.reject(new FunctionError(task.fn, msg.error?.name ?? 'Error', msg.error?.message ?? 'function failed'));
+        this.dispatch();
+      },
+    );
     const fail = (err: Error) => {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
-      if (slot.task) slot.task.reject(new FunctionError(slot.task.fn, 'FunctionCrash', `function thread died: ${err.message}`));
+      if (slot.task)
+        slot.task.reject(new FunctionError(slot.task.fn, 'FunctionCrash', `function thread died: ${err.message}`));
       slot.task = null;
       if (!this.closed) this.dispatch();
     };

@@ -33,18 +33,21 @@ export async function connectRedis(endpoint: RedisEndpoint, opts: { name?: strin
     lazyConnect: true,
     connectTimeout: opts.timeoutMs ?? 3000,
     maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
-    retryStrategy: (times) => (times > 5 ? null : Math.min(times * 100, 1000)),
+    // No retries while connecting: a refused connection or a wrong password is reported at once.
+    retryStrategy: () => null,
   });
-  // Errors surface through the failing command; avoid unhandled 'error' events.
-  client.on('error', () => undefined);
+  let lastError: unknown = null;
+  // Errors surface through the failing command; keep the last one to explain a failed connect.
+  client.on('error', (err) => (lastError = err));
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
     client.disconnect();
-    throw new StackError(`cannot reach Redis at ${formatAddress(endpoint)}: ${describeRedisError(err)}`);
+    throw new StackError(`cannot reach Redis at ${formatAddress(endpoint)}: ${describeRedisError(lastError ?? err)}`);
   }
+  // Once connected, ride out short outages (a restarting peer) before failing commands.
+  client.options.retryStrategy = (times) => (times > 10 ? null : Math.min(times * 100, 1000));
   return client;
 }
 

@@ -45,7 +45,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     throw new StackError('temporal CLI not found: run npm run setup (it builds one), or set SPIRT_TEMPORAL_BIN');
   }
   if (!toolchain.redisServer) {
-    throw new StackError('redis-server not found: install the Debian package redis-server (or run npm run setup as root)');
+    throw new StackError(
+      'redis-server not found: install the Debian package redis-server (or run npm run setup as root)',
+    );
   }
   if (!(opts.peers >= 1 && opts.peers <= 64)) throw new StackError('--peers must be between 1 and 64');
   const stateDir = opts.stateDir;
@@ -53,7 +55,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const existing = stackFilePath(stateDir);
   if (existsSync(existing)) {
     const { pid } = JSON.parse(readFileSync(existing, 'utf8')) as { pid: number };
-    if (isAlive(pid) && pid !== process.pid) throw new StackError(`a stack is already running in ${stateDir} (pid ${pid})`);
+    if (isAlive(pid) && pid !== process.pid)
+      throw new StackError(`a stack is already running in ${stateDir} (pid ${pid})`);
     rmSync(existing);
   }
   const id = opts.id ?? 'local';
@@ -109,7 +112,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         return redis;
       }),
     );
-    progress(`started ${opts.peers} redis-server processes${redisProcesses[0].moduleLoaded ? ' with the spirt module' : ' (Lua path: module not built)'}`);
+    progress(
+      `started ${opts.peers} redis-server processes${redisProcesses[0].moduleLoaded ? ' with the spirt module' : ' (Lua path: module not built)'}`,
+    );
 
     progress('bundling workflow code');
     const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
@@ -141,7 +146,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         children.push({ name: `worker of peer ${peer.id}`, child });
         await new Promise<void>((resolve, reject) => {
           child.once('message', () => resolve());
-          child.once('exit', (code) => reject(new StackError(`worker of peer ${peer.id} exited during start (code ${code})`)));
+          child.once('exit', (code) =>
+            reject(new StackError(`worker of peer ${peer.id} exited during start (code ${code})`)),
+          );
         });
       }),
     );

@@ -23,7 +23,13 @@ export interface TrainingSummary {
   /** Wall time of each epoch (slowest peer). */
   epochMs: number[];
   totalMs: number;
-  perEpoch: { epoch: number; trainLoss: number; testAccuracy: number | null; testLoss: number | null; epochMs: number }[];
+  perEpoch: {
+    epoch: number;
+    trainLoss: number;
+    testAccuracy: number | null;
+    testLoss: number | null;
+    epochMs: number;
+  }[];
   workflowIds: string[];
   temporalUi: string;
 }
@@ -45,11 +51,15 @@ export interface RunTrainingOptions {
  * @throws ConfigError when the config asks for more peers than the stack has; StackError when a peer's Redis
  * or Temporal is unreachable; Error when a workflow fails.
  */
-export async function runTraining(opts: RunTrainingOptions): Promise<{ summary: TrainingSummary; summaryPath: string }> {
+export async function runTraining(
+  opts: RunTrainingOptions,
+): Promise<{ summary: TrainingSummary; summaryPath: string }> {
   const { stack, config } = opts;
   const say = opts.onProgress ?? (() => undefined);
   if (config.peers > stack.peers.length) {
-    throw new ConfigError(`config field "peers": ${config.peers} peers requested but the stack runs ${stack.peers.length}`);
+    throw new ConfigError(
+      `config field "peers": ${config.peers} peers requested but the stack runs ${stack.peers.length}`,
+    );
   }
   const peers = stack.peers.slice(0, config.peers);
   // Fail fast with one clear line when a peer's Redis is down.
@@ -98,7 +108,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<{ summary: 
       handles.push(handle);
     }
     say(`run ${config.run}: started ${handles.length} peer workflows (${handles.map((h) => h.workflowId).join(', ')})`);
-    say(`Temporal UI: ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows?query=SpirtRun%3D%22${config.run}%22`);
+    say(
+      `Temporal UI: ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows?query=SpirtRun%3D%22${config.run}%22`,
+    );
 
     const results = await followProgress(handles, config, say, opts.pollMs ?? 1000);
     const summary = summarize(config, results, handles, stack, Date.now() - started);
@@ -133,25 +145,42 @@ async function followProgress(
   while (!settled) {
     await Promise.race([results.catch(() => undefined), new Promise((r) => setTimeout(r, pollMs))]);
     if (settled) break;
-    const statuses = (
-      await Promise.all(handles.map((h) => h.query<PeerStatus>('status').catch(() => null)))
-    ).filter((s): s is PeerStatus => s !== null);
+    const statuses = (await Promise.all(handles.map((h) => h.query<PeerStatus>('status').catch(() => null)))).filter(
+      (s): s is PeerStatus => s !== null,
+    );
     if (statuses.length === 0) continue;
-    reportEpochs(statuses.map((s) => s.history), config, reported, say);
+    reportEpochs(
+      statuses.map((s) => s.history),
+      config,
+      reported,
+      say,
+    );
     if (Date.now() - lastStepLine > 5000) {
       lastStepLine = Date.now();
       const slowest = statuses.reduce((a, b) => (a.epoch * 1e6 + a.step <= b.epoch * 1e6 + b.step ? a : b));
       if (slowest.stepsPerEpoch > 0) {
-        say(`  epoch ${slowest.epoch}/${config.epochs} step ${slowest.step + 1}/${slowest.stepsPerEpoch} (slowest peer ${slowest.peerId}, ${slowest.phase}) loss ${fmt(slowest.lastLoss)}`);
+        say(
+          `  epoch ${slowest.epoch}/${config.epochs} step ${slowest.step + 1}/${slowest.stepsPerEpoch} (slowest peer ${slowest.peerId}, ${slowest.phase}) loss ${fmt(slowest.lastLoss)}`,
+        );
       }
     }
   }
   const final = await results;
-  reportEpochs(final.map((r) => r.history), config, reported, say);
+  reportEpochs(
+    final.map((r) => r.history),
+    config,
+    reported,
+    say,
+  );
   return final;
 }
 
-function reportEpochs(histories: EpochRecord[][], config: RunConfig, reported: Set<number>, say: (line: string) => void) {
+function reportEpochs(
+  histories: EpochRecord[][],
+  config: RunConfig,
+  reported: Set<number>,
+  say: (line: string) => void,
+) {
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     if (reported.has(epoch)) continue;
     const records = histories.map((h) => h.find((r) => r.epoch === epoch));
@@ -161,7 +190,9 @@ function reportEpochs(histories: EpochRecord[][], config: RunConfig, reported: S
     const loss = rs.reduce((a, r) => a + r.trainLoss, 0) / rs.length;
     const acc = rs[0].testAccuracy;
     const ms = Math.max(...rs.map((r) => r.epochMs));
-    say(`epoch ${epoch}/${config.epochs}  train loss ${fmt(loss)}  test accuracy ${acc === null ? '-' : acc.toFixed(4)}  ${(ms / 1000).toFixed(1)} s`);
+    say(
+      `epoch ${epoch}/${config.epochs}  train loss ${fmt(loss)}  test accuracy ${acc === null ? '-' : acc.toFixed(4)}  ${(ms / 1000).toFixed(1)} s`,
+    );
   }
 }
 

@@ -1,0 +1,286 @@
+// The CLI as a user runs it: real processes, real servers, exit codes and what is left running.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, isPortFree } from '../../lib/stack/ports';
+import { toolchain } from '../helpers/servers';
+
+const SPIRT = join(__dirname, '..', '..', 'bin', 'spirt.js');
+
+function spirt(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [SPIRT, ...args], {
+    env: { ...process.env, SPIRT_LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Processes whose command line mentions `needle` (our state dirs are unique temp dirs). */
+function processesMentioning(needle: string): string[] {
+  const r = spawnSync('pgrep', ['-af', needle], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.trim().length > 0 && !l.includes('pgrep'));
+}
+
+async function stackPorts() {
+  const temporalPort = await freePort();
+  const redisBase = await freePort();
+  return { temporalPort, redisBase };
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'spirt-e2e-'));
+}
+
+describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
+  it('an invalid config field, named with the allowed values', () => {
+    const r = spirt(['train', '--model', 'gpt5', '--state-dir', tempDir()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^spirt: error: config field "model": allowed values are "softmax" \| "mlp"/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a config file with an unknown field', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ epoch: 2 }));
+    const r = spirt(['train', '--config', join(dir, 'run.json'), '--state-dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown field\(s\) "epoch"/);
+  });
+
+  it('a missing temporal CLI', async () => {
+    const { temporalPort, redisBase } = await stackPorts();
+    const args = [
+      'up',
+      '--peers',
+      '1',
+      '--state-dir',
+      tempDir(),
+      '--temporal-port',
+      String(temporalPort),
+      '--redis-port-base',
+      String(redisBase),
+    ];
+    const r = spirt(args, { SPIRT_TEMPORAL_BIN: '/nonexistent/temporal' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'spirt: error: temporal CLI not found at /nonexistent/temporal; run npm run setup (or set SPIRT_TEMPORAL_BIN)',
+    );
+  });
+
+  it('a missing redis-server stops the Temporal server it already started', async () => {
+    const { temporalPort, redisBase } = await stackPorts();
+    const dir = tempDir();
+    const args = [
+      'up',
+      '--peers',
+      '1',
+      '--state-dir',
+      dir,
+      '--temporal-port',
+      String(temporalPort),
+      '--redis-port-base',
+      String(redisBase),
+    ];
+    const r = spirt(args, { SPIRT_REDIS_SERVER: '/nonexistent/redis-server' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /redis-server not found at \/nonexistent\/redis-server; install the Debian package redis-server/,
+    );
+    expect(await isPortFree(temporalPort)).toBe(true);
+    expect(processesMentioning(dir)).toEqual([]);
+  });
+
+  it('a port already in use', async () => {
+    const { temporalPort, redisBase } = await stackPorts();
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(redisBase, '127.0.0.1', () => r()));
+    try {
+      const args = [
+        'up',
+        '--peers',
+        '2',
+        '--state-dir',
+        tempDir(),
+        '--temporal-port',
+        String(temporalPort),
+        '--redis-port-base',
+        String(redisBase),
+      ];
+      const r = spirt(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        `spirt: error: port ${redisBase} (Redis of peer p1) is already in use; stop what uses it or pick other ports`,
+      );
+      expect(await isPortFree(temporalPort)).toBe(true);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('an unreachable peer Redis', async () => {
+    const dir = tempDir();
+    const deadPort = await freePort();
+    const stack = {
+      id: 'x',
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      temporal: { address: '127.0.0.1:1', namespace: 'default', uiUrl: 'http://127.0.0.1:2' },
+      peers: [{ id: 'p1', rank: 0, host: '127.0.0.1', port: deadPort, password: 'x', taskQueue: 'q', dataDir: dir }],
+      moduleLoaded: false,
+      workflowBundle: join(dir, 'none.js'),
+    };
+    writeFileSync(join(dir, 'stack.json'), JSON.stringify(stack));
+    const r = spirt(['train', '--peers', '1', '--state-dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `spirt: error: peer p1: cannot reach Redis at 127.0.0.1:${deadPort}: connection refused`,
+    );
+  });
+
+  it('train without a running stack', () => {
+    const dir = tempDir();
+    const r = spirt(['train', '--state-dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no running stack in .*; start one with: spirt up/);
+  });
+});
+
+describe('spirt up + train + Ctrl-C', () => {
+  let up: ChildProcess | null = null;
+  afterAll(() => {
+    up?.kill('SIGKILL');
+  });
+
+  it('starts the stack, trains, lists the workflows with search attributes, and stops everything on SIGINT', async () => {
+    const { temporalPort, redisBase } = await stackPorts();
+    const dir = tempDir();
+    const child = spawn(
+      process.execPath,
+      [
+        SPIRT,
+        'up',
+        '--peers',
+        '2',
+        '--state-dir',
+        dir,
+        '--temporal-port',
+        String(temporalPort),
+        '--redis-port-base',
+        String(redisBase),
+      ],
+      {
+        env: { ...process.env, SPIRT_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    up = child;
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 90_000;
+    while (!out.includes('stack is up') && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(out).toContain('stack is up');
+    expect(out).toContain(`Temporal UI: http://127.0.0.1:${temporalPort + 1000}`);
+    expect(out).toContain(`peer p2:     redis 127.0.0.1:${redisBase + 1}`);
+
+    const run = `e2e-${Date.now().toString(36)}`;
+    const train = spirt([
+      'train',
+      '--state-dir',
+      dir,
+      '--run',
+      run,
+      '--peers',
+      '2',
+      '--epochs',
+      '2',
+      '--train-limit',
+      '1024',
+      '--test-limit',
+      '500',
+      '--max-steps-per-epoch',
+      '3',
+    ]);
+    expect(train.stderr).toBe('');
+    expect(train.code).toBe(0);
+    expect(train.stdout).toMatch(/epoch 1\/2 .*test accuracy 0\.\d+/);
+    expect(train.stdout).toMatch(/epoch 2\/2 /);
+    const summaryPath = join(dir, 'runs', run, 'summary.json');
+    expect(train.stdout).toContain(`summary: ${summaryPath}`);
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
+    expect(summary).toMatchObject({ run, peers: 2, epochs: 2 });
+    expect(summary.epochMs).toHaveLength(2);
+
+    const list = spawnSync(
+      toolchain().temporal,
+      [
+        'workflow',
+        'list',
+        '--address',
+        `127.0.0.1:${temporalPort}`,
+        '--query',
+        `SpirtRun="${run}" AND SpirtEpoch=2`,
+        '-o',
+        'json',
+      ],
+      { encoding: 'utf8' },
+    );
+    const ids = (JSON.parse(list.stdout) as { execution: { workflowId: string } }[])
+      .map((w) => w.execution.workflowId)
+      .sort();
+    expect(ids).toEqual([`spirt-${run}-p1`, `spirt-${run}-p2`]);
+
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(out).toContain('stopped');
+    expect(existsSync(join(dir, 'stack.json'))).toBe(false);
+    expect(processesMentioning(dir)).toEqual([]);
+    expect(await isPortFree(temporalPort)).toBe(true);
+    expect(await isPortFree(redisBase)).toBe(true);
+  });
+});
+
+describe('spirt demo', () => {
+  it('runs up + train + stop and writes summary.json', async () => {
+    const { temporalPort, redisBase } = await stackPorts();
+    const dir = tempDir();
+    const r = spirt([
+      'demo',
+      '--state-dir',
+      dir,
+      '--temporal-port',
+      String(temporalPort),
+      '--redis-port-base',
+      String(redisBase),
+      '--peers',
+      '2',
+      '--epochs',
+      '1',
+      '--train-limit',
+      '1024',
+      '--test-limit',
+      '500',
+      '--max-steps-per-epoch',
+      '4',
+      '--run',
+      'demo-e2e',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/epoch 1\/1 .*test accuracy/);
+    const summaryPath = join(dir, 'runs', 'demo-e2e', 'summary.json');
+    expect(r.stdout).toContain(`summary: ${summaryPath}`);
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
+    expect(Object.keys(summary)).toEqual(
+      expect.arrayContaining(['run', 'model', 'peers', 'epochs', 'testAccuracy', 'epochMs']),
+    );
+    expect(summary.testAccuracy).toBeGreaterThan(0.3);
+    expect(processesMentioning(dir)).toEqual([]);
+    expect(await isPortFree(temporalPort)).toBe(true);
+  });
+});
