@@ -54,7 +54,8 @@ export async function commonByteLength(redis: Redis, what: string, keys: string[
   const bytes = lengths[0];
   lengths.forEach((len, i) => {
     if (len === 0) throw new TensorError(`${what}: key ${keys[i]} is missing or empty`);
-    if (len !== bytes) throw new TensorError(`${what}: shape mismatch: key ${keys[i]} has ${len} bytes, expected ${bytes}`);
+    if (len !== bytes)
+      throw new TensorError(`${what}: shape mismatch: key ${keys[i]} has ${len} bytes, expected ${bytes}`);
   });
   if (bytes % 4 !== 0) throw new TensorError(`${what}: ${bytes} bytes is not a whole number of float32 values`);
   return bytes;
@@ -129,7 +130,13 @@ export async function luaSgd(
   const slice = opts.sliceFloats ?? Math.max(1024, Math.floor(LUA_READS_PER_CALL / 4));
   if (opts.checkFinite) await luaCheckFinite(redis, 'sgd', init ? keys.slice(0, 2) : keys, length, slice);
   const sgdSlice = script(redis, 'spirtSgdSlice');
-  const hpArgs = [String(hp.lr), String(momentum), String(hp.weightDecay ?? 0), hp.nesterov ? '1' : '0', init ? '1' : '0'];
+  const hpArgs = [
+    String(hp.lr),
+    String(momentum),
+    String(hp.weightDecay ?? 0),
+    hp.nesterov ? '1' : '0',
+    init ? '1' : '0',
+  ];
   for (let offset = 0; offset < length; offset += slice) {
     const count = Math.min(slice, length - offset);
     await luaCall('sgd', () => sgdSlice(keys.length, ...keys, offset, count, bytes, ...hpArgs));

@@ -166,13 +166,16 @@ export async function sgdUpdate(
   if (momentum > 0) {
     const blob = await redis.getBuffer(opts.momentumKey as string);
     init = !blob || blob.byteLength === 0;
-    buf = init ? new Float32Array(params.length) : bufferToFloat32(blob as Buffer, params.length, 'sgd: momentum buffer');
+    buf = init
+      ? new Float32Array(params.length)
+      : bufferToFloat32(blob as Buffer, params.length, 'sgd: momentum buffer');
   }
-  if (checkFinite) assertAllFinite('sgd', [...keys, ...(buf && !init ? [opts.momentumKey as string] : [])], [
-    params,
-    grad,
-    ...(buf && !init ? [buf] : []),
-  ]);
+  if (checkFinite)
+    assertAllFinite(
+      'sgd',
+      [...keys, ...(buf && !init ? [opts.momentumKey as string] : [])],
+      [params, grad, ...(buf && !init ? [buf] : [])],
+    );
   sgdImpl(params, grad, buf, opts, init, 'f32');
   const tx = redis.multi().set(paramsKey, float32ToBuffer(params));
   if (buf && opts.momentumKey) tx.set(opts.momentumKey, float32ToBuffer(buf));
@@ -180,7 +183,7 @@ export async function sgdUpdate(
   return { length: params.length, path };
 }
 
-export interface AggregateOptions extends AverageOptions {}
+export type AggregateOptions = AverageOptions;
 
 /**
  * Per-coordinate robust aggregate (mean, median, trimmed mean, MeaMed) of the raw float32 tensors
@@ -202,7 +205,10 @@ export async function aggregateTensors(
     return { length, path };
   }
   if (path === 'lua') {
-    const length = await luaAggregate(redis, destKey, rule, srcKeys, { ...opts, checkFinite: opts.checkFinite ?? false });
+    const length = await luaAggregate(redis, destKey, rule, srcKeys, {
+      ...opts,
+      checkFinite: opts.checkFinite ?? false,
+    });
     return { length, path };
   }
   await commonByteLength(redis, 'aggregate', srcKeys);

@@ -11,10 +11,7 @@ export type Precision = 'f32' | 'f64';
 
 /** A per-coordinate aggregation rule (ARCHITECTURE.md section 7). 2f < n for trimmedMean and meamed. */
 export type AggregateRule =
-  | { kind: 'mean' }
-  | { kind: 'median' }
-  | { kind: 'trimmedMean'; f: number }
-  | { kind: 'meamed'; f: number };
+  { kind: 'mean' } | { kind: 'median' } | { kind: 'trimmedMean'; f: number } | { kind: 'meamed'; f: number };
 
 const fr = Math.fround;
 const id = (x: number): number => x;

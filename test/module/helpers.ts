@@ -11,7 +11,8 @@ import { startRedisServer, type RedisProcess } from '../../lib/stack/redis-proce
 
 export const MODULE_DIR = join(packageRoot(), 'redisai-module');
 /** One build dir per jest run; make only rebuilds what changed. */
-export const BUILD_DIR = process.env.SPIRT_TEST_MODULE_BUILD ?? join(tmpdir(), `spirt-module-test-${process.getuid?.() ?? 0}`);
+export const BUILD_DIR =
+  process.env.SPIRT_TEST_MODULE_BUILD ?? join(tmpdir(), `spirt-module-test-${process.getuid?.() ?? 0}`);
 
 export function make(target: string, vars: Record<string, string> = {}): string {
   const args = ['-s', '-C', MODULE_DIR, `OUT_DIR=${BUILD_DIR}`, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)];
@@ -107,7 +108,10 @@ async function spawnWithEnv(
     ...extraConfig,
   ];
   writeFileSync(config, lines.join('\n') + '\n', { mode: 0o600 });
-  const child = spawn(redisServerBinary(), [config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(redisServerBinary(), [config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const probe = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -171,7 +175,10 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
 }
 
 /** Runs `op` while another connection PINGs in a loop; resolves to the op's result and the worst PING. */
-export async function withPingMonitor<T>(pinger: Redis, op: () => Promise<T>): Promise<{ result: T; maxPingMs: number; pings: number }> {
+export async function withPingMonitor<T>(
+  pinger: Redis,
+  op: () => Promise<T>,
+): Promise<{ result: T; maxPingMs: number; pings: number }> {
   let done = false;
   let maxPingMs = 0;
   let pings = 0;

@@ -5,7 +5,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { averageImpl, sgdImpl } from '../../lib/redis/tensor-reference';
-import { buildModule, firstBitDifference, getFloats, make, randomFloats, startServer, tempDir, toBuffer } from './helpers';
+import {
+  buildModule,
+  firstBitDifference,
+  getFloats,
+  make,
+  randomFloats,
+  startServer,
+  tempDir,
+  toBuffer,
+} from './helpers';
 
 test('C unit tests of the tensor core and parsers pass (plain -O3 build)', () => {
   expect(make('test')).toMatch(/test_core: \d+ checks, 0 failures/);

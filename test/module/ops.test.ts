@@ -31,7 +31,13 @@ beforeEach(async () => {
   await r.flushall();
 });
 
-async function putAll(prefix: string, k: number, n: number, seed: number, scale = 1): Promise<{ keys: string[]; values: Float32Array[] }> {
+async function putAll(
+  prefix: string,
+  k: number,
+  n: number,
+  seed: number,
+  scale = 1,
+): Promise<{ keys: string[]; values: Float32Array[] }> {
   const keys: string[] = [];
   const values: Float32Array[] = [];
   for (let j = 0; j < k; j++) {
@@ -192,30 +198,41 @@ describe('SPIRT.AGGREGATE', () => {
     ['TRIMMEDMEAN 1', ['TRIMMEDMEAN', '1'], { kind: 'trimmedMean', f: 1 }],
     ['MEAMED 2', ['MEAMED', '2'], { kind: 'meamed', f: 2 }],
   ];
-  test.each(rules)('%s with a Byzantine source equals the reference (k=5 and k=4, inline and sliced)', async (_n, args, rule) => {
-    for (const [k, n] of [
-      [5, 2000],
-      [4, 120_000],
-    ]) {
-      await r.flushall();
-      const { keys, values } = await putAll('peer:', k, n, 50, 1);
-      // Peer 0 is Byzantine: sign-flipped and scaled.
-      values[0] = values[0].map((x) => -100 * x);
-      await r.set(keys[0], toBuffer(values[0]));
-      if (rule.kind === 'meamed' && k === 4) continue; // 2f < n fails; covered in the error table
-      expect(await r.call('SPIRT.AGGREGATE', 'agg', ...args, ...keys)).toBe(n);
-      expectBits(await getFloats(r, 'agg'), aggregateImpl(values, rule, 'f32'));
-    }
-  });
+  test.each(rules)(
+    '%s with a Byzantine source equals the reference (k=5 and k=4, inline and sliced)',
+    async (_n, args, rule) => {
+      for (const [k, n] of [
+        [5, 2000],
+        [4, 120_000],
+      ]) {
+        await r.flushall();
+        const { keys, values } = await putAll('peer:', k, n, 50, 1);
+        // Peer 0 is Byzantine: sign-flipped and scaled.
+        values[0] = values[0].map((x) => -100 * x);
+        await r.set(keys[0], toBuffer(values[0]));
+        if (rule.kind === 'meamed' && k === 4) continue; // 2f < n fails; covered in the error table
+        expect(await r.call('SPIRT.AGGREGATE', 'agg', ...args, ...keys)).toBe(n);
+        expectBits(await getFloats(r, 'agg'), aggregateImpl(values, rule, 'f32'));
+      }
+    },
+  );
 });
 
 describe('invalid arguments are rejected before anything changes', () => {
   const cases: [string, string[], RegExp][] = [
     ['AVERAGE wrong arity', ['SPIRT.AVERAGE', 'dest'], /wrong number of arguments/i],
     ['AVERAGE missing source', ['SPIRT.AVERAGE', 'dest', 'a', 'nope'], /key 'nope' does not exist/],
-    ['AVERAGE empty string source', ['SPIRT.AVERAGE', 'dest', 'a', 'empty'], /empty string \(empty tensors are rejected\)/],
+    [
+      'AVERAGE empty string source',
+      ['SPIRT.AVERAGE', 'dest', 'a', 'empty'],
+      /empty string \(empty tensors are rejected\)/,
+    ],
     ['AVERAGE length not whole floats', ['SPIRT.AVERAGE', 'dest', 'a', 'odd'], /holds 7 bytes, not a whole number/],
-    ['AVERAGE mismatched shapes', ['SPIRT.AVERAGE', 'dest', 'a', 'short'], /shape mismatch: key 'short' has 3 floats, expected 4/],
+    [
+      'AVERAGE mismatched shapes',
+      ['SPIRT.AVERAGE', 'dest', 'a', 'short'],
+      /shape mismatch: key 'short' has 3 floats, expected 4/,
+    ],
     ['AVERAGE wrong type source', ['SPIRT.AVERAGE', 'dest', 'a', 'list'], /WRONGTYPE/],
     ['AVERAGE wrong type dest', ['SPIRT.AVERAGE', 'list', 'a', 'b'], /WRONGTYPE/],
     ['SGD wrong arity', ['SPIRT.SGD', 'a', 'b', 'LR'], /wrong number of arguments/i],
@@ -225,7 +242,11 @@ describe('invalid arguments are rejected before anything changes', () => {
     ['SGD unknown option', ['SPIRT.SGD', 'a', 'b', 'LR', '1', 'ADAM'], /unknown or repeated option/],
     ['SGD params == grad', ['SPIRT.SGD', 'a', 'a', 'LR', '1'], /must be different keys/],
     ['SGD mismatched grad', ['SPIRT.SGD', 'a', 'short', 'LR', '1'], /shape mismatch/],
-    ['SGD momentum buffer mismatched', ['SPIRT.SGD', 'a', 'b', 'LR', '1', 'MOMENTUM', '0.9', 'short'], /shape mismatch: key 'short'/],
+    [
+      'SGD momentum buffer mismatched',
+      ['SPIRT.SGD', 'a', 'b', 'LR', '1', 'MOMENTUM', '0.9', 'short'],
+      /shape mismatch: key 'short'/,
+    ],
     ['SGD NESTEROV without momentum', ['SPIRT.SGD', 'a', 'b', 'LR', '1', 'NESTEROV'], /NESTEROV needs MOMENTUM/],
     ['AGGREGATE unknown rule', ['SPIRT.AGGREGATE', 'dest', 'KRUM', 'a', 'b'], /unknown rule/],
     ['AGGREGATE 2f >= n', ['SPIRT.AGGREGATE', 'dest', 'MEAMED', '1', 'a', 'b'], /2f < n/],
@@ -251,8 +272,17 @@ describe('invalid arguments are rejected before anything changes', () => {
 
   test('COMMAND GETKEYS reports exactly the key arguments (ACL key patterns rely on it)', async () => {
     expect(await r.call('COMMAND', 'GETKEYS', 'SPIRT.AVERAGE', 'd', 'a', 'b', 'CHECKFINITE')).toEqual(['d', 'a', 'b']);
-    expect(await r.call('COMMAND', 'GETKEYS', 'SPIRT.SGD', 'p', 'g', 'LR', '1', 'MOMENTUM', '0.9', 'm')).toEqual(['p', 'g', 'm']);
-    expect(await r.call('COMMAND', 'GETKEYS', 'SPIRT.AGGREGATE', 'd', 'TRIMMEDMEAN', '1', 'a', 'b', 'c')).toEqual(['d', 'a', 'b', 'c']);
+    expect(await r.call('COMMAND', 'GETKEYS', 'SPIRT.SGD', 'p', 'g', 'LR', '1', 'MOMENTUM', '0.9', 'm')).toEqual([
+      'p',
+      'g',
+      'm',
+    ]);
+    expect(await r.call('COMMAND', 'GETKEYS', 'SPIRT.AGGREGATE', 'd', 'TRIMMEDMEAN', '1', 'a', 'b', 'c')).toEqual([
+      'd',
+      'a',
+      'b',
+      'c',
+    ]);
   });
 });
 
@@ -269,7 +299,6 @@ describe('sliced execution', () => {
     expect(maxPingMs).toBeLessThan(100);
     expectBits(await getFloats(r, 'avg'), averageImpl(values, 'f32'));
   });
-
 });
 
 describe('sliced execution with 300 us slices (many slices, so commands land mid-op)', () => {
@@ -353,9 +382,20 @@ describe('sliced execution with 300 us slices (many slices, so commands land mid
     const { keys, values } = await putAll('g:', 3, n, 17);
     const p = randomFloats(n, 18);
     await r.set('p', toBuffer(p));
-    const tx = await r.multi().call('SPIRT.AVERAGE', 'avg', ...keys).call('SPIRT.SGD', 'p', 'avg', 'LR', '0.1', 'MOMENTUM', '0.9', 'm').exec();
+    const tx = await r
+      .multi()
+      .call('SPIRT.AVERAGE', 'avg', ...keys)
+      .call('SPIRT.SGD', 'p', 'avg', 'LR', '0.1', 'MOMENTUM', '0.9', 'm')
+      .exec();
     expect(tx?.map(([err, res]) => err ?? res)).toEqual([n, n]);
-    expect(await r.eval("return redis.call('SPIRT.AGGREGATE', KEYS[1], 'MEDIAN', KEYS[2], KEYS[3], KEYS[4])", 4, 'med', ...keys)).toBe(n);
+    expect(
+      await r.eval(
+        "return redis.call('SPIRT.AGGREGATE', KEYS[1], 'MEDIAN', KEYS[2], KEYS[3], KEYS[4])",
+        4,
+        'med',
+        ...keys,
+      ),
+    ).toBe(n);
     await r.call('SPIRT.SGD', 'p', 'avg', 'LR', '0.1', 'MOMENTUM', '0.9', 'm'); // sliced path
     const avg = averageImpl(values, 'f32');
     const buf = new Float32Array(n);

@@ -9,7 +9,13 @@ import {
   sgdUpdate,
   type ResolvedTensorOpsPath,
 } from '../../lib/redis/tensor-ops';
-import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule, type Precision } from '../../lib/redis/tensor-reference';
+import {
+  aggregateImpl,
+  averageImpl,
+  sgdImpl,
+  type AggregateRule,
+  type Precision,
+} from '../../lib/redis/tensor-reference';
 import {
   buildModule,
   firstBitDifference,

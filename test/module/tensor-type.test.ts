@@ -26,7 +26,14 @@ describe('AI.TENSORSET / AI.TENSORGET happy paths', () => {
     expect(await r.call('AI.TENSORSET', 't', 'FLOAT', '2', '3', 'VALUES', '1', '2', '3', '4', '5', '-6.5')).toBe('OK');
     expect(await r.call('AI.TENSORGET', 't', 'META')).toEqual(['dtype', 'FLOAT', 'shape', [2, 3]]);
     expect(await r.call('AI.TENSORGET', 't', 'VALUES')).toEqual(['1', '2', '3', '4', '5', '-6.5']);
-    expect(await r.call('AI.TENSORGET', 't')).toEqual(['dtype', 'FLOAT', 'shape', [2, 3], 'values', ['1', '2', '3', '4', '5', '-6.5']]);
+    expect(await r.call('AI.TENSORGET', 't')).toEqual([
+      'dtype',
+      'FLOAT',
+      'shape',
+      [2, 3],
+      'values',
+      ['1', '2', '3', '4', '5', '-6.5'],
+    ]);
     const blob = (await r.callBuffer('AI.TENSORGET', 't', 'BLOB')) as Buffer;
     expect(blob.byteLength).toBe(24);
     expect(blob.readFloatLE(20)).toBe(-6.5);
@@ -77,7 +84,11 @@ describe('invalid arguments are rejected and change nothing', () => {
     ['negative dim', ['AI.TENSORSET', 'k', 'FLOAT', '-2', 'VALUES', '1', '2'], /dimension/],
     ['non-integer dim', ['AI.TENSORSET', 'k', 'FLOAT', '2.5'], /not an integer/],
     ['missing shape', ['AI.TENSORSET', 'k', 'FLOAT', 'BLOB', blob3], /missing shape/],
-    ['dims do not match the blob', ['AI.TENSORSET', 'k', 'FLOAT', '2', '2', 'BLOB', blob3], /blob has 12 bytes but shape needs 16/],
+    [
+      'dims do not match the blob',
+      ['AI.TENSORSET', 'k', 'FLOAT', '2', '2', 'BLOB', blob3],
+      /blob has 12 bytes but shape needs 16/,
+    ],
     ['blob not a whole float', ['AI.TENSORSET', 'k', 'FLOAT', '1', 'BLOB', 'abc'], /blob has 3 bytes/],
     ['too few values', ['AI.TENSORSET', 'k', 'FLOAT', '3', 'VALUES', '1', '2'], /got 2 values but shape needs 3/],
     ['value not a number', ['AI.TENSORSET', 'k', 'FLOAT', '2', 'VALUES', '1', 'x'], /not a number/],
