@@ -47,7 +47,7 @@ export function buildGradientGraph(forward: Graph, opts: GradientGraphOptions): 
   for (const node of forward.nodes) {
     const rule = GRADIENTS[node.op];
     const copy = { ...node, inputs: [...node.inputs], outputs: [...node.outputs], attrs: { ...node.attrs } };
-    b.addNode(rule?.prepare ? rule.prepare(copy, (h) => b.fresh(h)) : copy);
+    b.addNode(rule?.prepare ? rule.prepare(copy, b) : copy);
   }
   const lossInfo = b.info(opts.loss);
   if (lossInfo.shape.length > 1 || (lossInfo.shape.length === 1 && lossInfo.shape[0] !== 1)) {

@@ -17,9 +17,10 @@ export type GradRule = (ctx: GradContext) => (string | undefined)[];
 
 /**
  * Optional rewrite of the forward node before differentiation, e.g. MaxPool also emitting its argmax indices or
- * SoftmaxCrossEntropyLoss also emitting log-probabilities that the backward pass reuses.
+ * SoftmaxCrossEntropyLoss also emitting log-probabilities that the backward pass reuses. The builder holds
+ * everything before the node, so shapes of its inputs are known.
  */
-export type PrepareRule = (node: GraphNode, fresh: (hint: string) => string) => GraphNode;
+export type PrepareRule = (node: GraphNode, b: GraphBuilder) => GraphNode;
 
 export interface OpGradient {
   grad: GradRule;

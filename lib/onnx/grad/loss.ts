@@ -1,12 +1,13 @@
 import { UnsupportedOpError } from '../unsupported-op-error';
 import { stringAttr } from '../spatial';
 import { attr, type GraphNode } from '../types';
+import type { GraphBuilder } from '../builder';
 import { requireDy, type GradContext } from './context';
 
 /** SoftmaxCrossEntropyLoss also emits log-probabilities in the training graph; the backward pass reuses them. */
-export function softmaxCrossEntropyPrepare(node: GraphNode, fresh: (hint: string) => string): GraphNode {
+export function softmaxCrossEntropyPrepare(node: GraphNode, b: GraphBuilder): GraphNode {
   if (node.outputs.length > 1 && node.outputs[1]) return node;
-  return { ...node, outputs: [node.outputs[0], fresh(`${node.outputs[0]}_log_prob`)] };
+  return { ...node, outputs: [node.outputs[0], b.fresh(`${node.outputs[0]}_log_prob`)] };
 }
 
 /** dScores = (softmax(scores) - onehot(labels)) * dLoss, divided by N for reduction 'mean'. */

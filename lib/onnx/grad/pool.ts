@@ -1,5 +1,6 @@
 import { UnsupportedOpError } from '../unsupported-op-error';
 import { intAttr, intsAttr, windowGeometry, type WindowGeometry } from '../spatial';
+import type { GraphBuilder } from '../builder';
 import { attr, type GraphNode } from '../types';
 import { outputPadding } from './conv';
 import { requireDy, scalar, shapeOf, spatialDims, type GradContext } from './context';
@@ -18,9 +19,9 @@ function poolGeometry(ctx: GradContext): { spatial: number[]; g: WindowGeometry 
 }
 
 /** MaxPool also emits its argmax indices in the training graph; the backward pass scatters through them. */
-export function maxPoolPrepare(node: GraphNode, fresh: (hint: string) => string): GraphNode {
+export function maxPoolPrepare(node: GraphNode, b: GraphBuilder): GraphNode {
   if (node.outputs.length > 1 && node.outputs[1]) return node;
-  return { ...node, outputs: [node.outputs[0], fresh(`${node.outputs[0]}_argmax`)] };
+  return { ...node, outputs: [node.outputs[0], b.fresh(`${node.outputs[0]}_argmax`)] };
 }
 
 /**
