@@ -534,9 +534,15 @@ static void engine_before_sleep(RedisModuleCtx *ctx, RedisModuleEvent eid, uint6
   RedisModule_SelectDb(ctx, caller_db);
 }
 
+/* True when key is one of op's key arguments (not an option word or a number). */
 static int op_touches(const spirt_op *op, RedisModuleString *key) {
-  for (int i = 1; i < op->argc; i++)
-    if (same_key(op->argv[i], key)) return 1;
+  if (op->kind == OP_SGD) {
+    if (same_key(op->argv[op->sgd.params], key) || same_key(op->argv[op->sgd.grad], key)) return 1;
+    return op->sgd.buf && same_key(op->argv[op->sgd.buf], key);
+  }
+  if (same_key(op->argv[op->out_key], key)) return 1;
+  for (int i = 0; i < op->nin; i++)
+    if (same_key(op->argv[op->in_first + i], key)) return 1;
   return 0;
 }
 
