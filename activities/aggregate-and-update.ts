@@ -1,5 +1,5 @@
 import { runKeys } from '../lib/redis/keys';
-import { averageTensors, sgdUpdate } from '../lib/redis/tensor-ops';
+import { averageTensors, sgdUpdate, type TensorOpsPath } from '../lib/redis/tensor-ops';
 import type { ActivityDeps } from './deps';
 
 export interface AggregateAndUpdateInput {
@@ -13,6 +13,8 @@ export interface AggregateAndUpdateInput {
   momentum: number;
   weightDecay: number;
   ttlSeconds: number;
+  /** In-database path (module, Lua or client). */
+  path: TensorOpsPath;
 }
 
 /**
@@ -48,14 +50,20 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
         ]),
     );
     const aggregated = keys.aggregatedGradient(epoch, step);
-    await averageTensors(own, aggregated, sources('grad'), { ttlSeconds: input.ttlSeconds });
-    await sgdUpdate(own, keys.params, aggregated, {
-      lr: input.lr,
-      momentum: input.momentum,
-      momentumKey: keys.momentum,
-      weightDecay: input.weightDecay,
-    });
-    if (input.hasBuffers) await averageTensors(own, keys.buffers, sources('bufs'));
+    await averageTensors(own, aggregated, sources('grad'), { ttlSeconds: input.ttlSeconds, path: input.path });
+    await sgdUpdate(
+      own,
+      keys.params,
+      aggregated,
+      {
+        lr: input.lr,
+        momentum: input.momentum,
+        momentumKey: keys.momentum,
+        weightDecay: input.weightDecay,
+      },
+      { path: input.path },
+    );
+    if (input.hasBuffers) await averageTensors(own, keys.buffers, sources('bufs'), { path: input.path });
     const ms = Date.now() - started;
     await own.xadd(
       keys.metricsStream,

@@ -1,4 +1,4 @@
-import { averageTensors } from '../lib/redis/tensor-ops';
+import { averageTensors, type TensorOpsPath } from '../lib/redis/tensor-ops';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 
@@ -9,6 +9,8 @@ export interface AverageShardGradientsInput {
   shards: number;
   hasBuffers: boolean;
   ttlSeconds: number;
+  /** In-database path (module, Lua or client). */
+  path: TensorOpsPath;
 }
 
 /** Averages this step's shard gradients (and updated buffers) inside the peer's Redis. */
@@ -24,14 +26,14 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
       redis,
       keys.averagedGradient(input.epoch, input.step),
       shards.map((s) => keys.shardGradient(input.epoch, input.step, s)),
-      { ttlSeconds: input.ttlSeconds },
+      { ttlSeconds: input.ttlSeconds, path: input.path },
     );
     if (input.hasBuffers) {
       await averageTensors(
         redis,
         keys.averagedBuffers(input.epoch, input.step),
         shards.map((s) => keys.shardBuffers(input.epoch, input.step, s)),
-        { ttlSeconds: input.ttlSeconds },
+        { ttlSeconds: input.ttlSeconds, path: input.path },
       );
     }
     return { length, ms: Date.now() - started };

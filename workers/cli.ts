@@ -23,7 +23,7 @@ commands:
 
 run flags (override the config file): --run ID --peers N --model NAME --epochs N --batch-size N
   --shards-per-peer N --lr X --momentum X --weight-decay X --seed N --train-limit N --test-limit N
-  --max-steps-per-epoch N --sync-timeout-ms N --in-db-path auto|module|lua
+  --max-steps-per-epoch N --sync-timeout-ms N --in-db-path auto|module|lua|client
 `;
 
 const runFlagOptions = {

@@ -139,6 +139,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
       shards: config.shardsPerPeer,
       hasBuffers,
       ttlSeconds: config.gradientTtlSeconds,
+      path: config.inDbPath,
     });
     phase = 'sync';
     await publishReady({ run, epoch: state.epoch, step, to: activePeers });
@@ -164,6 +165,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
       momentum: config.momentum,
       weightDecay: config.weightDecay,
       ttlSeconds: config.gradientTtlSeconds,
+      path: config.inDbPath,
     });
 
     if (step + 1 < stepsPerEpoch && workflowInfo().continueAsNewSuggested) {

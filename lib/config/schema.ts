@@ -12,7 +12,7 @@ export const idxDatasetSchema = z
   .strict();
 
 export const AGGREGATION_RULES = ['mean'] as const;
-export const GRADIENT_PATHS = ['auto', 'module', 'lua'] as const;
+export const GRADIENT_PATHS = ['auto', 'module', 'lua', 'client'] as const;
 
 /**
  * One training run. Every field has a default, so `{}` is a valid config (the demo).
@@ -63,7 +63,10 @@ export const runConfigSchema = z
     syncTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
     /** Rule combining the peers' averaged gradients. @default 'mean' */
     aggregation: z.enum(AGGREGATION_RULES).default('mean'),
-    /** In-database path for averaging and updates. @default 'auto' */
+    /**
+     * Where averaging and updates run: the native module, Lua scripts, or fetch-process-store in the
+     * worker (`client`, the baseline); `auto` picks the module when loaded, else Lua. @default 'auto'
+     */
     inDbPath: z.enum(GRADIENT_PATHS).default('auto'),
     /** TTL of per-step gradient keys in seconds. @default 3600 */
     gradientTtlSeconds: z.number().int().min(10).default(3600),

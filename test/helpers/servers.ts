@@ -36,15 +36,17 @@ export async function startTestRedis(opts: { module?: boolean } = {}): Promise<T
     dir,
     modulePath: opts.module === false ? null : tc.module,
   });
-  return {
+  const handle: TestRedis = {
     server,
     endpoint: { host: server.host, port, password },
     dir,
+    // Stops whichever server the handle holds now (a test may restart it in place).
     stop: async () => {
-      await server.stop();
+      await handle.server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return handle;
 }
 
 /** A real Temporal dev server (the temporal CLI setup built) with the spirt search attributes. */
