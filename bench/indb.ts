@@ -145,7 +145,10 @@ function buildTools(): { modulePath: string; cref: string } {
   const root = packageRoot();
   const out = join(tmpdir(), `spirt-bench-${process.getuid?.() ?? 0}`);
   mkdirSync(out, { recursive: true });
-  let modulePath = readToolchain().module;
+  // The module under test is built from this checkout (make is incremental), so the numbers
+  // always belong to the sources next to them; SPIRT_MODULE_PATH overrides.
+  const override = process.env.SPIRT_MODULE_PATH;
+  let modulePath = override && override !== 'none' ? override : '';
   if (!modulePath) {
     execFileSync('make', ['-s', '-C', join(root, 'redisai-module'), `OUT_DIR=${out}`], {
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -94,9 +94,9 @@ function expectBits(got: Float32Array, want: Float32Array): void {
 describe('SPIRT.AVERAGE', () => {
   test.each([
     ['inline (small)', 1, 1000],
-    ['inline, k=3', 3, 4099],
-    ['sliced (blocks the client)', 4, 300_000],
-    ['sliced, k=15', 15, 70_001],
+    ['k=3, odd length', 3, 4099],
+    ['k=4, 300k floats (inline or sliced by size estimate)', 4, 300_000],
+    ['k=15, 70k floats', 15, 70_001],
   ])('%s equals the float32 reference bit for bit', async (_name, k, n) => {
     const { keys, values } = await putAll('g:', k, n, 11, 10);
     expect(await r.call('SPIRT.AVERAGE', 'avg', ...keys)).toBe(n);
@@ -104,7 +104,7 @@ describe('SPIRT.AVERAGE', () => {
     expect(await r.type('avg')).toBe('string');
   });
 
-  test('in place (dest is a source), sliced', async () => {
+  test('in place (dest is a source), 3 x 400k floats', async () => {
     const { keys, values } = await putAll('g:', 3, 400_000, 5);
     expect(await r.call('SPIRT.AVERAGE', keys[1], ...keys)).toBe(400_000);
     expectBits(await getFloats(r, keys[1]), averageImpl(values, 'f32'));
