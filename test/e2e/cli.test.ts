@@ -27,7 +27,19 @@ function processesMentioning(needle: string): string[] {
 async function stackPorts() {
   const temporalPort = await freePort();
   const redisBase = await freePort();
-  return { temporalPort, redisBase };
+  /** `spirt <command>` on these ports, in `dir`, with `peers` peers. */
+  const args = (command: string, dir: string, peers: number) => [
+    command,
+    '--peers',
+    String(peers),
+    '--state-dir',
+    dir,
+    '--temporal-port',
+    String(temporalPort),
+    '--redis-port-base',
+    String(redisBase),
+  ];
+  return { temporalPort, redisBase, args };
 }
 
 function tempDir(): string {
@@ -51,19 +63,9 @@ describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
   });
 
   it('a missing temporal CLI', async () => {
-    const { temporalPort, redisBase } = await stackPorts();
-    const args = [
-      'up',
-      '--peers',
-      '1',
-      '--state-dir',
-      tempDir(),
-      '--temporal-port',
-      String(temporalPort),
-      '--redis-port-base',
-      String(redisBase),
-    ];
-    const r = spirt(args, { SPIRT_TEMPORAL_BIN: '/nonexistent/temporal' });
+    const { args } = await stackPorts();
+    const cmd = args('up', tempDir(), 1);
+    const r = spirt(cmd, { SPIRT_TEMPORAL_BIN: '/nonexistent/temporal' });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
       'spirt: error: temporal CLI not found at /nonexistent/temporal; run npm run setup (or set SPIRT_TEMPORAL_BIN)',
@@ -71,20 +73,10 @@ describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
   });
 
   it('a missing redis-server stops the Temporal server it already started', async () => {
-    const { temporalPort, redisBase } = await stackPorts();
+    const { temporalPort, args } = await stackPorts();
     const dir = tempDir();
-    const args = [
-      'up',
-      '--peers',
-      '1',
-      '--state-dir',
-      dir,
-      '--temporal-port',
-      String(temporalPort),
-      '--redis-port-base',
-      String(redisBase),
-    ];
-    const r = spirt(args, { SPIRT_REDIS_SERVER: '/nonexistent/redis-server' });
+    const cmd = args('up', dir, 1);
+    const r = spirt(cmd, { SPIRT_REDIS_SERVER: '/nonexistent/redis-server' });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /redis-server not found at \/nonexistent\/redis-server; install the Debian package redis-server/,
@@ -94,22 +86,12 @@ describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
   });
 
   it('a port already in use', async () => {
-    const { temporalPort, redisBase } = await stackPorts();
+    const { temporalPort, redisBase, args } = await stackPorts();
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(redisBase, '127.0.0.1', () => r()));
     try {
-      const args = [
-        'up',
-        '--peers',
-        '2',
-        '--state-dir',
-        tempDir(),
-        '--temporal-port',
-        String(temporalPort),
-        '--redis-port-base',
-        String(redisBase),
-      ];
-      const r = spirt(args);
+      const cmd = args('up', tempDir(), 2);
+      const r = spirt(cmd);
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(
         `spirt: error: port ${redisBase} (Redis of peer p1) is already in use; stop what uses it or pick other ports`,
@@ -155,27 +137,12 @@ describe('spirt up + train + Ctrl-C', () => {
   });
 
   it('starts the stack, trains, lists the workflows with search attributes, and stops everything on SIGINT', async () => {
-    const { temporalPort, redisBase } = await stackPorts();
+    const { temporalPort, redisBase, args } = await stackPorts();
     const dir = tempDir();
-    const child = spawn(
-      process.execPath,
-      [
-        SPIRT,
-        'up',
-        '--peers',
-        '2',
-        '--state-dir',
-        dir,
-        '--temporal-port',
-        String(temporalPort),
-        '--redis-port-base',
-        String(redisBase),
-      ],
-      {
-        env: { ...process.env, SPIRT_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, [SPIRT, ...args('up', dir, 2)], {
+      env: { ...process.env, SPIRT_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     up = child;
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -248,18 +215,10 @@ describe('spirt up + train + Ctrl-C', () => {
 
 describe('spirt demo', () => {
   it('runs up + train + stop and writes summary.json', async () => {
-    const { temporalPort, redisBase } = await stackPorts();
+    const { temporalPort, args } = await stackPorts();
     const dir = tempDir();
     const r = spirt([
-      'demo',
-      '--state-dir',
-      dir,
-      '--temporal-port',
-      String(temporalPort),
-      '--redis-port-base',
-      String(redisBase),
-      '--peers',
-      '2',
+      ...args('demo', dir, 2),
       '--epochs',
       '1',
       '--train-limit',
