@@ -52,7 +52,7 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
       if (ready.size === expected.size || Date.now() - started >= input.timeoutMs) break;
       Context.current().heartbeat({ ready: ready.size });
       await new Promise((r) => setTimeout(r, pause));
-      pause = Math.min(pause * 2, 50);
+      pause = Math.min(pause * 2, 20);
     }
     const cursor = firstLaterId ?? (lastId !== null ? `(${lastId}` : input.cursor);
     const missing = input.expected.filter((p) => !ready.has(p));

@@ -1,6 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { RunConfig } from '../config/schema';
 import { ConfigError } from '../errors/config-error';
 import { StackError } from '../errors/stack-error';
@@ -94,7 +100,7 @@ export async function runTraining(
         syncCursor: '-',
         history: [],
       };
-      const handle = await client.workflow.start('peerTrainingWorkflow', {
+      const start = client.workflow.start('peerTrainingWorkflow', {
         args: [state],
         taskQueue: peer.taskQueue,
         workflowId: peerWorkflowId(config.run, peer.id),
@@ -104,7 +110,10 @@ export async function runTraining(
           { key: epochAttribute, value: 1 },
         ],
         memo: { model: config.model, peers: config.peers, epochs: config.epochs },
+        // A run id names one training run: a finished run is never started again by accident.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
+      const handle = await start.catch((err: unknown) => attachToRunning(client, err, config.run, peer.id));
       handles.push(handle);
     }
     say(`run ${config.run}: started ${handles.length} peer workflows (${handles.map((h) => h.workflowId).join(', ')})`);
@@ -122,6 +131,20 @@ export async function runTraining(
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * `spirt train` interrupted and started again with the same run id follows the running workflows;
+ * a run id that already finished is refused.
+ */
+async function attachToRunning(client: Client, err: unknown, run: string, peerId: string): Promise<WorkflowHandle> {
+  if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  const handle = client.workflow.getHandle(peerWorkflowId(run, peerId));
+  const { status } = await handle.describe();
+  if (status.name !== 'RUNNING') {
+    throw new ConfigError(`run ${run} already exists (${status.name.toLowerCase()}); choose another --run`);
+  }
+  return handle;
 }
 
 async function followProgress(

@@ -183,6 +183,10 @@ describe('spirt up + train + Ctrl-C', () => {
     expect(summary).toMatchObject({ run, peers: 2, epochs: 2 });
     expect(summary.epochMs).toHaveLength(2);
 
+    const again = spirt(['train', '--state-dir', dir, '--run', run, '--peers', '2']);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(`spirt: error: run ${run} already exists (completed); choose another --run`);
+
     const list = spawnSync(
       toolchain().temporal,
       [
