@@ -156,6 +156,8 @@ typedef struct RedisModuleTypeMethods {
     (RedisModuleCtx *, RedisModuleCmdFunc, RedisModuleCmdFunc, void (*)(RedisModuleCtx *, void *), long long))       \
   X(int, UnblockClient, (RedisModuleBlockedClient *, void *))                                                        \
   X(void *, GetBlockedClientPrivateData, (RedisModuleCtx *))                                                         \
+  X(int, BlockedClientMeasureTimeStart, (RedisModuleBlockedClient *))                                                \
+  X(int, BlockedClientMeasureTimeEnd, (RedisModuleBlockedClient *))                                                  \
   X(int, EventLoopAdd, (int, int, RedisModuleEventLoopFunc, void *))                                                 \
   X(int, EventLoopDel, (int, int))                                                                                   \
   X(int, SubscribeToKeyspaceEvents, (RedisModuleCtx *, int, RedisModuleNotificationFunc))                            \

@@ -543,7 +543,10 @@ static void engine_before_sleep(RedisModuleCtx *ctx, RedisModuleEvent eid, uint6
   uint64_t t0 = now_us();
   size_t pos0 = op->pos;
   op_phase phase0 = op->phase;
+  /* Slice time counts as the command's time in commandstats, SLOWLOG and LATENCY. */
+  if (op->bc) RedisModule_BlockedClientMeasureTimeStart(op->bc);
   int rc = op->invalidated ? -1 : run_slice(ctx, op, t0 + (uint64_t)slice_budget_us);
+  if (op->bc) RedisModule_BlockedClientMeasureTimeEnd(op->bc);
   uint64_t spent = now_us() - t0;
   if (rc >= 0 && phase0 == PHASE_COMPUTE && op->pos > pos0 && spent > 200 && bandwidth_bound(op)) {
     size_t operands = op->kind == OP_SGD ? (op->sgd.buf ? 5 : 3) : (size_t)op->nin + 1;
