@@ -48,10 +48,12 @@ export function trainingForward(forward: Graph, opts: TrainingGraphOptions): { g
     }
     const [x, , , runMean, runVar] = node.inputs;
     const y = node.outputs[0];
-    // With momentum 0 the running-statistic inputs do not affect the outputs. They get private constants:
-    // onnxruntime may compute BN's statistic outputs in place of those inputs, which would clobber the real
-    // running statistics that the update below still reads.
+    // With momentum 0 the running-statistic inputs do not affect the outputs, but onnxruntime computes BN's
+    // statistic outputs in place of those inputs. Feeding the real running statistics let it clobber them before
+    // the update below read them, and a constant would be merged with equal constants elsewhere in the graph and
+    // clobbered for every reader. So each BN gets private tensors computed at run time (0 * scale, 0 * scale + 1).
     const channels = b.shape(x)[1] as number;
+    const privateZeros = b.op('Mul', [node.inputs[1], b.constFloat([0], [])]);
     const bn: GraphNode = {
       op: 'BatchNormalization',
       name: node.name,
@@ -59,8 +61,8 @@ export function trainingForward(forward: Graph, opts: TrainingGraphOptions): { g
         node.inputs[0],
         node.inputs[1],
         node.inputs[2],
-        b.constFloat(new Float32Array(channels), [channels], 'bn_unused_mean'),
-        b.constFloat(new Float32Array(channels).fill(1), [channels], 'bn_unused_var'),
+        privateZeros,
+        b.op('Add', [privateZeros, b.constFloat([1], [])]),
       ],
       outputs: [y, b.fresh(`${y}_batch_mean`), b.fresh(`${y}_batch_var`)],
       attrs: { ...node.attrs, training_mode: attr.int(1), momentum: attr.float(0) },

@@ -1,5 +1,6 @@
 import './host-realm';
-import { createTrainer, EngineError, type EngineTrainer } from '../../lib/engine';
+import { createTrainer, EngineError, OnnxTrainer, type EngineTrainer } from '../../lib/engine';
+import { Net, TORCH_DEFAULT } from '../../lib/models/net';
 import { listModels, UnknownModelError } from '../../lib/models';
 import { seededRandom } from '../../lib/models/init';
 import { gatherBatch, loadDataset } from '../../lib/data';
@@ -190,6 +191,29 @@ describe('engine contract', () => {
       expect(r.buffers).toHaveLength(bn.bufferLayout.size);
     } finally {
       await bn.dispose();
+    }
+  });
+
+  it('computes running statistics exactly, also for consecutive batch norms of equal width', async () => {
+    const net = new Net('bn_pair', TORCH_DEFAULT);
+    const spec = net.finish(net.linear(net.flatten(net.batchNorm(net.batchNorm(net.input, 'bn1'), 'bn2')), 'fc', 10));
+    const t = new OnnxTrainer('bn_pair', spec);
+    try {
+      const n = 3;
+      const images = Float32Array.from({ length: n * 784 }, (_, i) => Math.sin(i) * 2 + 0.5);
+      const labels = Uint8Array.from([1, 2, 3]);
+      const mean = images.reduce((p, v) => p + v, 0) / images.length;
+      const variance = images.reduce((p, v) => p + (v - mean) ** 2, 0) / images.length;
+      const m = images.length;
+      const r = await t.trainStep(t.initParams(1), t.initBuffers(), images, labels, n);
+      const at = (name: string) => r.buffers[t.bufferLayout.entries.find((e) => e.name === name)!.offset];
+      expect(at('bn1.running_mean')).toBeCloseTo(0.1 * mean, 5);
+      expect(at('bn1.running_var')).toBeCloseTo(0.9 + 0.1 * variance * (m / (m - 1)), 4);
+      // bn2 sees bn1's output: mean 0, variance var / (var + eps).
+      expect(at('bn2.running_mean')).toBeCloseTo(0, 5);
+      expect(at('bn2.running_var')).toBeCloseTo(0.9 + 0.1 * (variance / (variance + 1e-5)) * (m / (m - 1)), 4);
+    } finally {
+      await t.dispose();
     }
   });
 });
