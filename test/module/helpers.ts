@@ -1,6 +1,6 @@
 // Shared helpers for the module tests: build the .so with make, start a real redis-server.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -20,7 +20,19 @@ export function make(target: string, vars: Record<string, string> = {}): string 
   return execFileSync('make', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 }
 
-export function buildModule(asan = false): string {
+/** `SPIRT_TEST_ASAN=1 npx jest test/module` runs every module test against the ASan/UBSan build. */
+export const ASAN_EVERYWHERE = process.env.SPIRT_TEST_ASAN === '1';
+
+export function sanitizerEnv(logDir: string): Record<string, string> {
+  const lib = (name: string) => execFileSync('cc', [`-print-file-name=${name}`], { encoding: 'utf8' }).trim();
+  return {
+    LD_PRELOAD: `${lib('libasan.so')} ${lib('libubsan.so')}`,
+    ASAN_OPTIONS: `detect_leaks=0:abort_on_error=1:log_path=${join(logDir, 'asan')}`,
+    UBSAN_OPTIONS: `print_stacktrace=1:halt_on_error=1:log_path=${join(logDir, 'ubsan')}`,
+  };
+}
+
+export function buildModule(asan = ASAN_EVERYWHERE): string {
   const file = asan ? 'spirt-asan.so' : 'spirt.so';
   make(join(BUILD_DIR, file));
   return join(BUILD_DIR, file);
@@ -55,8 +67,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const extraConfig = ['enable-debug-command yes', ...(opts.extraConfig ?? [])];
   // Jest gives tests a copy of process.env that child_process does not see, so a server that
   // needs its own environment (LD_PRELOAD for the ASan build) is spawned here directly.
-  const proc = opts.env
-    ? await spawnWithEnv(dir, port, password, opts.modulePath ?? null, extraConfig, opts.env)
+  const env = opts.env ?? (ASAN_EVERYWHERE ? sanitizerEnv(dir) : undefined);
+  const proc = env
+    ? await spawnWithEnv(dir, port, password, opts.modulePath ?? null, extraConfig, env)
     : await startRedisServer({
         executable: redisServerBinary(),
         port,
@@ -82,6 +95,12 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     stop: async () => {
       clients.forEach((c) => c.disconnect());
       await proc.stop();
+      const reports = readdirSync(dir).filter((f) => f.startsWith('asan') || f.startsWith('ubsan'));
+      if (reports.length > 0) {
+        throw new Error(
+          `sanitizer reports in ${dir}: ${reports.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n')}`,
+        );
+      }
       if (!process.env.SPIRT_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };

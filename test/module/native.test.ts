@@ -11,6 +11,7 @@ import {
   getFloats,
   make,
   randomFloats,
+  sanitizerEnv,
   startServer,
   tempDir,
   toBuffer,
@@ -46,11 +47,7 @@ asanTest('redis-server with the ASan/UBSan module build runs every command famil
   const server = await startServer({
     modulePath: buildModule(true),
     extraConfig: ['aof-use-rdb-preamble no'],
-    env: {
-      LD_PRELOAD: `${asanLib} ${ubsanLib}`,
-      ASAN_OPTIONS: `detect_leaks=0:abort_on_error=1:log_path=${join(logDir, 'asan')}`,
-      UBSAN_OPTIONS: `print_stacktrace=1:halt_on_error=1:log_path=${join(logDir, 'ubsan')}`,
-    },
+    env: sanitizerEnv(logDir),
   });
   try {
     const r = server.redis;
