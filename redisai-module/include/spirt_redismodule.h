@@ -83,6 +83,7 @@ typedef struct RedisModuleIO RedisModuleIO;
 typedef struct RedisModuleType RedisModuleType;
 typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
 typedef struct RedisModuleDigest RedisModuleDigest;
+typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 
 typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 typedef void *(*RedisModuleTypeLoadFunc)(RedisModuleIO *rdb, int encver);
@@ -94,6 +95,7 @@ typedef void (*RedisModuleTypeFreeFunc)(void *value);
 typedef int (*RedisModuleNotificationFunc)(RedisModuleCtx *ctx, int type, const char *event, RedisModuleString *key);
 typedef void (*RedisModuleEventCallback)(RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t subevent, void *data);
 typedef void (*RedisModuleEventLoopFunc)(int fd, void *user_data, int mask);
+typedef void (*RedisModuleInfoFunc)(RedisModuleInfoCtx *ctx, int for_crash_report);
 
 /* Only the version-1 fields: Redis reads later fields only when version says they exist. */
 typedef struct RedisModuleTypeMethods {
@@ -164,6 +166,10 @@ typedef struct RedisModuleTypeMethods {
   X(int, SubscribeToServerEvent, (RedisModuleCtx *, RedisModuleEvent, RedisModuleEventCallback))                     \
   X(int, NotifyKeyspaceEvent, (RedisModuleCtx *, int, const char *, RedisModuleString *))                            \
   X(int, IsKeysPositionRequest, (RedisModuleCtx *))                                                                  \
+  X(int, RegisterInfoFunc, (RedisModuleCtx *, RedisModuleInfoFunc))                                                  \
+  X(int, InfoAddSection, (RedisModuleInfoCtx *, const char *))                                                       \
+  X(int, InfoAddFieldLongLong, (RedisModuleInfoCtx *, const char *, long long))                                      \
+  X(int, InfoAddFieldDouble, (RedisModuleInfoCtx *, const char *, double))                                           \
   X(void, KeyAtPos, (RedisModuleCtx *, int))
 
 #define SPIRT_DECLARE_API(ret, name, params) extern ret(*RedisModule_##name) params;

@@ -77,6 +77,12 @@ static spirt_op *running = NULL;
 static spirt_op *queue_head = NULL, *queue_tail = NULL;
 static long long slice_budget_us = 5000;
 
+/* Counters for INFO spirt. */
+static struct {
+  long long ops_inline, ops_sliced, ops_failed, slices, last_op_us;
+  uint64_t last_op_started_us;
+} stats;
+
 /* ---- helpers ------------------------------------------------------------------------------ */
 
 static uint64_t now_us(void) {
@@ -495,6 +501,9 @@ static void finish_running(RedisModuleCtx *ctx, int rc) {
     op->failed = 1;
     cleanup_failed(ctx, op);
   }
+  if (rc == 1) stats.ops_sliced++;
+  else stats.ops_failed++;
+  stats.last_op_us = (long long)(now_us() - stats.last_op_started_us);
   RedisModule_UnblockClient(op->bc, op);
 }
 
@@ -514,6 +523,7 @@ static void start_next(RedisModuleCtx *ctx) {
     op->phase = op->check_finite ? PHASE_CHECK : PHASE_COMPUTE;
     op->pos = 0;
     op->check_idx = 0;
+    stats.last_op_started_us = now_us();
     running = op;
   }
   engine_arm(running != NULL);
@@ -544,6 +554,7 @@ static void engine_before_sleep(RedisModuleCtx *ctx, RedisModuleEvent eid, uint6
   size_t pos0 = op->pos;
   op_phase phase0 = op->phase;
   /* Slice time counts as the command's time in commandstats, SLOWLOG and LATENCY. */
+  stats.slices++;
   if (op->bc) RedisModule_BlockedClientMeasureTimeStart(op->bc);
   int rc = op->invalidated ? -1 : run_slice(ctx, op, t0 + (uint64_t)slice_budget_us);
   if (op->bc) RedisModule_BlockedClientMeasureTimeEnd(op->bc);
@@ -604,6 +615,23 @@ static void on_server_event(RedisModuleCtx *ctx, RedisModuleEvent eid, uint64_t 
   }
 }
 
+/* INFO spirt: engine state and counters. */
+static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
+  (void)for_crash_report;
+  long long queued = 0;
+  for (const spirt_op *op = queue_head; op; op = op->next) queued++;
+  RedisModule_InfoAddSection(ctx, "ops");
+  RedisModule_InfoAddFieldLongLong(ctx, "running", running != NULL);
+  RedisModule_InfoAddFieldLongLong(ctx, "queued", queued);
+  RedisModule_InfoAddFieldLongLong(ctx, "ops_inline", stats.ops_inline);
+  RedisModule_InfoAddFieldLongLong(ctx, "ops_sliced", stats.ops_sliced);
+  RedisModule_InfoAddFieldLongLong(ctx, "ops_failed", stats.ops_failed);
+  RedisModule_InfoAddFieldLongLong(ctx, "slices", stats.slices);
+  RedisModule_InfoAddFieldLongLong(ctx, "last_op_us", stats.last_op_us);
+  RedisModule_InfoAddFieldLongLong(ctx, "slice_budget_us", slice_budget_us);
+  RedisModule_InfoAddFieldDouble(ctx, "measured_floats_per_us", touches_per_us);
+}
+
 int spirt_ops_init(RedisModuleCtx *ctx, long long slice_us) {
   slice_budget_us = slice_us;
   engine_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -617,6 +645,7 @@ int spirt_ops_init(RedisModuleCtx *ctx, long long slice_us) {
   if (RedisModule_SubscribeToServerEvent(ctx, flush, on_server_event) != REDISMODULE_OK ||
       RedisModule_SubscribeToServerEvent(ctx, swap, on_server_event) != REDISMODULE_OK)
     return REDISMODULE_ERR;
+  if (RedisModule_RegisterInfoFunc(ctx, info_func) != REDISMODULE_OK) return REDISMODULE_ERR;
   if (RedisModule_SubscribeToServerEvent(ctx, loop, engine_before_sleep) != REDISMODULE_OK) {
     RedisModule_Log(ctx, "warning", "SPIRT: this Redis has no EventLoop server event (Redis >= 7.0 is required)");
     return REDISMODULE_ERR;
@@ -671,7 +700,11 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
       return REDISMODULE_OK;
     }
     op->phase = op->check_finite ? PHASE_CHECK : PHASE_COMPUTE;
+    uint64_t t0 = now_us();
     int rc = run_slice(ctx, op, 0);
+    stats.last_op_us = (long long)(now_us() - t0);
+    if (rc == 1) stats.ops_inline++;
+    else stats.ops_failed++;
     if (rc == 1) {
       RedisModule_ReplicateVerbatim(ctx);
       notify_outputs(ctx, op);

@@ -296,6 +296,10 @@ describe('sliced execution', () => {
     );
     expect(result).toBe(4_000_000);
     expect(pings).toBeGreaterThanOrEqual(2); // answered while the op ran (each waits for at most one slice)
+    const info = await r.info('spirt');
+    expect(Number(/spirt_ops_sliced:(\d+)/.exec(info)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/spirt_slices:(\d+)/.exec(info)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(info).toContain('spirt_running:0');
     expect(maxPingMs).toBeLessThan(100);
     expectBits(await getFloats(r, 'avg'), averageImpl(values, 'f32'));
   });
