@@ -292,7 +292,12 @@ const sliceInfer: InferFn = (ctx) => {
   const shape = [...x.shape];
   axes.forEach((a0, i) => {
     const a = normAxis(a0, x.shape.length);
-    const dim = staticDim(x.shape[a], 'sliced dimension');
+    if (typeof x.shape[a] !== 'number') {
+      // A slice of a symbolic (batch-dependent) axis gets a fresh symbol.
+      shape[a] = `${ctx.node.outputs[0]}_d${a}`;
+      return;
+    }
+    const dim = x.shape[a] as number;
     const step = steps[i];
     if (step === 0) throw new GraphError(`Slice node '${ctx.node.name}': step 0`);
     const wrap = (v: number) => (v < 0 ? v + dim : v);

@@ -78,16 +78,24 @@ function shiftedWeightGrad(
   const [pt, pl, pbm, pr] = g.pads;
   const xp = g.pads.some((p) => p > 0) ? b.op('Pad', [x, b.constInt64([0, 0, pt, pl, 0, 0, pbm, pr])]) : x;
   const xpT = b.op('Reshape', [b.op('Transpose', [xp], swap), b.constInt64([cin, -1])]);
-  const dyT = b.op('Transpose', [dy], swap);
   const hp = spatial[0] + pt + pbm;
   const wp = spatial[1] + pl + pr;
+  // dY^T placed at the top-left of the padded grid and flattened to [O, N*Hp*Wp], with `maxShift` zeros in front:
+  // shifting by a tap offset (i, j) is then a contiguous slice starting i*Wp + j earlier. Values moved across a
+  // row or image boundary land in the zero padding because Hp - Ho and Wp - Wo cover the kernel extent.
+  const grid = b.op('Pad', [
+    b.op('Transpose', [dy], swap),
+    b.constInt64([0, 0, 0, 0, 0, 0, hp - g.out[0], wp - g.out[1]]),
+  ]);
+  const maxShift = (kh - 1) * g.dilations[0] * wp + (kw - 1) * g.dilations[1];
+  const flat = b.op('Pad', [b.op('Reshape', [grid, b.constInt64([cout, -1])]), b.constInt64([0, maxShift, 0, 0])]);
   const taps: string[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      const di = i * g.dilations[0];
-      const dj = j * g.dilations[1];
-      const shifted = b.op('Pad', [dyT, b.constInt64([0, 0, di, dj, 0, 0, hp - g.out[0] - di, wp - g.out[1] - dj])]);
-      const tap = b.op('Gemm', [b.op('Reshape', [shifted, b.constInt64([cout, -1])]), xpT], { transB: attr.int(1) });
+      const shift = i * g.dilations[0] * wp + j * g.dilations[1];
+      const end = shift === 0 ? 2 ** 62 : -shift;
+      const shifted = b.op('Slice', [flat, b.constInt64([maxShift - shift]), b.constInt64([end]), b.constInt64([1])]);
+      const tap = b.op('Gemm', [shifted, xpT], { transB: attr.int(1) });
       taps.push(b.op('Unsqueeze', [tap, b.constInt64([2])]));
     }
   }
