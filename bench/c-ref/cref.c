@@ -97,8 +97,10 @@ int main(int argc, char **argv) {
     for (int variant = 0; variant < 2; variant++) {
       for (int r = 0; r <= reps; r++) {
         double t0 = now_ms();
-        if (variant == 0) average_per_coordinate(dst, src, k, n);
-        else average_blocked(dst, src, k, n);
+        if (variant == 0)
+          average_per_coordinate(dst, src, k, n);
+        else
+          average_blocked(dst, src, k, n);
         double t = now_ms() - t0;
         sink += dst[n / 2];
         if (r > 0 && t < best[variant]) best[variant] = t;
@@ -108,8 +110,10 @@ int main(int argc, char **argv) {
     int faster = best[1] < best[0];
     for (int r = 0; r < reps; r++) {
       double t0 = now_ms();
-      if (faster) average_blocked(dst, src, k, n);
-      else average_per_coordinate(dst, src, k, n);
+      if (faster)
+        average_blocked(dst, src, k, n);
+      else
+        average_per_coordinate(dst, src, k, n);
       times[r] = now_ms() - t0;
       sink += dst[n / 3];
     }

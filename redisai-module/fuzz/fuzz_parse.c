@@ -21,8 +21,8 @@ int spirt_fuzz_one(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   spirt_span argv[MAX_FUZZ_ARGS];
   int argc = 1;
-  static const char *const names[] = {"AI.TENSORSET", "AI.TENSORGET", "SPIRT.AVERAGE", "SPIRT.SGD", "SPIRT.AGGREGATE",
-                                      "STORED"};
+  static const char *const names[] = {"AI.TENSORSET", "AI.TENSORGET",    "SPIRT.AVERAGE",
+                                      "SPIRT.SGD",    "SPIRT.AGGREGATE", "STORED"};
   int which = data[0] % 6;
   argv[0].ptr = names[which];
   argv[0].len = strlen(names[which]);
@@ -92,7 +92,8 @@ int spirt_fuzz_one(const uint8_t *data, size_t size) {
       /* Stored tensor header: encver, ndims, dims from the first argument's bytes. */
       uint64_t dims[SPIRT_MAX_DIMS] = {0}, numel;
       uint8_t hdr[2 + 8 * SPIRT_MAX_DIMS] = {0};
-      memcpy(hdr, argv[argc > 1 ? 1 : 0].ptr, argv[argc > 1 ? 1 : 0].len < sizeof hdr ? argv[argc > 1 ? 1 : 0].len : sizeof hdr);
+      memcpy(hdr, argv[argc > 1 ? 1 : 0].ptr,
+             argv[argc > 1 ? 1 : 0].len < sizeof hdr ? argv[argc > 1 ? 1 : 0].len : sizeof hdr);
       uint64_t ndims = hdr[1] % 12;
       for (uint64_t i = 0; i < SPIRT_MAX_DIMS; i++) memcpy(&dims[i], hdr + 2 + 8 * i, 8);
       if (ndims <= SPIRT_MAX_DIMS)
@@ -105,7 +106,9 @@ int spirt_fuzz_one(const uint8_t *data, size_t size) {
 }
 
 #ifdef SPIRT_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return spirt_fuzz_one(data, size); }
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  return spirt_fuzz_one(data, size);
+}
 #else
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -117,26 +120,73 @@ static uint64_t next_rand(void) {
 }
 
 /* Seeds: valid commands (so mutations explore deep paths) with 0xFF separators. */
-#define SEED(lit) {lit, sizeof(lit) - 1}
+#define SEED(lit) \
+  { lit, sizeof(lit) - 1 }
 static const struct {
   const char *data;
   size_t len;
 } seeds[] = {
-    SEED("\x00k\xff" "FLOAT\xff" "2\xff" "2\xff" "VALUES\xff" "1\xff" "2\xff" "3\xff" "4"),
-    SEED("\x00k\xff" "FLOAT\xff" "1\xff" "BLOB\xff" "abcd"),
-    SEED("\x00k\xff" "FLOAT\xff" "3\xff" "2"),
-    SEED("\x01k\xff" "META\xff" "BLOB"),
-    SEED("\x02" "d\xff" "a\xff" "b\xff" "CHECKFINITE"),
-    SEED("\x03p\xff" "g\xff" "LR\xff" "0.1\xff" "MOMENTUM\xff" "0.9\xff" "b\xff" "WEIGHTDECAY\xff" "1e-4\xff" "NESTEROV"),
-    SEED("\x04" "d\xff" "MEAMED\xff" "1\xff" "a\xff" "b\xff" "c"),
-    SEED("\x04" "d\xff" "TRIMMEDMEAN\xff" "1\xff" "a\xff" "b\xff" "c\xff" "CHECKFINITE"),
-    SEED("\x05\x01\x02\x03\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\xff" "xxxxxxxxxxxxxxxxxxxxxxxx"),
+    SEED("\x00k\xff"
+         "FLOAT\xff"
+         "2\xff"
+         "2\xff"
+         "VALUES\xff"
+         "1\xff"
+         "2\xff"
+         "3\xff"
+         "4"),
+    SEED("\x00k\xff"
+         "FLOAT\xff"
+         "1\xff"
+         "BLOB\xff"
+         "abcd"),
+    SEED("\x00k\xff"
+         "FLOAT\xff"
+         "3\xff"
+         "2"),
+    SEED("\x01k\xff"
+         "META\xff"
+         "BLOB"),
+    SEED("\x02"
+         "d\xff"
+         "a\xff"
+         "b\xff"
+         "CHECKFINITE"),
+    SEED("\x03p\xff"
+         "g\xff"
+         "LR\xff"
+         "0.1\xff"
+         "MOMENTUM\xff"
+         "0.9\xff"
+         "b\xff"
+         "WEIGHTDECAY\xff"
+         "1e-4\xff"
+         "NESTEROV"),
+    SEED("\x04"
+         "d\xff"
+         "MEAMED\xff"
+         "1\xff"
+         "a\xff"
+         "b\xff"
+         "c"),
+    SEED("\x04"
+         "d\xff"
+         "TRIMMEDMEAN\xff"
+         "1\xff"
+         "a\xff"
+         "b\xff"
+         "c\xff"
+         "CHECKFINITE"),
+    SEED("\x05\x01\x02\x03\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\xff"
+         "xxxxxxxxxxxxxxxxxxxxxxxx"),
 };
 
-static const char *const dictionary[] = {"FLOAT", "BLOB", "VALUES", "META", "LR", "MOMENTUM", "WEIGHTDECAY",
-                                         "NESTEROV", "CHECKFINITE", "MEDIAN", "MEAMED", "TRIMMEDMEAN", "MEAN",
-                                         "-1", "0", "nan", "inf", "1e39", "2147483648", "9223372036854775808",
-                                         "0x10", " 1", "1 ", ""};
+static const char *const dictionary[] = {"FLOAT",       "BLOB",     "VALUES",      "META",
+                                         "LR",          "MOMENTUM", "WEIGHTDECAY", "NESTEROV",
+                                         "CHECKFINITE", "MEDIAN",   "MEAMED",      "TRIMMEDMEAN",
+                                         "MEAN",        "-1",       "0",           "nan",
+                                         "inf",         "1e39",     "2147483648",  "9223372036854775808",
+                                         "0x10",        " 1",       "1 ",          ""};
 
 int main(int argc, char **argv) {
   double seconds = argc > 1 ? atof(argv[1]) : 20;
@@ -160,9 +210,7 @@ int main(int argc, char **argv) {
           case 1: /* random byte */
             if (len) buf[pos] = (uint8_t)next_rand();
             break;
-          case 2: /* truncate */
-            len = pos;
-            break;
+          case 2: /* truncate */ len = pos; break;
           case 3: /* insert a separator */
             if (len < sizeof buf - 1) {
               memmove(buf + pos + 1, buf + pos, len - pos);

@@ -43,8 +43,8 @@
 #define REDISMODULE_NOTIFY_EVICTED (1 << 9)
 #define REDISMODULE_NOTIFY_STREAM (1 << 10)
 #define REDISMODULE_NOTIFY_MODULE (1 << 13)
-#define REDISMODULE_NOTIFY_ALL                                                                                 \
-  (REDISMODULE_NOTIFY_GENERIC | REDISMODULE_NOTIFY_STRING | REDISMODULE_NOTIFY_LIST | REDISMODULE_NOTIFY_SET | \
+#define REDISMODULE_NOTIFY_ALL                                                                                   \
+  (REDISMODULE_NOTIFY_GENERIC | REDISMODULE_NOTIFY_STRING | REDISMODULE_NOTIFY_LIST | REDISMODULE_NOTIFY_SET |   \
    REDISMODULE_NOTIFY_HASH | REDISMODULE_NOTIFY_ZSET | REDISMODULE_NOTIFY_EXPIRED | REDISMODULE_NOTIFY_EVICTED | \
    REDISMODULE_NOTIFY_STREAM | REDISMODULE_NOTIFY_MODULE)
 
@@ -110,66 +110,65 @@ typedef struct RedisModuleTypeMethods {
 #define SPIRT_TYPE_METHOD_VERSION 1
 
 /* Function pointers, filled by spirt_module_init_api(). X(return type, name, parameters). */
-#define SPIRT_REDISMODULE_API(X)                                                                                     \
-  X(int, CreateCommand,                                                                                              \
-    (RedisModuleCtx *, const char *, RedisModuleCmdFunc, const char *, int, int, int))                               \
-  X(void, SetModuleAttribs, (RedisModuleCtx *, const char *, int, int))                                              \
-  X(int, IsModuleNameBusy, (const char *))                                                                           \
-  X(void, SetModuleOptions, (RedisModuleCtx *, int))                                                                 \
-  X(int, WrongArity, (RedisModuleCtx *))                                                                             \
-  X(int, ReplyWithError, (RedisModuleCtx *, const char *))                                                           \
-  X(int, ReplyWithSimpleString, (RedisModuleCtx *, const char *))                                                    \
-  X(int, ReplyWithArray, (RedisModuleCtx *, long))                                                                   \
-  X(int, ReplyWithLongLong, (RedisModuleCtx *, long long))                                                           \
-  X(int, ReplyWithStringBuffer, (RedisModuleCtx *, const char *, size_t))                                            \
-  X(int, ReplyWithDouble, (RedisModuleCtx *, double))                                                                \
-  X(const char *, StringPtrLen, (const RedisModuleString *, size_t *))                                               \
-  X(RedisModuleString *, CreateString, (RedisModuleCtx *, const char *, size_t))                                     \
-  X(RedisModuleString *, CreateStringFromLongLong, (RedisModuleCtx *, long long))                                    \
-  X(void, FreeString, (RedisModuleCtx *, RedisModuleString *))                                                       \
-  X(void, RetainString, (RedisModuleCtx *, RedisModuleString *))                                                     \
-  X(void *, OpenKey, (RedisModuleCtx *, RedisModuleString *, int))                                                   \
-  X(void, CloseKey, (RedisModuleKey *))                                                                              \
-  X(int, KeyType, (RedisModuleKey *))                                                                                \
-  X(int, DeleteKey, (RedisModuleKey *))                                                                              \
-  X(char *, StringDMA, (RedisModuleKey *, size_t *, int))                                                            \
-  X(int, StringTruncate, (RedisModuleKey *, size_t))                                                                 \
-  X(RedisModuleType *, CreateDataType, (RedisModuleCtx *, const char *, int, void *))                                \
-  X(int, ModuleTypeSetValue, (RedisModuleKey *, RedisModuleType *, void *))                                          \
-  X(RedisModuleType *, ModuleTypeGetType, (RedisModuleKey *))                                                        \
-  X(void *, ModuleTypeGetValue, (RedisModuleKey *))                                                                  \
-  X(void, SaveUnsigned, (RedisModuleIO *, uint64_t))                                                                 \
-  X(uint64_t, LoadUnsigned, (RedisModuleIO *))                                                                       \
-  X(void, SaveStringBuffer, (RedisModuleIO *, const char *, size_t))                                                 \
-  X(char *, LoadStringBuffer, (RedisModuleIO *, size_t *))                                                           \
-  X(int, IsIOError, (RedisModuleIO *))                                                                               \
-  X(void, EmitAOF, (RedisModuleIO *, const char *, const char *, ...))                                               \
-  X(void, LogIOError, (RedisModuleIO *, const char *, const char *, ...))                                            \
-  X(void, Log, (RedisModuleCtx *, const char *, const char *, ...))                                                  \
-  X(void *, Alloc, (size_t))                                                                                         \
-  X(void *, Calloc, (size_t, size_t))                                                                                \
-  X(void, Free, (void *))                                                                                            \
-  X(int, Replicate, (RedisModuleCtx *, const char *, const char *, ...))                                             \
-  X(int, ReplicateVerbatim, (RedisModuleCtx *))                                                                      \
-  X(int, GetSelectedDb, (RedisModuleCtx *))                                                                          \
-  X(int, SelectDb, (RedisModuleCtx *, int))                                                                          \
-  X(int, GetContextFlags, (RedisModuleCtx *))                                                                        \
-  X(RedisModuleBlockedClient *, BlockClient,                                                                         \
-    (RedisModuleCtx *, RedisModuleCmdFunc, RedisModuleCmdFunc, void (*)(RedisModuleCtx *, void *), long long))       \
-  X(int, UnblockClient, (RedisModuleBlockedClient *, void *))                                                        \
-  X(void *, GetBlockedClientPrivateData, (RedisModuleCtx *))                                                         \
-  X(int, BlockedClientMeasureTimeStart, (RedisModuleBlockedClient *))                                                \
-  X(int, BlockedClientMeasureTimeEnd, (RedisModuleBlockedClient *))                                                  \
-  X(int, EventLoopAdd, (int, int, RedisModuleEventLoopFunc, void *))                                                 \
-  X(int, EventLoopDel, (int, int))                                                                                   \
-  X(int, SubscribeToKeyspaceEvents, (RedisModuleCtx *, int, RedisModuleNotificationFunc))                            \
-  X(int, SubscribeToServerEvent, (RedisModuleCtx *, RedisModuleEvent, RedisModuleEventCallback))                     \
-  X(int, NotifyKeyspaceEvent, (RedisModuleCtx *, int, const char *, RedisModuleString *))                            \
-  X(int, IsKeysPositionRequest, (RedisModuleCtx *))                                                                  \
-  X(int, RegisterInfoFunc, (RedisModuleCtx *, RedisModuleInfoFunc))                                                  \
-  X(int, InfoAddSection, (RedisModuleInfoCtx *, const char *))                                                       \
-  X(int, InfoAddFieldLongLong, (RedisModuleInfoCtx *, const char *, long long))                                      \
-  X(int, InfoAddFieldDouble, (RedisModuleInfoCtx *, const char *, double))                                           \
+#define SPIRT_REDISMODULE_API(X)                                                                               \
+  X(int, CreateCommand, (RedisModuleCtx *, const char *, RedisModuleCmdFunc, const char *, int, int, int))     \
+  X(void, SetModuleAttribs, (RedisModuleCtx *, const char *, int, int))                                        \
+  X(int, IsModuleNameBusy, (const char *))                                                                     \
+  X(void, SetModuleOptions, (RedisModuleCtx *, int))                                                           \
+  X(int, WrongArity, (RedisModuleCtx *))                                                                       \
+  X(int, ReplyWithError, (RedisModuleCtx *, const char *))                                                     \
+  X(int, ReplyWithSimpleString, (RedisModuleCtx *, const char *))                                              \
+  X(int, ReplyWithArray, (RedisModuleCtx *, long))                                                             \
+  X(int, ReplyWithLongLong, (RedisModuleCtx *, long long))                                                     \
+  X(int, ReplyWithStringBuffer, (RedisModuleCtx *, const char *, size_t))                                      \
+  X(int, ReplyWithDouble, (RedisModuleCtx *, double))                                                          \
+  X(const char *, StringPtrLen, (const RedisModuleString *, size_t *))                                         \
+  X(RedisModuleString *, CreateString, (RedisModuleCtx *, const char *, size_t))                               \
+  X(RedisModuleString *, CreateStringFromLongLong, (RedisModuleCtx *, long long))                              \
+  X(void, FreeString, (RedisModuleCtx *, RedisModuleString *))                                                 \
+  X(void, RetainString, (RedisModuleCtx *, RedisModuleString *))                                               \
+  X(void *, OpenKey, (RedisModuleCtx *, RedisModuleString *, int))                                             \
+  X(void, CloseKey, (RedisModuleKey *))                                                                        \
+  X(int, KeyType, (RedisModuleKey *))                                                                          \
+  X(int, DeleteKey, (RedisModuleKey *))                                                                        \
+  X(char *, StringDMA, (RedisModuleKey *, size_t *, int))                                                      \
+  X(int, StringTruncate, (RedisModuleKey *, size_t))                                                           \
+  X(RedisModuleType *, CreateDataType, (RedisModuleCtx *, const char *, int, void *))                          \
+  X(int, ModuleTypeSetValue, (RedisModuleKey *, RedisModuleType *, void *))                                    \
+  X(RedisModuleType *, ModuleTypeGetType, (RedisModuleKey *))                                                  \
+  X(void *, ModuleTypeGetValue, (RedisModuleKey *))                                                            \
+  X(void, SaveUnsigned, (RedisModuleIO *, uint64_t))                                                           \
+  X(uint64_t, LoadUnsigned, (RedisModuleIO *))                                                                 \
+  X(void, SaveStringBuffer, (RedisModuleIO *, const char *, size_t))                                           \
+  X(char *, LoadStringBuffer, (RedisModuleIO *, size_t *))                                                     \
+  X(int, IsIOError, (RedisModuleIO *))                                                                         \
+  X(void, EmitAOF, (RedisModuleIO *, const char *, const char *, ...))                                         \
+  X(void, LogIOError, (RedisModuleIO *, const char *, const char *, ...))                                      \
+  X(void, Log, (RedisModuleCtx *, const char *, const char *, ...))                                            \
+  X(void *, Alloc, (size_t))                                                                                   \
+  X(void *, Calloc, (size_t, size_t))                                                                          \
+  X(void, Free, (void *))                                                                                      \
+  X(int, Replicate, (RedisModuleCtx *, const char *, const char *, ...))                                       \
+  X(int, ReplicateVerbatim, (RedisModuleCtx *))                                                                \
+  X(int, GetSelectedDb, (RedisModuleCtx *))                                                                    \
+  X(int, SelectDb, (RedisModuleCtx *, int))                                                                    \
+  X(int, GetContextFlags, (RedisModuleCtx *))                                                                  \
+  X(RedisModuleBlockedClient *, BlockClient,                                                                   \
+    (RedisModuleCtx *, RedisModuleCmdFunc, RedisModuleCmdFunc, void (*)(RedisModuleCtx *, void *), long long)) \
+  X(int, UnblockClient, (RedisModuleBlockedClient *, void *))                                                  \
+  X(void *, GetBlockedClientPrivateData, (RedisModuleCtx *))                                                   \
+  X(int, BlockedClientMeasureTimeStart, (RedisModuleBlockedClient *))                                          \
+  X(int, BlockedClientMeasureTimeEnd, (RedisModuleBlockedClient *))                                            \
+  X(int, EventLoopAdd, (int, int, RedisModuleEventLoopFunc, void *))                                           \
+  X(int, EventLoopDel, (int, int))                                                                             \
+  X(int, SubscribeToKeyspaceEvents, (RedisModuleCtx *, int, RedisModuleNotificationFunc))                      \
+  X(int, SubscribeToServerEvent, (RedisModuleCtx *, RedisModuleEvent, RedisModuleEventCallback))               \
+  X(int, NotifyKeyspaceEvent, (RedisModuleCtx *, int, const char *, RedisModuleString *))                      \
+  X(int, IsKeysPositionRequest, (RedisModuleCtx *))                                                            \
+  X(int, RegisterInfoFunc, (RedisModuleCtx *, RedisModuleInfoFunc))                                            \
+  X(int, InfoAddSection, (RedisModuleInfoCtx *, const char *))                                                 \
+  X(int, InfoAddFieldLongLong, (RedisModuleInfoCtx *, const char *, long long))                                \
+  X(int, InfoAddFieldDouble, (RedisModuleInfoCtx *, const char *, double))                                     \
   X(void, KeyAtPos, (RedisModuleCtx *, int))
 
 #define SPIRT_DECLARE_API(ret, name, params) extern ret(*RedisModule_##name) params;

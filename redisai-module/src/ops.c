@@ -11,8 +11,9 @@
  * most slice_us per event-loop iteration; between slices the server serves everyone else.
  *
  * The calling client is blocked (RedisModule_BlockClient) until the op finishes. Ops run one at
- * a time in arrival order. An op is driven by an eventfd registered in the event loop that stays
- * readable while an op is running, so the loop never sleeps and calls us once per iteration.
+ * a time in arrival order. Each slice runs from the EventLoop BEFORE_SLEEP server event; an
+ * eventfd registered in the event loop stays readable while an op is pending, so the loop never
+ * sleeps between slices. Ops expected to take under half a slice run inline instead.
  *
  * Consistency: every slice re-opens the keys and re-checks their type and length. A keyspace
  * notification (any write, delete, expire, rename...) on one of the op's keys, FLUSHDB/FLUSHALL
@@ -388,8 +389,8 @@ static int run_slice(RedisModuleCtx *ctx, spirt_op *op, uint64_t deadline_us) {
         if (op->kind == OP_SGD) {
           spirt_sgd_params hp = op->sgd.hp;
           hp.init_buf = !op->buf_exists;
-          spirt_sgd(views[0].data + op->pos, views[1].data + op->pos, op->sgd.buf ? views[2].data + op->pos : NULL,
-                    len, &hp);
+          spirt_sgd(views[0].data + op->pos, views[1].data + op->pos, op->sgd.buf ? views[2].data + op->pos : NULL, len,
+                    &hp);
         } else {
           for (int i = 0; i < op->nin; i++) srcs[i] = views[i + 1].data + op->pos;
           if (op->kind == OP_AVERAGE)
@@ -501,8 +502,10 @@ static void finish_running(RedisModuleCtx *ctx, int rc) {
     op->failed = 1;
     cleanup_failed(ctx, op);
   }
-  if (rc == 1) stats.ops_sliced++;
-  else stats.ops_failed++;
+  if (rc == 1)
+    stats.ops_sliced++;
+  else
+    stats.ops_failed++;
   stats.last_op_us = (long long)(now_us() - stats.last_op_started_us);
   RedisModule_UnblockClient(op->bc, op);
 }
@@ -658,8 +661,6 @@ int spirt_ops_init(RedisModuleCtx *ctx, long long slice_us) {
 /* Ops this small run inline: blocking costs more than the work (~1 ms of memory traffic). */
 #define SPIRT_INLINE_FLOATS (1u << 18)
 
-
-
 static int any_pending_conflict(RedisModuleString **argv, int argc) {
   const spirt_op *ops[2] = {running, queue_head};
   for (int q = 0; q < 2; q++)
@@ -703,8 +704,10 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
     uint64_t t0 = now_us();
     int rc = run_slice(ctx, op, 0);
     stats.last_op_us = (long long)(now_us() - t0);
-    if (rc == 1) stats.ops_inline++;
-    else stats.ops_failed++;
+    if (rc == 1)
+      stats.ops_inline++;
+    else
+      stats.ops_failed++;
     if (rc == 1) {
       RedisModule_ReplicateVerbatim(ctx);
       notify_outputs(ctx, op);
@@ -728,8 +731,10 @@ static int enqueue_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **arg
     op->argv[i] = argv[i];
   }
   op->bc = RedisModule_BlockClient(ctx, op_reply, NULL, op_free_privdata, 0);
-  if (queue_tail) queue_tail->next = op;
-  else queue_head = op;
+  if (queue_tail)
+    queue_tail->next = op;
+  else
+    queue_head = op;
   queue_tail = op;
   if (running == NULL) start_next(ctx);
   return REDISMODULE_OK;

@@ -65,13 +65,17 @@ int spirt_span_eq(spirt_span s, const char *word) {
   return 1;
 }
 
-static int is_data_keyword(spirt_span s) { return spirt_span_eq(s, "BLOB") || spirt_span_eq(s, "VALUES"); }
+static int is_data_keyword(spirt_span s) {
+  return spirt_span_eq(s, "BLOB") || spirt_span_eq(s, "VALUES");
+}
 
 int spirt_parse_tensorset(const spirt_span *argv, int argc, spirt_tensorset_args *out, char *err) {
   memset(out, 0, sizeof *out);
-  if (argc < 4) return fail(err, "wrong number of arguments: AI.TENSORSET key FLOAT dim [dim ...] [BLOB b | VALUES v ...]");
+  if (argc < 4)
+    return fail(err, "wrong number of arguments: AI.TENSORSET key FLOAT dim [dim ...] [BLOB b | VALUES v ...]");
   if (!spirt_span_eq(argv[2], "FLOAT")) {
-    static const char *const known[] = {"DOUBLE", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "BOOL", "STRING"};
+    static const char *const known[] = {"DOUBLE", "INT8",   "INT16", "INT32", "INT64",
+                                        "UINT8",  "UINT16", "BOOL",  "STRING"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
       if (spirt_span_eq(argv[2], known[i])) return fail(err, "unsupported data type %s (only FLOAT)", known[i]);
     return fail(err, "unknown data type (only FLOAT is supported)");
@@ -81,7 +85,8 @@ int spirt_parse_tensorset(const spirt_span *argv, int argc, spirt_tensorset_args
     if (out->ndims == SPIRT_MAX_DIMS) return fail(err, "too many dimensions (at most %d)", SPIRT_MAX_DIMS);
     int64_t d;
     if (spirt_parse_i64(argv[i], &d) != 0) return fail(err, "invalid dimension at argument %d (not an integer)", i);
-    if (d < 1) return fail(err, "invalid dimension %lld: dimensions must be >= 1 (empty tensors are rejected)", (long long)d);
+    if (d < 1)
+      return fail(err, "invalid dimension %lld: dimensions must be >= 1 (empty tensors are rejected)", (long long)d);
     out->dims[out->ndims++] = d;
     i++;
   }
@@ -126,10 +131,14 @@ int spirt_parse_tensorget(const spirt_span *argv, int argc, int *flags, char *er
   if (argc < 2 || argc > 4) return fail(err, "wrong number of arguments: AI.TENSORGET key [META] [BLOB | VALUES]");
   int f = 0;
   for (int i = 2; i < argc; i++) {
-    if (spirt_span_eq(argv[i], "META") && !(f & SPIRT_GET_META)) f |= SPIRT_GET_META;
-    else if (spirt_span_eq(argv[i], "BLOB") && !(f & (SPIRT_GET_BLOB | SPIRT_GET_VALUES))) f |= SPIRT_GET_BLOB;
-    else if (spirt_span_eq(argv[i], "VALUES") && !(f & (SPIRT_GET_BLOB | SPIRT_GET_VALUES))) f |= SPIRT_GET_VALUES;
-    else return fail(err, "invalid or repeated option at argument %d (expected META, BLOB or VALUES)", i);
+    if (spirt_span_eq(argv[i], "META") && !(f & SPIRT_GET_META))
+      f |= SPIRT_GET_META;
+    else if (spirt_span_eq(argv[i], "BLOB") && !(f & (SPIRT_GET_BLOB | SPIRT_GET_VALUES)))
+      f |= SPIRT_GET_BLOB;
+    else if (spirt_span_eq(argv[i], "VALUES") && !(f & (SPIRT_GET_BLOB | SPIRT_GET_VALUES)))
+      f |= SPIRT_GET_VALUES;
+    else
+      return fail(err, "invalid or repeated option at argument %d (expected META, BLOB or VALUES)", i);
   }
   if (f == 0) f = SPIRT_GET_META | SPIRT_GET_VALUES;
   *flags = f;
@@ -169,8 +178,9 @@ static int parse_nonneg_float(spirt_span s, const char *what, float *out, char *
 int spirt_parse_sgd(const spirt_span *argv, int argc, spirt_sgd_args *out, char *err) {
   memset(out, 0, sizeof *out);
   if (argc < 5)
-    return fail(err, "wrong number of arguments: SPIRT.SGD params grad LR lr [MOMENTUM m buf] [NESTEROV] "
-                     "[WEIGHTDECAY wd] [CHECKFINITE]");
+    return fail(err,
+                "wrong number of arguments: SPIRT.SGD params grad LR lr [MOMENTUM m buf] [NESTEROV] "
+                "[WEIGHTDECAY wd] [CHECKFINITE]");
   out->params = 1;
   out->grad = 2;
   int have_lr = 0, have_mom = 0, have_wd = 0;
@@ -210,15 +220,21 @@ int spirt_parse_sgd(const spirt_span *argv, int argc, spirt_sgd_args *out, char 
 int spirt_parse_aggregate(const spirt_span *argv, int argc, spirt_aggregate_args *out, char *err) {
   memset(out, 0, sizeof *out);
   if (argc < 4)
-    return fail(err, "wrong number of arguments: SPIRT.AGGREGATE dest MEAN|MEDIAN|TRIMMEDMEAN f|MEAMED f src "
-                     "[src ...] [CHECKFINITE]");
+    return fail(err,
+                "wrong number of arguments: SPIRT.AGGREGATE dest MEAN|MEDIAN|TRIMMEDMEAN f|MEAMED f src "
+                "[src ...] [CHECKFINITE]");
   out->dest = 1;
   int i = 3;
-  if (spirt_span_eq(argv[2], "MEAN")) out->rule = SPIRT_AGG_MEAN;
-  else if (spirt_span_eq(argv[2], "MEDIAN")) out->rule = SPIRT_AGG_MEDIAN;
-  else if (spirt_span_eq(argv[2], "TRIMMEDMEAN")) out->rule = SPIRT_AGG_TRIMMED_MEAN;
-  else if (spirt_span_eq(argv[2], "MEAMED")) out->rule = SPIRT_AGG_MEAMED;
-  else return fail(err, "unknown rule (expected MEAN, MEDIAN, TRIMMEDMEAN or MEAMED)");
+  if (spirt_span_eq(argv[2], "MEAN"))
+    out->rule = SPIRT_AGG_MEAN;
+  else if (spirt_span_eq(argv[2], "MEDIAN"))
+    out->rule = SPIRT_AGG_MEDIAN;
+  else if (spirt_span_eq(argv[2], "TRIMMEDMEAN"))
+    out->rule = SPIRT_AGG_TRIMMED_MEAN;
+  else if (spirt_span_eq(argv[2], "MEAMED"))
+    out->rule = SPIRT_AGG_MEAMED;
+  else
+    return fail(err, "unknown rule (expected MEAN, MEDIAN, TRIMMEDMEAN or MEAMED)");
   if (out->rule == SPIRT_AGG_TRIMMED_MEAN || out->rule == SPIRT_AGG_MEAMED) {
     int64_t f;
     if (spirt_parse_i64(argv[3], &f) != 0 || f < 0 || f > SPIRT_MAX_SOURCES)

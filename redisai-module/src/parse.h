@@ -50,8 +50,8 @@ int spirt_parse_values(const spirt_span *argv, const spirt_tensorset_args *a, fl
 int spirt_parse_tensorget(const spirt_span *argv, int argc, int *flags, char *err);
 
 typedef struct spirt_average_args {
-  int dest;       /* argv index */
-  int src_first;  /* argv index of the first source */
+  int dest;      /* argv index */
+  int src_first; /* argv index of the first source */
   int nsrc;
   int check_finite;
 } spirt_average_args;
@@ -60,9 +60,9 @@ typedef struct spirt_average_args {
 int spirt_parse_average(const spirt_span *argv, int argc, spirt_average_args *out, char *err);
 
 typedef struct spirt_sgd_args {
-  int params;   /* argv index */
-  int grad;     /* argv index */
-  int buf;      /* argv index of the momentum buffer key, or 0 */
+  int params; /* argv index */
+  int grad;   /* argv index */
+  int buf;    /* argv index of the momentum buffer key, or 0 */
   spirt_sgd_params hp;
   int check_finite;
 } spirt_sgd_args;

@@ -128,10 +128,8 @@ float spirt_aggregate_one(float *v, size_t k, spirt_agg_rule rule, size_t f) {
   if (rule == SPIRT_AGG_MEAN) return mean_of(v, k);
   sort_floats(v, k);
   switch (rule) {
-    case SPIRT_AGG_MEDIAN:
-      return sorted_median(v, k);
-    case SPIRT_AGG_TRIMMED_MEAN:
-      return mean_of(v + f, k - 2 * f);
+    case SPIRT_AGG_MEDIAN: return sorted_median(v, k);
+    case SPIRT_AGG_TRIMMED_MEAN: return mean_of(v + f, k - 2 * f);
     case SPIRT_AGG_MEAMED: {
       /* The k-f values closest to the median form a contiguous run of the sorted values. Grow it
        * from the middle, taking the nearer neighbour each step; on a tie take the lower one. */
@@ -142,13 +140,18 @@ float spirt_aggregate_one(float *v, size_t k, spirt_agg_rule rule, size_t f) {
       int lo_open = 1;
       while (taken < want) {
         int take_low;
-        if (!lo_open) take_low = 0;
-        else if (hi >= k) take_low = 1;
-        else take_low = (m - v[lo]) <= (v[hi] - m);
+        if (!lo_open)
+          take_low = 0;
+        else if (hi >= k)
+          take_low = 1;
+        else
+          take_low = (m - v[lo]) <= (v[hi] - m);
         if (take_low) {
           first = lo;
-          if (lo == 0) lo_open = 0;
-          else lo--;
+          if (lo == 0)
+            lo_open = 0;
+          else
+            lo--;
         } else {
           hi++;
         }
@@ -156,13 +159,12 @@ float spirt_aggregate_one(float *v, size_t k, spirt_agg_rule rule, size_t f) {
       }
       return mean_of(v + first, want);
     }
-    default:
-      return mean_of(v, k);
+    default: return mean_of(v, k);
   }
 }
 
-void spirt_aggregate(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t k, size_t n, spirt_agg_rule rule,
-                     size_t f, float *scratch) {
+void spirt_aggregate(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t k, size_t n, spirt_agg_rule rule, size_t f,
+                     float *scratch) {
   if (rule == SPIRT_AGG_MEAN) {
     spirt_average(dst, srcs, k, n);
     return;

@@ -56,8 +56,8 @@ typedef enum spirt_agg_rule {
 
 /* Per-coordinate robust aggregation of k sources (see docs/commands.md for exact definitions).
  * scratch must hold k floats. Requires k >= 1 and, for TRIMMED_MEAN and MEAMED, 2f < k. */
-void spirt_aggregate(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t k, size_t n, spirt_agg_rule rule,
-                     size_t f, float *scratch);
+void spirt_aggregate(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t k, size_t n, spirt_agg_rule rule, size_t f,
+                     float *scratch);
 
 /* One coordinate of the rule above over v[0..k) (v is sorted in place). Exposed for tests. */
 float spirt_aggregate_one(float *v, size_t k, spirt_agg_rule rule, size_t f);

@@ -47,8 +47,8 @@ static void *tensor_rdb_load(RedisModuleIO *rdb, int encver) {
   char err[SPIRT_ERR_LEN];
   uint64_t numel = 0, dims[SPIRT_MAX_DIMS] = {0};
   if (encver != SPIRT_TENSOR_ENCVER) {
-    RedisModule_LogIOError(rdb, "warning", "SPIRT: cannot load tensor encoding version %d (this build knows %d)", encver,
-                           SPIRT_TENSOR_ENCVER);
+    RedisModule_LogIOError(rdb, "warning", "SPIRT: cannot load tensor encoding version %d (this build knows %d)",
+                           encver, SPIRT_TENSOR_ENCVER);
     return NULL;
   }
   uint64_t ndims = RedisModule_LoadUnsigned(rdb);
@@ -81,8 +81,8 @@ static void tensor_aof_rewrite(RedisModuleIO *aof, RedisModuleString *key, void 
   spirt_tensor *t = value;
   RedisModuleString *dims[SPIRT_MAX_DIMS];
   for (int i = 0; i < t->ndims; i++) dims[i] = RedisModule_CreateStringFromLongLong(NULL, t->dims[i]);
-  RedisModule_EmitAOF(aof, "AI.TENSORSET", "scvcb", key, "FLOAT", dims, (size_t)t->ndims, "BLOB",
-                      (const char *)t->data, (size_t)t->numel * sizeof(float));
+  RedisModule_EmitAOF(aof, "AI.TENSORSET", "scvcb", key, "FLOAT", dims, (size_t)t->ndims, "BLOB", (const char *)t->data,
+                      (size_t)t->numel * sizeof(float));
   for (int i = 0; i < t->ndims; i++) RedisModule_FreeString(NULL, dims[i]);
 }
 

@@ -9,13 +9,13 @@
 #include "tensor_core.h"
 
 static int failures = 0, checks = 0;
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    checks++;                                                        \
-    if (!(cond)) {                                                   \
-      failures++;                                                    \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    checks++;                                                                  \
+    if (!(cond)) {                                                             \
+      failures++;                                                              \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                \
+    }                                                                          \
   } while (0)
 
 static uint32_t rng_state = 12345;
@@ -24,7 +24,9 @@ static float rnd(void) {
   return (float)((int32_t)(rng_state >> 8) - (1 << 23)) / (float)(1 << 20);
 }
 
-static int bits_equal(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+static int bits_equal(float a, float b) {
+  return memcmp(&a, &b, sizeof a) == 0;
+}
 
 static void test_shape(void) {
   uint64_t n;
@@ -210,8 +212,8 @@ static void test_parse(void) {
   CHECK(spirt_parse_average(v1, 3, &av, err) == 0 && av.nsrc == 1 && !av.check_finite);
 
   spirt_sgd_args sg;
-  spirt_span s1[] = {S("SPIRT.SGD"), S("p"), S("g"), S("LR"), S("0.1"), S("MOMENTUM"), S("0.9"), S("buf"),
-                     S("WEIGHTDECAY"), S("1e-4"), S("NESTEROV")};
+  spirt_span s1[] = {S("SPIRT.SGD"), S("p"),   S("g"),           S("LR"),   S("0.1"),     S("MOMENTUM"),
+                     S("0.9"),       S("buf"), S("WEIGHTDECAY"), S("1e-4"), S("NESTEROV")};
   CHECK(spirt_parse_sgd(s1, 11, &sg, err) == 0 && sg.buf == 7 && sg.hp.nesterov && sg.hp.lr == 0.1f);
   CHECK(spirt_parse_sgd(s1, 5, &sg, err) == 0 && sg.buf == 0);
   spirt_span s2[] = {S("SPIRT.SGD"), S("p"), S("g"), S("LR"), S("nan")};
