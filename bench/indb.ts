@@ -11,7 +11,7 @@
 // - max_ping_ms_*: the worst PING latency another connection saw while the op ran.
 // SGD rows use momentum 0.9 and weight decay 1e-4 (the training loop's update); k is 1 there.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -279,6 +279,7 @@ export async function main(argv: string[]): Promise<void> {
     redis.disconnect();
     pinger.disconnect();
     await server.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   const report = { suite: 'indb', results };
   if (opts.json) {
