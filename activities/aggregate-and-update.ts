@@ -1,5 +1,7 @@
 import { runKeys } from '../lib/redis/keys';
-import { averageTensors, sgdUpdate, type TensorOpsPath } from '../lib/redis/tensor-ops';
+import type { RunConfig } from '../lib/config/schema';
+import { aggregateTensors, averageTensors, sgdUpdate, type TensorOpsPath } from '../lib/redis/tensor-ops';
+import { aggregationRule } from './aggregation-rule';
 import type { ActivityDeps } from './deps';
 
 export interface AggregateAndUpdateInput {
@@ -15,10 +17,13 @@ export interface AggregateAndUpdateInput {
   ttlSeconds: number;
   /** In-database path (module, Lua or client). */
   path: TensorOpsPath;
+  aggregation: RunConfig['aggregation'];
+  byzantineF: number;
 }
 
 /**
- * Fetches the other peers' averaged gradients into this peer's Redis, aggregates them there (mean),
+ * Fetches the other peers' averaged gradients into this peer's Redis, aggregates them there per
+ * coordinate with the run's rule (NaN/Inf from any peer rejected),
  * and applies the SGD update to the parameters in place. Batch-norm buffers become the peers' mean.
  */
 export function makeAggregateAndUpdate(deps: ActivityDeps) {
@@ -50,7 +55,12 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
         ]),
     );
     const aggregated = keys.aggregatedGradient(epoch, step);
-    await averageTensors(own, aggregated, sources('grad'), { ttlSeconds: input.ttlSeconds, path: input.path });
+    const rule = aggregationRule(input.aggregation, input.byzantineF, input.peers.length);
+    await aggregateTensors(own, aggregated, rule, sources('grad'), {
+      ttlSeconds: input.ttlSeconds,
+      path: input.path,
+      checkFinite: true,
+    });
     await sgdUpdate(
       own,
       keys.params,

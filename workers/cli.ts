@@ -24,6 +24,7 @@ commands:
 run flags (override the config file): --run ID --peers N --model NAME --epochs N --batch-size N
   --shards-per-peer N --lr X --momentum X --weight-decay X --seed N --train-limit N --test-limit N
   --max-steps-per-epoch N --sync-timeout-ms N --in-db-path auto|module|lua|client
+  --aggregation mean|median|trimmed-mean|meamed --byzantine-f N
 `;
 
 const runFlagOptions = {
@@ -43,6 +44,8 @@ const runFlagOptions = {
   'max-steps-per-epoch': { type: 'string' },
   'sync-timeout-ms': { type: 'string' },
   'in-db-path': { type: 'string' },
+  aggregation: { type: 'string' },
+  'byzantine-f': { type: 'string' },
   'state-dir': { type: 'string' },
   'temporal-port': { type: 'string' },
   'redis-port-base': { type: 'string' },
@@ -65,8 +68,10 @@ const flagToField: Record<string, string> = {
   'max-steps-per-epoch': 'maxStepsPerEpoch',
   'sync-timeout-ms': 'syncTimeoutMs',
   'in-db-path': 'inDbPath',
+  aggregation: 'aggregation',
+  'byzantine-f': 'byzantineF',
 };
-const stringFields = new Set(['run', 'model', 'inDbPath']);
+const stringFields = new Set(['run', 'model', 'inDbPath', 'aggregation']);
 
 function configOverrides(values: Record<string, string | boolean | undefined>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -166,6 +166,8 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
       weightDecay: config.weightDecay,
       ttlSeconds: config.gradientTtlSeconds,
       path: config.inDbPath,
+      aggregation: config.aggregation,
+      byzantineF: config.byzantineF,
     });
 
     if (step + 1 < stepsPerEpoch && workflowInfo().continueAsNewSuggested) {

@@ -11,7 +11,7 @@ export const idxDatasetSchema = z
   })
   .strict();
 
-export const AGGREGATION_RULES = ['mean'] as const;
+export const AGGREGATION_RULES = ['mean', 'median', 'trimmed-mean', 'meamed'] as const;
 export const GRADIENT_PATHS = ['auto', 'module', 'lua', 'client'] as const;
 
 /**
@@ -61,8 +61,12 @@ export const runConfigSchema = z
     evalEvery: z.number().int().min(1).default(1),
     /** How long a peer waits for the others at the sync barrier. @default 60000 */
     syncTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
-    /** Rule combining the peers' averaged gradients. @default 'mean' */
+    /**
+     * Rule combining the peers' averaged gradients (per coordinate, inside Redis). @default 'mean'
+     */
     aggregation: z.enum(AGGREGATION_RULES).default('mean'),
+    /** Byzantine peers tolerated by trimmed-mean and meamed (f; needs 2f < active peers). @default 1 */
+    byzantineF: z.number().int().min(0).max(31).default(1),
     /**
      * Where averaging and updates run: the native module, Lua scripts, or fetch-process-store in the
      * worker (`client`, the baseline); `auto` picks the module when loaded, else Lua. @default 'auto'
