@@ -1,9 +1,9 @@
 /**
  * Engine benchmark: for every zoo model and batch size, the time of the forward pass (the training forward:
  * batch statistics and loss) and of the whole training step (forward + backward, all gradients and updated
- * buffers), one onnxruntime thread. Forward and training step alternate after a warm-up; each figure is the
- * minimum over the repeats, which filters out interference from other processes on a shared machine (the
- * median is reported too).
+ * buffers), one onnxruntime thread. Forward and training step alternate after a warm-up (at least `repeats`
+ * pairs and 2 s of training steps); each figure is the minimum over the runs, which filters out interference
+ * from other processes on a shared machine (the median is reported too).
  *
  *   spirt bench engine [--json] [--models a,b] [--batches 64,256] [--repeats 10] [--threads 1]
  */
@@ -76,9 +76,13 @@ export async function benchModel(
     const train: number[] = [];
     await trainer.forwardLoss(params, buffers, images, labels, batch);
     await trainer.trainStep(params, buffers, images, labels, batch);
-    for (let i = 0; i < repeats; i++) {
+    // At least `repeats` pairs and at least 2 s of training steps: millisecond-scale models get hundreds of
+    // samples, so the minimum is not at the mercy of a busy neighbour.
+    let spent = 0;
+    for (let i = 0; i < repeats || spent < 2000; i++) {
       forward.push(await elapsedMs(() => trainer.forwardLoss(params, buffers, images, labels, batch)));
       train.push(await elapsedMs(() => trainer.trainStep(params, buffers, images, labels, batch)));
+      spent += train[train.length - 1];
     }
     const forwardMs = Math.min(...forward);
     const trainMs = Math.min(...train);
