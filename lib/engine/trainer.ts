@@ -23,7 +23,7 @@ export interface Trainer {
   bufferLayout: ParamLayout;
   initParams(seed: number): Float32Array;
   initBuffers(): Float32Array;
-  /** @throws TensorError on a parameter or buffer vector of the wrong length. */
+  /** @throws {EngineError} a parameter or buffer vector of the wrong length, or a bad batch. */
   trainStep(
     params: Float32Array,
     buffers: Float32Array,

@@ -11,6 +11,7 @@ import { importTrainingGraph } from '../../lib/onnx/import';
 import { gradName } from '../../lib/onnx/autodiff';
 import { attr } from '../../lib/onnx/types';
 import { importModelCommand } from '../../lib/models/cli';
+import { dumpGraph } from '../../lib/onnx/dump';
 
 /** A small "exported" forward model: weights as initializers, eval-mode BN with running stats, PyTorch names. */
 function exportedModel(extraOp?: string): Uint8Array {
@@ -100,5 +101,17 @@ describe('model import', () => {
     expect(manifest.buffers.size).toBe(8);
     await expect(ort.InferenceSession.create(readFileSync(join(dir, 'train.onnx')))).resolves.toBeDefined();
     await expect(importModelCommand([join(dir, 'missing.onnx')])).rejects.toThrow(/cannot read/);
+  });
+});
+
+describe('graph dump', () => {
+  it('lists inputs, nodes with inferred shapes and attributes, and outputs', () => {
+    const { training } = importTrainingGraph(exportedModel());
+    const text = dumpGraph(training);
+    expect(text).toMatch(/^graph /);
+    expect(text).toContain('input  conv.weight: float32[4,1,3,3]');
+    expect(text).toMatch(/Conv_0_out|= Conv\(input, conv\.weight, conv\.bias\) \{pads=\[1,1,1,1\]\}/);
+    expect(text).toContain('output grad:fc.weight: float32[10,4]');
+    expect(text.split('\n').length).toBeGreaterThan(training.nodes.length);
   });
 });
