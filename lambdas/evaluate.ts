@@ -18,7 +18,8 @@ export async function handler(event: EvaluateEvent): Promise<EvaluateResult> {
   const buffers = bufferToFloat32(buffersBuf ?? Buffer.alloc(0), trainer.bufferLayout.size, 'evaluate buffers');
   const dataset = loadDataset(event.dataset, 'test');
   const total = Math.min(dataset.count, event.testLimit ?? dataset.count);
-  const chunk = event.chunk ?? 1000;
+  // Large models keep activations of the whole chunk in memory: evaluate them in smaller chunks.
+  const chunk = event.chunk ?? (trainer.layout.size > 1_000_000 ? 250 : 1000);
   const images = new Float32Array(chunk * dataset.rows * dataset.cols);
   const labels = new Uint8Array(chunk);
   let lossSum = 0;

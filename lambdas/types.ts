@@ -31,7 +31,7 @@ export interface EvaluateEvent {
   model: string;
   dataset: DatasetSource;
   testLimit?: number;
-  /** Samples per inference call. @default 1000 */
+  /** Samples per inference call. @default 1000, 250 for models over 1M parameters */
   chunk?: number;
 }
 

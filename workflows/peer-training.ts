@@ -16,7 +16,17 @@ import { accuracyAttribute, epochAttribute, lossAttribute } from '../lib/protoco
 import type { EpochRecord, PeerStatus, PeerTrainingState, TrainingResult } from '../lib/protocol/types';
 import { statusQuery } from './signals';
 
-const nonRetryableErrorTypes = ['ConfigError', 'TensorError', 'DataError'];
+// Bad input never gets better by retrying: fail the step at once with the error's own message.
+const nonRetryableErrorTypes = [
+  'ConfigError',
+  'TensorError',
+  'DataError',
+  'UnknownModelError',
+  'EngineError',
+  'GraphError',
+  'ModelDecodeError',
+  'UnsupportedOpError',
+];
 
 const retry: RetryPolicy = {
   initialInterval: '200 milliseconds',

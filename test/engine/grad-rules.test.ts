@@ -1,4 +1,3 @@
-import './host-realm';
 import { GraphBuilder } from '../../lib/onnx/builder';
 import { buildGradientGraph } from '../../lib/onnx/autodiff';
 import { UnsupportedOpError } from '../../lib/onnx/unsupported-op-error';

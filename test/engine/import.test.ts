@@ -1,4 +1,3 @@
-import './host-realm';
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';

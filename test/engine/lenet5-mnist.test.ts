@@ -1,4 +1,3 @@
-import './host-realm';
 import { trainMnist } from '../../bench/train-mnist';
 
 /**

@@ -1,4 +1,3 @@
-import './host-realm';
 import { createTrainer, EngineError, OnnxTrainer, type EngineTrainer } from '../../lib/engine';
 import { Net, TORCH_DEFAULT } from '../../lib/models/net';
 import { listModels, UnknownModelError } from '../../lib/models';
