@@ -21,11 +21,11 @@ import { packageRoot, readToolchain } from '../lib/stack/paths';
 import { freePort } from '../lib/stack/ports';
 import { startRedisServer } from '../lib/stack/redis-process';
 
-/** Parameter counts of our adaptations (1x28x28 input, 10 classes); the engine work may refine them. */
+/** Parameter counts of the zoo's adaptations (1x28x28 input, 10 classes; `spirt models`, docs/models.md). */
 export const INDB_MODELS: Record<string, number> = {
-  mobilenet_v3_small: 1_528_106,
+  mobilenet_v3_small: 1_527_818,
   resnet18: 11_175_370,
-  densenet121: 6_964_106,
+  densenet121: 6_957_834,
 };
 
 export interface IndbResult {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors/config-error';
+import { DEFAULT_LEARNING_RATE } from '../models/names';
 import { runConfigSchema, type RunConfig } from './schema';
 
 /** One line per problem: `config field "model": expected one of "softmax" | "mlp" ...`. */
@@ -27,7 +28,7 @@ export function parseRunConfig(input: unknown, now: Date = new Date()): RunConfi
   if (!result.success) throw new ConfigError(formatConfigIssues(result.error));
   const config = result.data;
   const run = config.run ?? defaultRunId(now);
-  return { ...config, run };
+  return { ...config, run, learningRate: config.learningRate ?? DEFAULT_LEARNING_RATE[config.model] };
 }
 
 /** Reads a JSON config file; `overrides` (from CLI flags) win over the file. */

@@ -28,8 +28,8 @@ export const runConfigSchema = z
       .optional(),
     /** Number of peers. @default 4 */
     peers: z.number().int().min(1).max(64).default(4),
-    /** @default 'softmax' */
-    model: z.enum(MODEL_NAMES).default('softmax'),
+    /** @default 'lenet5' */
+    model: z.enum(MODEL_NAMES).default('lenet5'),
     /** `mnist` or the four IDX file paths. @default 'mnist' */
     dataset: z.union([z.literal('mnist'), idxDatasetSchema]).default('mnist'),
     /** Use only the first N training samples (all when absent). */
@@ -44,8 +44,8 @@ export const runConfigSchema = z
     epochs: z.number().int().min(1).max(10000).default(3),
     /** Cap on steps per epoch (all steps of a full pass when absent). */
     maxStepsPerEpoch: z.number().int().min(1).optional(),
-    /** @default 0.1 */
-    learningRate: z.number().positive().max(10).default(0.1),
+    /** SGD learning rate. @default per model (DEFAULT_LEARNING_RATE: lenet5 0.02, softmax 0.1) */
+    learningRate: z.number().positive().max(10).optional(),
     /** @default 0.9 */
     momentum: z.number().min(0).lt(1).default(0.9),
     /** @default 0 */
@@ -78,4 +78,7 @@ export const runConfigSchema = z
   .strict();
 
 export type RunConfigInput = z.input<typeof runConfigSchema>;
-export type RunConfig = z.output<typeof runConfigSchema> & { run: string };
+export type RunConfig = Omit<z.output<typeof runConfigSchema>, 'run' | 'learningRate'> & {
+  run: string;
+  learningRate: number;
+};

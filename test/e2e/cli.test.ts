@@ -170,6 +170,8 @@ describe('spirt up + train + Ctrl-C', () => {
       '1024',
       '--test-limit',
       '500',
+      '--model',
+      'softmax',
       '--max-steps-per-epoch',
       '3',
     ]);
@@ -229,6 +231,8 @@ describe('spirt demo', () => {
       '1024',
       '--test-limit',
       '500',
+      '--model',
+      'softmax',
       '--max-steps-per-epoch',
       '4',
       '--run',

@@ -59,13 +59,16 @@ describe('peerTrainingWorkflow end to end', () => {
   });
 
   // softmax learns visibly in 6 steps; lenet5 (the demo default) is still on its initial plateau, so
-  // only its parameters are checked.
+  // only its parameters are checked; mobilenet_v3_small carries batch-norm buffers through the pipeline
+  // (at lr 0.01: at 0.1 the module's float32 averaging and the replay's float64 differ by one rounding,
+  // which the network amplifies beyond 1e-4 within 6 steps).
   it.each([
-    { model: 'softmax' as const, minAccuracy: 0.5 },
-    { model: 'lenet5' as const, minAccuracy: 0 },
+    { model: 'softmax' as const, minAccuracy: 0.5, learningRate: 0.1 },
+    { model: 'lenet5' as const, minAccuracy: 0, learningRate: 0.1 },
+    { model: 'mobilenet_v3_small' as const, minAccuracy: 0, learningRate: 0.01 },
   ])(
     '$model: trains across continueAsNew; epoch counter, search attributes and parameters are right',
-    async ({ model, minAccuracy }) => {
+    async ({ model, minAccuracy, learningRate }) => {
       const config = parseRunConfig({
         run: `it-${randomUUID().slice(0, 8)}`,
         peers: 2,
@@ -75,7 +78,7 @@ describe('peerTrainingWorkflow end to end', () => {
         model,
         trainLimit: 512,
         testLimit: 500,
-        learningRate: 0.1,
+        learningRate,
         momentum: 0.9,
         maxStepsPerEpoch: 3,
         syncTimeoutMs: 30000,
@@ -130,55 +133,75 @@ describe('peerTrainingWorkflow end to end', () => {
       const stored = await Promise.all(
         redis.map(async (r) => {
           const client = await connectRedis(r.endpoint);
-          const buf = await client.getBuffer(keys.params);
+          const [params, buffers] = await Promise.all([client.getBuffer(keys.params), client.getBuffer(keys.buffers)]);
           client.disconnect();
-          return bufferToFloat32(buf as Buffer);
+          return { params: bufferToFloat32(params as Buffer), buffers: bufferToFloat32(buffers ?? Buffer.alloc(0)) };
         }),
       );
       const expected = await referenceTraining(config);
-      let maxDiff = 0;
-      for (let i = 0; i < expected.length; i++) {
-        maxDiff = Math.max(maxDiff, Math.abs(stored[0][i] - expected[i]), Math.abs(stored[1][i] - expected[i]));
+      for (const peer of stored) {
+        expect(excess(peer.params, expected.params)).toBeLessThanOrEqual(0);
+        expect(excess(peer.buffers, expected.buffers)).toBeLessThanOrEqual(0);
       }
-      expect(maxDiff).toBeLessThan(1e-5);
+      expect(expected.buffers.length > 0).toBe(model === 'mobilenet_v3_small');
       const trainer = await createTrainer(config.model);
       const initial = trainer.initParams(config.seed);
-      expect(stored[0].some((v, i) => Math.abs(v - initial[i]) > 1e-3)).toBe(true);
+      expect(stored[0].params.some((v, i) => Math.abs(v - initial[i]) > 1e-3)).toBe(true);
     },
   );
 });
 
 /** Replays the run in one process: per step, shard gradients -> per-peer mean -> mean of peers -> SGD. */
-async function referenceTraining(config: ReturnType<typeof parseRunConfig>): Promise<Float32Array> {
+async function referenceTraining(
+  config: ReturnType<typeof parseRunConfig>,
+): Promise<{ params: Float32Array; buffers: Float32Array }> {
   const trainer = await createTrainer(config.model);
   const params = trainer.initParams(config.seed);
+  let buffers = trainer.initBuffers();
   const velocity = new Float32Array(params.length);
   const dataset = loadDataset('mnist', 'train');
   const total = config.trainLimit as number;
   const steps = stepsPerEpoch(total, config.peers, config.shardsPerPeer, config.batchSize, config.maxStepsPerEpoch);
   const images = new Float32Array(config.batchSize * 784);
   const labels = new Uint8Array(config.batchSize);
+  const meanOf = (vectors: Float32Array[]) => {
+    const sum = new Float64Array(vectors[0].length);
+    for (const v of vectors) for (let i = 0; i < sum.length; i++) sum[i] += v[i];
+    return Float32Array.from(sum, (x) => x / vectors.length);
+  };
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     for (let step = 0; step < steps; step++) {
-      const peerAverages: Float32Array[] = [];
+      const peerGrads: Float32Array[] = [];
+      const peerBuffers: Float32Array[] = [];
       for (let rank = 0; rank < config.peers; rank++) {
-        const sum = new Float64Array(params.length);
+        const grads: Float32Array[] = [];
+        const shardBuffers: Float32Array[] = [];
         for (let shard = 0; shard < config.shardsPerPeer; shard++) {
           const range = shardRange(total, config.peers, rank, config.shardsPerPeer, shard);
           const indices = batchIndices(range, config.batchSize, step, { seed: config.seed, epoch, rank, shard });
           gatherBatch(dataset, indices, images, labels);
-          const { grad } = await trainer.trainStep(params, new Float32Array(0), images, labels, indices.length);
-          for (let i = 0; i < sum.length; i++) sum[i] += grad[i];
+          const out = await trainer.trainStep(params, buffers, images, labels, indices.length);
+          grads.push(Float32Array.from(out.grad));
+          shardBuffers.push(Float32Array.from(out.buffers));
         }
-        peerAverages.push(Float32Array.from(sum, (v) => v / config.shardsPerPeer));
+        peerGrads.push(meanOf(grads));
+        if (buffers.length > 0) peerBuffers.push(meanOf(shardBuffers));
       }
-      const mean = new Float32Array(params.length);
-      for (let i = 0; i < mean.length; i++) mean[i] = (peerAverages[0][i] + peerAverages[1][i]) / 2;
+      const mean = meanOf(peerGrads);
       for (let i = 0; i < params.length; i++) {
         velocity[i] = config.momentum * velocity[i] + mean[i];
         params[i] -= config.learningRate * velocity[i];
       }
+      if (buffers.length > 0) buffers = meanOf(peerBuffers);
     }
   }
-  return params;
+  return { params, buffers };
+}
+
+/** Largest |a - b| beyond a tolerance of 1e-5 + 1e-4 |b| (0 when everything is within it). */
+function excess(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) - (1e-5 + 1e-4 * Math.abs(b[i])));
+  return worst;
 }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 describe('run config', () => {
   it('fills every default from an empty object', () => {
     const config = parseRunConfig({}, new Date('2026-11-21T12:34:56Z'));
-    expect(config).toMatchObject({ peers: 4, epochs: 3, model: 'softmax', dataset: 'mnist', batchSize: 64 });
+    expect(config).toMatchObject({ peers: 4, epochs: 3, model: 'lenet5', dataset: 'mnist', batchSize: 64 });
+    expect(config.learningRate).toBe(0.02);
     expect(config.run).toBe('r20261121-123456');
   });
 
@@ -38,5 +39,12 @@ describe('run config', () => {
     writeFileSync(file, '{ not json');
     expect(() => loadRunConfig(file)).toThrow(/not valid JSON/);
     expect(() => loadRunConfig(join(dir, 'missing.json'))).toThrow(/cannot read .*ENOENT/);
+  });
+});
+
+describe('learning rate default', () => {
+  it('follows the model unless given', () => {
+    expect(parseRunConfig({ model: 'softmax' }).learningRate).toBe(0.1);
+    expect(parseRunConfig({ model: 'lenet5', learningRate: 0.07 }).learningRate).toBe(0.07);
   });
 });
