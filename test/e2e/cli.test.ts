@@ -130,6 +130,29 @@ describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
   });
 });
 
+/** Starts `spirt up` in the background and resolves once it says the stack is up. */
+async function startUp(cmd: string[]): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [SPIRT, ...cmd], {
+    env: { ...process.env, SPIRT_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 90_000;
+  while (!out.includes('stack is up') && Date.now() < deadline && child.exitCode === null) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, output: () => out };
+}
+
+/** Ctrl-C; resolves with the exit code. */
+async function interrupt(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  child.kill('SIGINT');
+  return exited;
+}
+
 describe('spirt up + train + Ctrl-C', () => {
   let up: ChildProcess | null = null;
   afterAll(() => {
@@ -139,18 +162,10 @@ describe('spirt up + train + Ctrl-C', () => {
   it('starts the stack, trains, lists the workflows with search attributes, and stops everything on SIGINT', async () => {
     const { temporalPort, redisBase, args } = await stackPorts();
     const dir = tempDir();
-    const child = spawn(process.execPath, [SPIRT, ...args('up', dir, 2)], {
-      env: { ...process.env, SPIRT_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const started = await startUp(args('up', dir, 2));
+    const child = started.child;
     up = child;
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 90_000;
-    while (!out.includes('stack is up') && Date.now() < deadline && child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const out = started.output();
     expect(out).toContain('stack is up');
     expect(out).toContain(`Temporal UI: http://127.0.0.1:${temporalPort + 1000}`);
     expect(out).toContain(`peer p2:     redis 127.0.0.1:${redisBase + 1}`);
@@ -189,32 +204,41 @@ describe('spirt up + train + Ctrl-C', () => {
     expect(again.code).toBe(1);
     expect(again.stderr.trim()).toBe(`spirt: error: run ${run} already exists (completed); choose another --run`);
 
-    const list = spawnSync(
-      toolchain().temporal,
-      [
-        'workflow',
-        'list',
-        '--address',
-        `127.0.0.1:${temporalPort}`,
-        '--query',
-        `SpirtRun="${run}" AND SpirtEpoch=2`,
-        '-o',
-        'json',
-      ],
-      { encoding: 'utf8' },
-    );
-    const ids = (JSON.parse(list.stdout) as { execution: { workflowId: string } }[])
-      .map((w) => w.execution.workflowId)
-      .sort();
-    expect(ids).toEqual([`spirt-${run}-p1`, `spirt-${run}-p2`]);
+    const listRun = () => {
+      const list = spawnSync(
+        toolchain().temporal,
+        [
+          'workflow',
+          'list',
+          '--address',
+          `127.0.0.1:${temporalPort}`,
+          '--query',
+          `SpirtRun="${run}" AND SpirtEpoch=2`,
+          '-o',
+          'json',
+        ],
+        { encoding: 'utf8' },
+      );
+      return (JSON.parse(list.stdout) as { execution: { workflowId: string } }[])
+        .map((w) => w.execution.workflowId)
+        .sort();
+    };
+    expect(listRun()).toEqual([`spirt-${run}-p1`, `spirt-${run}-p2`]);
 
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    expect(code).toBe(0);
-    expect(out).toContain('stopped');
+    expect(await interrupt(child)).toBe(0);
+    expect(started.output()).toContain('stopped');
     expect(existsSync(join(dir, 'stack.json'))).toBe(false);
     expect(processesMentioning(dir)).toEqual([]);
     expect(await isPortFree(temporalPort)).toBe(true);
+    expect(await isPortFree(redisBase)).toBe(true);
+
+    // The Temporal database lives in the state dir: a restarted stack still knows the finished run.
+    const restarted = await startUp(args('up', dir, 2));
+    up = restarted.child;
+    expect(restarted.output()).toContain('stack is up');
+    expect(listRun()).toEqual([`spirt-${run}-p1`, `spirt-${run}-p2`]);
+    expect(await interrupt(restarted.child)).toBe(0);
+    expect(processesMentioning(dir)).toEqual([]);
     expect(await isPortFree(redisBase)).toBe(true);
   });
 });
