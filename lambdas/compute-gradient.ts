@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { batchIndices, gatherBatch, loadDataset, shardRange } from '../lib/data';
 import { TensorError } from '../lib/errors/tensor-error';
+import { logger } from '../lib/log';
 import { runKeys } from '../lib/redis/keys';
 import { bufferToFloat32, firstNonFinite, float32ToBuffer } from '../lib/tensor/float32';
 import { peerRedis, trainerFor } from './runtime';
@@ -68,10 +69,20 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
   }
   await tx.exec();
   const t3 = performance.now();
-  return {
-    loss: result.loss,
-    count: n,
-    gradientKey,
-    timings: { readMs: t1 - t0, computeMs: t2 - t1, writeMs: t3 - t2, totalMs: t3 - t0 },
-  };
+  const timings = { readMs: t1 - t0, computeMs: t2 - t1, writeMs: t3 - t2, totalMs: t3 - t0 };
+  logger.debug(
+    {
+      fn: 'compute-gradient',
+      run: event.run,
+      peer: event.peerId,
+      epoch: event.epoch,
+      step: event.step,
+      shard: event.shard,
+      loss: result.loss,
+      n,
+      ...timings,
+    },
+    'gradient written',
+  );
+  return { loss: result.loss, count: n, gradientKey, timings };
 }

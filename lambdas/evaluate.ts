@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { gatherBatch, loadDataset } from '../lib/data';
 import { TensorError } from '../lib/errors/tensor-error';
+import { logger } from '../lib/log';
 import { runKeys } from '../lib/redis/keys';
 import { bufferToFloat32 } from '../lib/tensor/float32';
 import { peerRedis, trainerFor } from './runtime';
@@ -32,5 +33,7 @@ export async function handler(event: EvaluateEvent): Promise<EvaluateResult> {
     lossSum += r.loss * r.count;
     correct += r.correct;
   }
-  return { loss: lossSum / total, accuracy: correct / total, count: total, ms: performance.now() - t0 };
+  const result = { loss: lossSum / total, accuracy: correct / total, count: total, ms: performance.now() - t0 };
+  logger.debug({ fn: 'evaluate', run: event.run, peer: event.peerId, ...result }, 'evaluated');
+  return result;
 }
