@@ -37,6 +37,18 @@ describe('peerTrainingWorkflow end to end', () => {
       invokers.push(new LocalPoolInvoker({ redis: redis[i].endpoint, concurrency: 2 }));
   });
 
+  /** Ops the spirt module has run on each peer's Redis (INFO spirt counters). */
+  const moduleOps = () =>
+    Promise.all(
+      redis.map(async (r) => {
+        const client = await connectRedis(r.endpoint);
+        const info = (await client.info('spirt')) as string;
+        client.disconnect();
+        const count = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? NaN);
+        return count('ops_inline') + count('ops_sliced');
+      }),
+    );
+
   /** A worker runs once: each test gets fresh workers (sharing the warm function pools). */
   const createWorkers = (): Promise<Worker[]> =>
     Promise.all(
@@ -63,12 +75,13 @@ describe('peerTrainingWorkflow end to end', () => {
   // (at lr 0.01: at 0.1 the module's float32 averaging and the replay's float64 differ by one rounding,
   // which the network amplifies beyond 1e-4 within 6 steps).
   it.each([
-    { model: 'softmax' as const, minAccuracy: 0.5, learningRate: 0.1 },
-    { model: 'lenet5' as const, minAccuracy: 0, learningRate: 0.1 },
-    { model: 'mobilenet_v3_small' as const, minAccuracy: 0, learningRate: 0.01 },
+    { model: 'softmax' as const, minAccuracy: 0.5, learningRate: 0.1, inDbPath: 'auto' as const },
+    { model: 'softmax' as const, minAccuracy: 0.5, learningRate: 0.1, inDbPath: 'lua' as const },
+    { model: 'lenet5' as const, minAccuracy: 0, learningRate: 0.1, inDbPath: 'auto' as const },
+    { model: 'mobilenet_v3_small' as const, minAccuracy: 0, learningRate: 0.01, inDbPath: 'auto' as const },
   ])(
-    '$model: trains across continueAsNew; epoch counter, search attributes and parameters are right',
-    async ({ model, minAccuracy, learningRate }) => {
+    '$model ($inDbPath path): trains across continueAsNew; epoch counter, search attributes and parameters are right',
+    async ({ model, minAccuracy, learningRate, inDbPath }) => {
       const config = parseRunConfig({
         run: `it-${randomUUID().slice(0, 8)}`,
         peers: 2,
@@ -79,6 +92,7 @@ describe('peerTrainingWorkflow end to end', () => {
         trainLimit: 512,
         testLimit: 500,
         learningRate,
+        inDbPath,
         momentum: 0.9,
         maxStepsPerEpoch: 3,
         syncTimeoutMs: 30000,
@@ -112,9 +126,16 @@ describe('peerTrainingWorkflow end to end', () => {
         const results = (await Promise.all(handles.map((h) => h.result()))) as TrainingResult[];
         return { handles, results };
       };
+      const opsBefore = await moduleOps();
       const training = run();
       const workers = await createWorkers();
       const [{ handles, results }] = await Promise.all(workers.map((w) => w.runUntil(training)));
+
+      // The module ran the in-DB ops unless the run forced the Lua path.
+      const opsAfter = await moduleOps();
+      opsAfter.forEach((ops, i) =>
+        inDbPath === 'lua' ? expect(ops).toBe(opsBefore[i]) : expect(ops).toBeGreaterThan(opsBefore[i]),
+      );
 
       for (const result of results) {
         expect(result.history.map((h) => h.epoch)).toEqual([1, 2]);
