@@ -24,7 +24,8 @@ export interface AggregateAndUpdateInput {
 /**
  * Fetches the other peers' averaged gradients into this peer's Redis, aggregates them there per
  * coordinate with the run's rule (NaN/Inf from any peer rejected),
- * and applies the SGD update to the parameters in place. Batch-norm buffers become the peers' mean.
+ * and applies the SGD update to the parameters in place, once per step even when retried. Batch-norm
+ * buffers become the peers' mean.
  */
 export function makeAggregateAndUpdate(deps: ActivityDeps) {
   return async function aggregateAndUpdate(input: AggregateAndUpdateInput): Promise<{ peers: number; ms: number }> {
@@ -44,35 +45,40 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
           return kind === 'grad' ? keys.averagedGradient(epoch, step) : keys.averagedBuffers(epoch, step);
         return kind === 'grad' ? keys.peerGradient(epoch, step, peer) : keys.peerBuffers(epoch, step, peer);
       });
-    await Promise.all(
-      input.peers
-        .filter((peer) => peer !== deps.peerId)
-        .flatMap((peer) => [
-          copy(peer, keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)),
-          ...(input.hasBuffers
-            ? [copy(peer, keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer))]
-            : []),
-        ]),
-    );
-    const aggregated = keys.aggregatedGradient(epoch, step);
-    const rule = aggregationRule(input.aggregation, input.byzantineF, input.peers.length);
-    await aggregateTensors(own, aggregated, rule, sources('grad'), {
-      ttlSeconds: input.ttlSeconds,
-      path: input.path,
-      checkFinite: true,
-    });
-    await sgdUpdate(
-      own,
-      keys.params,
-      aggregated,
-      {
-        lr: input.lr,
-        momentum: input.momentum,
-        momentumKey: keys.momentum,
-        weightDecay: input.weightDecay,
-      },
-      { path: input.path },
-    );
+    // A retry after a failure past the update (buffers, metrics) must not apply the update twice.
+    const stepId = `${epoch}:${step}`;
+    if ((await own.get(keys.appliedStep)) !== stepId) {
+      await Promise.all(
+        input.peers
+          .filter((peer) => peer !== deps.peerId)
+          .flatMap((peer) => [
+            copy(peer, keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)),
+            ...(input.hasBuffers
+              ? [copy(peer, keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer))]
+              : []),
+          ]),
+      );
+      const aggregated = keys.aggregatedGradient(epoch, step);
+      const rule = aggregationRule(input.aggregation, input.byzantineF, input.peers.length);
+      await aggregateTensors(own, aggregated, rule, sources('grad'), {
+        ttlSeconds: input.ttlSeconds,
+        path: input.path,
+        checkFinite: true,
+      });
+      await sgdUpdate(
+        own,
+        keys.params,
+        aggregated,
+        {
+          lr: input.lr,
+          momentum: input.momentum,
+          momentumKey: keys.momentum,
+          weightDecay: input.weightDecay,
+        },
+        { path: input.path },
+      );
+      await own.set(keys.appliedStep, stepId);
+    }
     if (input.hasBuffers) await averageTensors(own, keys.buffers, sources('bufs'), { path: input.path });
     const ms = Date.now() - started;
     await own.xadd(

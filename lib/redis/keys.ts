@@ -10,6 +10,8 @@ export interface RunKeys {
   momentum: string;
   /** JSON layout manifest: `{ model, params: ParamLayout, buffers: ParamLayout }`. */
   layout: string;
+  /** `<epoch>:<step>` of the last update applied to params, so a retried update is not applied twice. */
+  appliedStep: string;
   /** Gradient of one shard for one step (with a TTL). */
   shardGradient(epoch: number, step: number, shard: number): string;
   /** Updated buffers computed by one shard for one step (with a TTL). */
@@ -35,6 +37,7 @@ export function runKeys(run: string): RunKeys {
     buffers: `${base}:model:buffers`,
     momentum: `${base}:model:momentum`,
     layout: `${base}:model:layout`,
+    appliedStep: `${base}:model:applied-step`,
     shardGradient: (e, s, shard) => `${base}:grad:${e}:${s}:${shard}`,
     shardBuffers: (e, s, shard) => `${base}:bufs:${e}:${s}:${shard}`,
     averagedGradient: (e, s) => `${base}:grad:${e}:${s}:avg`,
