@@ -8,6 +8,8 @@ import { freePort, isPortFree } from '../../lib/stack/ports';
 import { toolchain } from '../helpers/servers';
 
 const SPIRT = join(__dirname, '..', '..', 'bin', 'spirt.js');
+/** A run that learns something in a few steps: softmax on the first 1024 samples. */
+const TINY_RUN = ['--model', 'softmax', '--train-limit', '1024', '--test-limit', '500'];
 
 function spirt(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [SPIRT, ...args], {
@@ -181,12 +183,7 @@ describe('spirt up + train + Ctrl-C', () => {
       '2',
       '--epochs',
       '2',
-      '--train-limit',
-      '1024',
-      '--test-limit',
-      '500',
-      '--model',
-      'softmax',
+      ...TINY_RUN,
       '--max-steps-per-epoch',
       '3',
     ]);
@@ -251,12 +248,7 @@ describe('spirt demo', () => {
       ...args('demo', dir, 2),
       '--epochs',
       '1',
-      '--train-limit',
-      '1024',
-      '--test-limit',
-      '500',
-      '--model',
-      'softmax',
+      ...TINY_RUN,
       '--max-steps-per-epoch',
       '4',
       '--run',
