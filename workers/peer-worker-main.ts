@@ -1,6 +1,7 @@
 // Process entry of one peer's worker, started by `spirt up`: `node peer-worker-main.js <state-dir> <peer-id> <functions>`.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { PeerDirectory } from '../activities';
+import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
 import { logger } from '../lib/log';
 import { readStackFile } from '../lib/stack/stack-file';
@@ -16,7 +17,8 @@ async function main(): Promise<void> {
     stack.peers.map((p) => [p.id, { host: p.host, port: p.port, password: p.password }]),
   );
   const directory = new PeerDirectory(endpoints);
-  const invoker = new LocalPoolInvoker({ redis: endpoints[peerId], concurrency: Number(functions) || 2 });
+  const invoker =
+    lambdaInvokerFromEnv() ?? new LocalPoolInvoker({ redis: endpoints[peerId], concurrency: Number(functions) || 2 });
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
   const worker = await createPeerWorker({
     connection,
