@@ -1,5 +1,7 @@
 import { GraphBuilder } from '../../lib/onnx/builder';
-import { buildGradientGraph } from '../../lib/onnx/autodiff';
+import * as ort from 'onnxruntime-node';
+import { buildGradientGraph, gradName } from '../../lib/onnx/autodiff';
+import { encodeModel } from '../../lib/onnx/serialize';
 import { UnsupportedOpError } from '../../lib/onnx/unsupported-op-error';
 import { GRADIENTS } from '../../lib/onnx/grad';
 import { seededRandom } from '../../lib/models/init';
@@ -286,6 +288,33 @@ describe('pooling gradient rules', () => {
     await expectGradients([{ name: 'x', shape, data: distinct(shape) }], (b, n) =>
       b.op('MaxPool', n, { kernel_shape: ints([2, 2]), strides: ints([2, 2]) }),
     );
+  });
+  it('MaxPool 2x2 stride 2 routes a tied window gradient to the first maximum only (PyTorch)', async () => {
+    // Batch 2, 1 channel, 4x4: windows with two, three and four tied maxima in different positions.
+    const x = Float32Array.from([
+      ...[1, 1, 0, 2, 0, 0, 2, 0, 3, 0, 5, 5, 3, 3, 5, 5],
+      ...[0, 0, -1, -1, 0, 7, -1, -1, 4, 1, 0, 0, 2, 4, 0, 9],
+    ]);
+    const b = new GraphBuilder('ties');
+    b.input('x', 'float32', ['N', 1, 4, 4]);
+    b.input('dy', 'float32', ['N', 1, 2, 2]);
+    const y = b.op('MaxPool', ['x'], { kernel_shape: ints([2, 2]), strides: ints([2, 2]) });
+    const loss = b.op('ReduceSum', [b.op('Mul', [y, 'dy'])], { keepdims: attr.int(0) });
+    b.output(loss);
+    const session = await ort.InferenceSession.create(encodeModel(buildGradientGraph(b.build(), { loss, wrt: ['x'] })));
+    try {
+      const dy = Float32Array.from([10, 20, 30, 40, 50, 60, 70, 80]);
+      const out = await session.run({
+        x: new ort.Tensor('float32', x, [2, 1, 4, 4]),
+        dy: new ort.Tensor('float32', dy, [2, 1, 2, 2]),
+      });
+      expect(Array.from(out[gradName('x')].data as Float32Array)).toEqual([
+        ...[10, 0, 0, 20, 0, 0, 0, 0, 30, 0, 40, 0, 0, 0, 0, 0],
+        ...[0, 0, 60, 0, 0, 50, 0, 0, 70, 0, 0, 0, 0, 0, 0, 80],
+      ]);
+    } finally {
+      await session.release();
+    }
   });
   it('MaxPool 3x3 stride 2 pad 1 (overlapping windows), odd size', async () => {
     const shape = [2, 2, 7, 7];

@@ -40,7 +40,11 @@ function convInputGrad(
  */
 function convWeightGradDense(b: GraphBuilder, x: string, dy: string, g: WindowGeometry): string {
   const swap = { perm: attr.ints([1, 0, 2, 3]) };
-  const xt = b.op('Transpose', [x], swap);
+  // With one input channel (a network's first layer) swapping batch and channels moves no data.
+  const xt =
+    b.shape(x)[1] === 1
+      ? b.op('Reshape', [x, b.constInt64([1, -1, ...spatialDims(b, x)])])
+      : b.op('Transpose', [x], swap);
   const dyt = b.op('Transpose', [dy], swap);
   let dw = b.op('Conv', [xt, dyt], {
     strides: attr.ints(g.dilations),

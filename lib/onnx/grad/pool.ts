@@ -18,9 +18,29 @@ function poolGeometry(ctx: GradContext): { spatial: number[]; g: WindowGeometry 
   return { spatial, g };
 }
 
-/** MaxPool also emits its argmax indices in the training graph; the backward pass scatters through them. */
+/**
+ * Whether a MaxPool tiles its input exactly with non-overlapping k x k windows (kernel = stride, no padding or
+ * dilation, sizes divisible by k, static channels). Such pools get an index-free backward pass.
+ */
+function tiledPoolBlock(node: GraphNode, b: GraphBuilder): number | undefined {
+  const x = node.inputs[0];
+  const s = b.shape(x);
+  if (s.length !== 4 || typeof s[1] !== 'number' || typeof s[2] !== 'number' || typeof s[3] !== 'number') return;
+  if (intAttr(node.attrs, 'storage_order', 0) !== 0 || intAttr(node.attrs, 'ceil_mode', 0) !== 0) return;
+  const g = windowGeometry(node.attrs, [s[2], s[3]], intsAttr(node.attrs, 'kernel_shape', []), false);
+  const k = g.kernel[0];
+  if (k < 2 || g.kernel[1] !== k || g.strides.some((v) => v !== k) || g.dilations.some((d) => d !== 1)) return;
+  if (g.pads.some((p) => p !== 0) || s[2] % k !== 0 || s[3] % k !== 0) return;
+  return k;
+}
+
+/**
+ * MaxPool also emits its argmax indices in the training graph (the backward pass scatters through them), except
+ * when its windows tile the input: then the backward pass rebuilds the indices from the output (see below).
+ */
 export function maxPoolPrepare(node: GraphNode, b: GraphBuilder): GraphNode {
   if (node.outputs.length > 1 && node.outputs[1]) return node;
+  if (tiledPoolBlock(node, b) !== undefined) return node;
   return { ...node, outputs: [node.outputs[0], b.fresh(`${node.outputs[0]}_argmax`)] };
 }
 
@@ -34,6 +54,8 @@ export function maxPoolGrad(ctx: GradContext) {
   if (intAttr(node.attrs, 'storage_order', 0) !== 0)
     throw new UnsupportedOpError('MaxPool', node.name, 'storage_order = 1');
   const x = node.inputs[0];
+  const block = node.outputs.length > 1 && node.outputs[1] ? undefined : tiledPoolBlock(node, b);
+  if (block !== undefined) return [tiledMaxPoolGrad(b, x, node.outputs[0], requireDy(ctx), block)];
   const overlap = g.kernel.some((k, i) => (k - 1) * g.dilations[i] + 1 > g.strides[i]);
   if (!overlap) {
     // Disjoint windows: every input position receives at most one gradient, which is what MaxUnpool does.
@@ -58,6 +80,58 @@ export function maxPoolGrad(ctx: GradContext) {
     },
   );
   return [b.op('Reshape', [scattered, shapeOf(b, x)])];
+}
+
+/**
+ * Backward of a max-pool whose k x k windows tile the input, without the slow MaxPool-with-indices kernel: the
+ * indices are rebuilt from the pooled output. Each window member is a strided Slice of X ([N, C, Ho, Wo]);
+ * comparing members with Y in row-major window order picks the *first* maximum (PyTorch's choice: MNIST's
+ * constant background makes ties common, and the gradient must go to exactly one of them), and MaxUnpool routes
+ * dY through the flat NCHW indices. All of it runs on pooled-size tensors.
+ */
+function tiledMaxPoolGrad(b: GraphBuilder, x: string, y: string, dy: string, k: number): string {
+  const [, c, h, w] = b.shape(x) as [string | number, number, number, number];
+  const ho = h / k;
+  const wo = w / k;
+  // Flat index of each member within one image: channel, window origin, and the member's offset.
+  const member = (di: number, dj: number) => {
+    const idx = new Array<number>(c * ho * wo);
+    for (let ch = 0; ch < c; ch++)
+      for (let r = 0; r < ho; r++)
+        for (let q = 0; q < wo; q++) idx[(ch * ho + r) * wo + q] = ch * h * w + (r * k + di) * w + q * k + dj;
+    return b.constInt64(idx, [1, c, ho, wo], 'unpool_idx');
+  };
+  const big = 2 ** 62;
+  let index = member(k - 1, k - 1);
+  for (let m = k * k - 2; m >= 0; m--) {
+    const di = Math.floor(m / k);
+    const dj = m % k;
+    const slice = b.op('Slice', [
+      x,
+      b.constInt64([di, dj]),
+      b.constInt64([big, big]),
+      b.constInt64([2, 3]),
+      b.constInt64([k, k]),
+    ]);
+    index = b.op('Where', [b.op('Equal', [slice, y]), member(di, dj), index]);
+  }
+  // Plus n * C * H * W for image n.
+  const xShape = b.op('Shape', [x]);
+  const n = b.op('Squeeze', [b.op('Slice', [xShape, b.constInt64([0]), b.constInt64([1])]), b.constInt64([0])]);
+  const image = c * h * w;
+  const offsets = b.op('Range', [
+    b.constInt64([0], []),
+    b.op('Mul', [n, b.constInt64([image], [])]),
+    b.constInt64([image], []),
+  ]);
+  const batchShape = b.op('Concat', [b.op('Gather', [xShape, b.constInt64([0])]), b.constInt64([1, 1, 1])], {
+    axis: attr.int(0),
+  });
+  const flat = b.op('Add', [index, b.op('Reshape', [offsets, batchShape])]);
+  return b.op('MaxUnpool', [dy, flat, shapeOf(b, x)], {
+    kernel_shape: attr.ints([k, k]),
+    strides: attr.ints([k, k]),
+  });
 }
 
 /**
