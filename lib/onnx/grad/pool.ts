@@ -31,6 +31,8 @@ function tiledPoolBlock(node: GraphNode, b: GraphBuilder): number | undefined {
   const k = g.kernel[0];
   if (k < 2 || g.kernel[1] !== k || g.strides.some((v) => v !== k) || g.dilations.some((d) => d !== 1)) return;
   if (g.pads.some((p) => p !== 0) || s[2] % k !== 0 || s[3] % k !== 0) return;
+  // The backward pass computes flat offsets within one image in float32, exact below 2^24.
+  if (s[1] * s[2] * s[3] >= 2 ** 24) return;
   return k;
 }
 
@@ -93,16 +95,15 @@ function tiledMaxPoolGrad(b: GraphBuilder, x: string, y: string, dy: string, k: 
   const [, c, h, w] = b.shape(x) as [string | number, number, number, number];
   const ho = h / k;
   const wo = w / k;
-  // Flat index of each member within one image: channel, window origin, and the member's offset.
-  const member = (di: number, dj: number) => {
-    const idx = new Array<number>(c * ho * wo);
-    for (let ch = 0; ch < c; ch++)
-      for (let r = 0; r < ho; r++)
-        for (let q = 0; q < wo; q++) idx[(ch * ho + r) * wo + q] = ch * h * w + (r * k + di) * w + q * k + dj;
-    return b.constInt64(idx, [1, c, ho, wo], 'unpool_idx');
-  };
+  // Flat index of each window's top-left member within one image (below 2^24: exact in float32).
+  const origin = new Float32Array(c * ho * wo);
+  for (let ch = 0; ch < c; ch++)
+    for (let r = 0; r < ho; r++)
+      for (let q = 0; q < wo; q++) origin[(ch * ho + r) * wo + q] = ch * h * w + r * k * w + q * k;
+  const origins = b.constFloat(origin, [1, c, ho, wo], 'unpool_origin');
   const big = 2 ** 62;
-  let index = member(k - 1, k - 1);
+  // The member's offset within its window, chosen in float32 (half the bytes of int64; small exact integers).
+  let rel = b.constFloat([(k - 1) * w + k - 1], []);
   for (let m = k * k - 2; m >= 0; m--) {
     const di = Math.floor(m / k);
     const dj = m % k;
@@ -113,8 +114,9 @@ function tiledMaxPoolGrad(b: GraphBuilder, x: string, y: string, dy: string, k: 
       b.constInt64([2, 3]),
       b.constInt64([k, k]),
     ]);
-    index = b.op('Where', [b.op('Equal', [slice, y]), member(di, dj), index]);
+    rel = b.op('Where', [b.op('Equal', [slice, y]), b.constFloat([di * w + dj], []), rel]);
   }
+  const index = b.op('Cast', [b.op('Add', [rel, origins])], { to: attr.int(7) });
   // Plus n * C * H * W for image n.
   const xShape = b.op('Shape', [x]);
   const n = b.op('Squeeze', [b.op('Slice', [xShape, b.constInt64([0]), b.constInt64([1])]), b.constInt64([0])]);
