@@ -29,7 +29,7 @@ export interface PreparePeerResult {
 
 /**
  * Writes the initial parameters (from the run seed, so every peer starts from the same model) and the
- * layout manifest into the peer's Redis, unless a previous attempt already did; learns the dataset size.
+ * layout manifest into the peer's Redis, unless a previous attempt completed; learns the dataset size.
  */
 export function makePreparePeer(deps: ActivityDeps) {
   return async function preparePeer(input: PreparePeerInput): Promise<PreparePeerResult> {
@@ -42,23 +42,26 @@ export function makePreparePeer(deps: ActivityDeps) {
     const keys = runKeys(input.run);
     const redis = await deps.directory.connection(deps.peerId);
     const manifest = JSON.stringify({ model: input.model, params: trainer.layout, buffers: trainer.bufferLayout });
-    const created = await redis.set(keys.params, float32ToBuffer(trainer.initParams(input.seed)), 'NX');
+    // Everything is written in one MULTI and the layout manifest marks it done, so an attempt that
+    // died half-way is simply repeated (only this peer's workflow prepares this run's keys).
+    const created = !(await redis.exists(keys.layout));
     if (created) {
       await redis
         .multi()
+        .set(keys.params, float32ToBuffer(trainer.initParams(input.seed)))
         .set(keys.buffers, float32ToBuffer(trainer.initBuffers()))
+        .del(keys.momentum, keys.appliedStep)
         .set(keys.layout, manifest)
-        .del(keys.momentum)
         .exec();
     }
-    deps.log.info({ run: input.run, peer: deps.peerId, steps, trainCount, initialised: !!created }, 'peer prepared');
+    deps.log.info({ run: input.run, peer: deps.peerId, steps, trainCount, initialised: created }, 'peer prepared');
     return {
       trainCount,
       testCount,
       stepsPerEpoch: steps,
       paramCount: trainer.layout.size,
       bufferCount: trainer.bufferLayout.size,
-      initialised: !!created,
+      initialised: created,
     };
   };
 }
