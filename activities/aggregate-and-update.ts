@@ -39,24 +39,24 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
       if (!blob) throw new Error(`peer ${peer} has no ${srcKey}`);
       await own.set(dstKey, blob, 'EX', input.ttlSeconds);
     };
-    const sources = (kind: 'grad' | 'bufs') =>
-      input.peers.map((peer) => {
-        if (peer === deps.peerId)
-          return kind === 'grad' ? keys.averagedGradient(epoch, step) : keys.averagedBuffers(epoch, step);
-        return kind === 'grad' ? keys.peerGradient(epoch, step, peer) : keys.peerBuffers(epoch, step, peer);
-      });
+    // Per tensor kind: this peer's own average, and where another peer's average is copied to.
+    const kinds = {
+      grad: { own: keys.averagedGradient, fromPeer: keys.peerGradient },
+      bufs: { own: keys.averagedBuffers, fromPeer: keys.peerBuffers },
+    };
+    const used = input.hasBuffers ? (['grad', 'bufs'] as const) : (['grad'] as const);
+    const sources = (kind: keyof typeof kinds) =>
+      input.peers.map((peer) =>
+        peer === deps.peerId ? kinds[kind].own(epoch, step) : kinds[kind].fromPeer(epoch, step, peer),
+      );
+    const others = input.peers.filter((peer) => peer !== deps.peerId);
     // A retry after a failure past the update (buffers, metrics) must not apply the update twice.
     const stepId = `${epoch}:${step}`;
     if ((await own.get(keys.appliedStep)) !== stepId) {
       await Promise.all(
-        input.peers
-          .filter((peer) => peer !== deps.peerId)
-          .flatMap((peer) => [
-            copy(peer, keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)),
-            ...(input.hasBuffers
-              ? [copy(peer, keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer))]
-              : []),
-          ]),
+        others.flatMap((peer) =>
+          used.map((kind) => copy(peer, kinds[kind].own(epoch, step), kinds[kind].fromPeer(epoch, step, peer))),
+        ),
       );
       const aggregated = keys.aggregatedGradient(epoch, step);
       const rule = aggregationRule(input.aggregation, input.byzantineF, input.peers.length);
@@ -74,6 +74,9 @@ export function makeAggregateAndUpdate(deps: ActivityDeps) {
           momentum: input.momentum,
           momentumKey: keys.momentum,
           weightDecay: input.weightDecay,
+          // The aggregate was just checked for NaN/Inf and the parameters stay finite by induction:
+          // skip the extra pass over params, gradient and momentum.
+          checkFinite: false,
         },
         { path: input.path },
       );
