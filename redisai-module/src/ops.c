@@ -750,20 +750,26 @@ static int parse_into_spans(RedisModuleCtx *ctx, RedisModuleString **argv, int a
 
 static spirt_span arg_spans[SPIRT_MAX_ARGS];
 
+/* Start of every op command: arity, argument split and parse into `args`, before any reply or
+ * mutation. A keys-position request (COMMAND GETKEYS, ACL) gets no reply here: invalid arguments just
+ * report no keys. Expects `ctx`, `argv`, `argc` and `getkeys` in scope. */
+#define SPIRT_PARSE_OP_ARGS(min_argc, parse_fn, args)                                     \
+  do {                                                                                    \
+    char parse_err[SPIRT_ERR_LEN];                                                        \
+    if (argc < (min_argc)) return getkeys ? REDISMODULE_OK : RedisModule_WrongArity(ctx); \
+    if (getkeys && argc > SPIRT_MAX_ARGS) return REDISMODULE_OK;                          \
+    if (parse_into_spans(ctx, argv, argc, arg_spans) != 0) return REDISMODULE_OK;         \
+    if ((parse_fn)(arg_spans, argc, &(args), parse_err) != 0)                             \
+      return getkeys ? REDISMODULE_OK : RedisModule_ReplyWithError(ctx, parse_err);       \
+  } while (0)
+
 /* SPIRT.AVERAGE dest src [src ...] [CHECKFINITE]
  * dest = element-wise mean of the sources (float32, summed in argument order, divided by n).
  * Reply: integer, the number of floats written. */
 int spirt_cmd_average(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-  char err[SPIRT_ERR_LEN];
   spirt_average_args a;
   int getkeys = RedisModule_IsKeysPositionRequest(ctx);
-  if (argc < 3) return getkeys ? REDISMODULE_OK : RedisModule_WrongArity(ctx);
-  if (getkeys && argc > SPIRT_MAX_ARGS) return REDISMODULE_OK;
-  if (parse_into_spans(ctx, argv, argc, arg_spans) != 0) return REDISMODULE_OK;
-  if (spirt_parse_average(arg_spans, argc, &a, err) != 0) {
-    if (getkeys) return REDISMODULE_OK;
-    return RedisModule_ReplyWithError(ctx, err);
-  }
+  SPIRT_PARSE_OP_ARGS(3, spirt_parse_average, a);
   if (getkeys) {
     RedisModule_KeyAtPos(ctx, a.dest);
     for (int i = 0; i < a.nsrc; i++) RedisModule_KeyAtPos(ctx, a.src_first + i);
@@ -782,16 +788,9 @@ int spirt_cmd_average(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
  * In place: params -= lr * (grad + wd * params), with an optional momentum buffer (created on the
  * first step). Reply: integer, the number of parameters updated. */
 int spirt_cmd_sgd(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-  char err[SPIRT_ERR_LEN];
   spirt_sgd_args a;
   int getkeys = RedisModule_IsKeysPositionRequest(ctx);
-  if (argc < 5) return getkeys ? REDISMODULE_OK : RedisModule_WrongArity(ctx);
-  if (getkeys && argc > SPIRT_MAX_ARGS) return REDISMODULE_OK;
-  if (parse_into_spans(ctx, argv, argc, arg_spans) != 0) return REDISMODULE_OK;
-  if (spirt_parse_sgd(arg_spans, argc, &a, err) != 0) {
-    if (getkeys) return REDISMODULE_OK;
-    return RedisModule_ReplyWithError(ctx, err);
-  }
+  SPIRT_PARSE_OP_ARGS(5, spirt_parse_sgd, a);
   if (getkeys) {
     RedisModule_KeyAtPos(ctx, a.params);
     RedisModule_KeyAtPos(ctx, a.grad);
@@ -809,16 +808,9 @@ int spirt_cmd_sgd(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
 /* SPIRT.AGGREGATE dest MEAN|MEDIAN|TRIMMEDMEAN f|MEAMED f src [src ...] [CHECKFINITE]
  * Per-coordinate robust aggregate of the sources into dest. Reply: integer, floats written. */
 int spirt_cmd_aggregate(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-  char err[SPIRT_ERR_LEN];
   spirt_aggregate_args a;
   int getkeys = RedisModule_IsKeysPositionRequest(ctx);
-  if (argc < 4) return getkeys ? REDISMODULE_OK : RedisModule_WrongArity(ctx);
-  if (getkeys && argc > SPIRT_MAX_ARGS) return REDISMODULE_OK;
-  if (parse_into_spans(ctx, argv, argc, arg_spans) != 0) return REDISMODULE_OK;
-  if (spirt_parse_aggregate(arg_spans, argc, &a, err) != 0) {
-    if (getkeys) return REDISMODULE_OK;
-    return RedisModule_ReplyWithError(ctx, err);
-  }
+  SPIRT_PARSE_OP_ARGS(4, spirt_parse_aggregate, a);
   if (getkeys) {
     RedisModule_KeyAtPos(ctx, a.dest);
     for (int i = 0; i < a.nsrc; i++) RedisModule_KeyAtPos(ctx, a.src_first + i);
