@@ -9,12 +9,6 @@ export interface RedisEndpoint {
   username?: string;
 }
 
-export function parseAddress(address: string): { host: string; port: number } {
-  const match = /^(.+):(\d{1,5})$/.exec(address);
-  if (!match) throw new StackError(`bad Redis address "${address}": expected host:port`);
-  return { host: match[1], port: Number(match[2]) };
-}
-
 export function formatAddress(endpoint: { host: string; port: number }): string {
   return `${endpoint.host}:${endpoint.port}`;
 }

@@ -26,8 +26,3 @@ export function firstNonFinite(values: Float32Array): number {
   }
   return -1;
 }
-
-export function assertFinite(values: Float32Array, what: string): void {
-  const at = firstNonFinite(values);
-  if (at >= 0) throw new TensorError(`${what}: non-finite value ${values[at]} at index ${at}`);
-}
