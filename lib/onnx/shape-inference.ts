@@ -285,14 +285,17 @@ const split: InferFn = (ctx) => {
 
 const sliceInfer: InferFn = (ctx) => {
   const x = need(ctx, 0);
-  const starts = knownInts(ctx, 1, 'starts');
-  const ends = knownInts(ctx, 2, 'ends');
-  const axes = ctx.node.inputs[3] ? knownInts(ctx, 3, 'axes') : starts.map((_, i) => i);
-  const steps = ctx.node.inputs[4] ? knownInts(ctx, 4, 'steps') : starts.map(() => 1);
+  const axes = ctx.node.inputs[3] ? knownInts(ctx, 3, 'axes') : knownInts(ctx, 1, 'starts').map((_, i) => i);
+  const steps = ctx.node.inputs[4] ? knownInts(ctx, 4, 'steps') : axes.map(() => 1);
+  const symbolic = axes.map((a) => typeof x.shape[normAxis(a, x.shape.length)] !== 'number');
+  // Bounds computed at run time are allowed when every sliced axis is symbolic (batch chunks).
+  const dynamic = symbolic.every(Boolean);
+  const starts = dynamic ? [] : knownInts(ctx, 1, 'starts');
+  const ends = dynamic ? [] : knownInts(ctx, 2, 'ends');
   const shape = [...x.shape];
   axes.forEach((a0, i) => {
     const a = normAxis(a0, x.shape.length);
-    if (typeof x.shape[a] !== 'number') {
+    if (symbolic[i]) {
       // A slice of a symbolic (batch-dependent) axis gets a fresh symbol.
       shape[a] = `${ctx.node.outputs[0]}_d${a}`;
       return;

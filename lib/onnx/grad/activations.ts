@@ -1,14 +1,18 @@
 import { floatAttr } from '../spatial';
 import { GraphError } from '../graph-error';
+import { attr } from '../types';
 
 import { reduceSum, requireDy, scalar, type GradContext } from './context';
 
 /**
- * Relu: dx = dy where y > 0. Sign(y) is exactly 0 or 1 on a ReLU output, and Mul(dy, Sign(y)) runs faster in
- * onnxruntime than Where(Greater(y, 0), dy, 0). The output is used so the input can be freed.
+ * Relu: dx = dy where y > 0, as dy * float(y > 0). onnxruntime's Greater, Cast and Mul are vectorised; Sign and
+ * Where are not (Mul(dy, Sign(y)) takes ~3x and Where(Greater(y, 0), dy, 0) ~1.6x as long on 1.2M floats). The
+ * output is used so the input can be freed.
  */
 export function reluGrad(ctx: GradContext) {
-  return [ctx.b.op('Mul', [requireDy(ctx), ctx.b.op('Sign', [ctx.node.outputs[0]])])];
+  const { b } = ctx;
+  const positive = b.op('Cast', [b.op('Greater', [ctx.node.outputs[0], scalar(b, 0)])], { to: attr.int(1) });
+  return [b.op('Mul', [requireDy(ctx), positive])];
 }
 
 /** Sigmoid: dx = dy * y * (1 - y). */
