@@ -98,5 +98,6 @@ export function buildGradientGraph(forward: Graph, opts: GradientGraphOptions): 
     b.output(gradName(w));
   }
   for (const k of opts.keep ?? []) b.output(k);
+  b.pruneDead();
   return b.build();
 }

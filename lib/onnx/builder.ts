@@ -172,6 +172,23 @@ export class GraphBuilder {
     this.outputs.push({ ...this.info(name) });
   }
 
+  /**
+   * Removes nodes that no graph output depends on, and initializers nothing reads (onnxruntime runs every node
+   * it is given). Gradient rules may offer a value in two forms and let the consumers pick one.
+   */
+  pruneDead(): void {
+    const needed = new Set(this.outputs.map((o) => o.name));
+    const kept: GraphNode[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.outputs.some((o) => o && needed.has(o))) continue;
+      kept.push(n);
+      for (const input of n.inputs) if (input) needed.add(input);
+    }
+    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
+    for (const name of [...this.initializers.keys()]) if (!needed.has(name)) this.initializers.delete(name);
+  }
+
   build(): Graph {
     return {
       name: this.name,

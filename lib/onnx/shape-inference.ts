@@ -314,6 +314,19 @@ const sliceInfer: InferFn = (ctx) => {
   return { outputs: [{ dtype: x.dtype, shape }] };
 };
 
+const spaceToDepth: InferFn = (ctx) => {
+  const x = need(ctx, 0);
+  const k = intAttr(ctx.node.attrs, 'blocksize', 0);
+  if (x.shape.length !== 4 || k < 1)
+    throw new GraphError(`SpaceToDepth node '${ctx.node.name}': needs rank 4 and blocksize`);
+  const [n, c, h, w] = x.shape;
+  const dims = [c, h, w].map((d) => staticDim(d, 'SpaceToDepth dimension'));
+  if (dims[1] % k !== 0 || dims[2] % k !== 0) {
+    throw new GraphError(`SpaceToDepth node '${ctx.node.name}': ${dims[1]}x${dims[2]} is not a multiple of ${k}`);
+  }
+  return { outputs: [{ dtype: x.dtype, shape: [n, dims[0] * k * k, dims[1] / k, dims[2] / k] }] };
+};
+
 const pad: InferFn = (ctx) => {
   const x = need(ctx, 0);
   const pads = knownInts(ctx, 1, 'pads');
@@ -522,6 +535,8 @@ export const SHAPE_FUNCTIONS: Record<string, InferFn> = {
   LessOrEqual: compare,
   Not: same,
   And: compare,
+  Or: compare,
+  SpaceToDepth: spaceToDepth,
   Where: where,
   Conv: conv,
   ConvTranspose: convTranspose,

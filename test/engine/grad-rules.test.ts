@@ -326,6 +326,66 @@ describe('pooling gradient rules', () => {
       await session.release();
     }
   });
+  const memberCases: [string, number[], number[], number, number][] = [
+    ['LeNet conv1 shape, 2x2 pool', [3, 1, 12, 12], [4, 1, 5, 5], 2, 2],
+    ['two channels, 3x3 kernel, no padding, 2x2 pool', [2, 2, 10, 10], [3, 2, 3, 3], 0, 2],
+    ['two channels, 3x3 kernel, padding 1, 2x2 pool', [2, 2, 8, 8], [3, 2, 3, 3], 1, 2],
+    ['3x3 pool', [2, 1, 12, 12], [2, 1, 5, 5], 2, 3],
+  ];
+  it.each(memberCases)(
+    'member-form weight and bias gradients equal the scattered form with tied maxima: %s',
+    async (_label, xs, ws, pad, k) => {
+      // A constant non-zero background (as in MNIST) with sparse marks: the convolution output has long runs of
+      // equal values over equal patches, so most windows tie and routing a gradient to every tied member would
+      // multiply its contribution.
+      const x = new Float32Array(xs.reduce((p, d) => p * d, 1)).fill(-0.42); // like MNIST background
+      for (let i = 0; i < x.length; i += 53) x[i] = (i % 5) - 2;
+      const w = randomData(
+        ws.reduce((p, d) => p * d, 1),
+        rand,
+      );
+      const bias = randomData(ws[0], rand);
+      const out = (xs[2] + 2 * pad - ws[2] + 1) / k;
+      const r = randomData(ws[0] * out * out, rand);
+      const build = () => {
+        const b = new GraphBuilder('members');
+        b.input('x', 'float32', ['N', ...xs.slice(1)]);
+        b.input('w', 'float32', ws);
+        b.input('b', 'float32', [ws[0]]);
+        const conv = b.op('Conv', ['x', 'w', 'b'], { pads: ints([pad, pad, pad, pad]) });
+        const y = b.op('MaxPool', [conv], { kernel_shape: ints([k, k]), strides: ints([k, k]) });
+        const weights = b.constFloat(r, [1, ws[0], out, out]);
+        const loss = b.op('ReduceSum', [b.op('Mul', [y, weights])], { keepdims: attr.int(0) });
+        b.output(loss);
+        return { graph: b.build(), loss };
+      };
+      const grads = async (wrt: string[]) => {
+        const { graph, loss } = build();
+        const training = buildGradientGraph(graph, { loss, wrt });
+        const session = await ort.InferenceSession.create(encodeModel(training));
+        try {
+          const out = await session.run({
+            x: new ort.Tensor('float32', x, xs),
+            w: new ort.Tensor('float32', w, ws),
+            b: new ort.Tensor('float32', bias, [ws[0]]),
+          });
+          const ops = training.nodes.map((n) => n.op);
+          return { w: out[gradName('w')].data as Float32Array, b: out[gradName('b')].data as Float32Array, ops };
+        } finally {
+          await session.release();
+        }
+      };
+      const members = await grads(['w', 'b']); // x is data: no dX, the member form computes dW
+      const scattered = await grads(['x', 'w', 'b']); // dX needed: dW from the scattered gradient
+      expect(members.ops).toContain('SpaceToDepth');
+      expect(members.ops).not.toContain('MaxUnpool');
+      expect(scattered.ops).toContain('MaxUnpool');
+      const close = (a: Float32Array, e: Float32Array) =>
+        a.forEach((v, i) => expect(Math.abs(v - e[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(e[i]))));
+      close(members.w, scattered.w);
+      close(members.b, scattered.b);
+    },
+  );
   it('MaxPool 3x3 stride 2 pad 1 (overlapping windows), odd size', async () => {
     const shape = [2, 2, 7, 7];
     await expectGradients([{ name: 'x', shape, data: distinct(shape) }], (b, n) =>

@@ -4,6 +4,7 @@ import type { GraphBuilder } from '../builder';
 import { attr, type GraphNode } from '../types';
 import { outputPadding } from './conv';
 import { requireDy, scalar, shapeOf, spatialDims, type GradContext } from './context';
+import { offerPoolMembers } from './pool-members';
 
 function poolGeometry(ctx: GradContext): { spatial: number[]; g: WindowGeometry } {
   const { b, node } = ctx;
@@ -57,7 +58,12 @@ export function maxPoolGrad(ctx: GradContext) {
     throw new UnsupportedOpError('MaxPool', node.name, 'storage_order = 1');
   const x = node.inputs[0];
   const block = node.outputs.length > 1 && node.outputs[1] ? undefined : tiledPoolBlock(node, b);
-  if (block !== undefined) return [tiledMaxPoolGrad(b, x, node.outputs[0], requireDy(ctx), block)];
+  if (block !== undefined) {
+    const dy = requireDy(ctx);
+    const dx = tiledMaxPoolGrad(b, x, node.outputs[0], dy, block);
+    offerPoolMembers(b, dx, { members: tiledMaxPoolMembers(b, x, node.outputs[0], dy, block), pooled: dy, block });
+    return [dx];
+  }
   const overlap = g.kernel.some((k, i) => (k - 1) * g.dilations[i] + 1 > g.strides[i]);
   if (!overlap) {
     // Disjoint windows: every input position receives at most one gradient, which is what MaxUnpool does.
@@ -134,6 +140,31 @@ function tiledMaxPoolGrad(b: GraphBuilder, x: string, y: string, dy: string, k: 
     kernel_shape: attr.ints([k, k]),
     strides: attr.ints([k, k]),
   });
+}
+
+/**
+ * The same backward pass in member form (see PoolMembers): the input in SpaceToDepth layout [N*C, k*k, Ho, Wo]
+ * compared with Y gives each member's "is a maximum" flag; a member is selected when no earlier member in
+ * row-major window order is a maximum (PyTorch's first maximum), and carries dY. No scatter, no indices.
+ */
+function tiledMaxPoolMembers(b: GraphBuilder, x: string, y: string, dy: string, k: number): string {
+  const [, c, h, w] = b.shape(x) as [string | number, number, number, number];
+  const ho = h / k;
+  const wo = w / k;
+  const members = b.op('SpaceToDepth', [b.op('Reshape', [x, b.constInt64([-1, 1, h, w])])], {
+    blocksize: attr.int(k),
+  });
+  const isMax = b.op('Equal', [members, b.op('Reshape', [y, b.constInt64([-1, 1, ho, wo])])]);
+  const selected: string[] = [];
+  let earlier = '';
+  for (let m = 0; m < k * k; m++) {
+    const flag = b.op('Slice', [isMax, b.constInt64([m]), b.constInt64([m + 1]), b.constInt64([1])]);
+    selected.push(m === 0 ? flag : b.op('And', [flag, b.op('Not', [earlier])]));
+    if (m < k * k - 1) earlier = m === 0 ? flag : b.op('Or', [earlier, flag]);
+  }
+  const mask = b.op('Cast', [b.op('Concat', selected, { axis: attr.int(1) })], { to: attr.int(1) });
+  const routed = b.op('Mul', [mask, b.op('Reshape', [dy, b.constInt64([-1, 1, ho, wo])])]);
+  return b.op('Reshape', [routed, b.constInt64([-1, c, k * k, ho, wo])]);
 }
 
 /**
