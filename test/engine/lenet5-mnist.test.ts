@@ -2,7 +2,8 @@ import { trainMnist } from '../../bench/train-mnist';
 
 /**
  * The engine's end-to-end claim: LeNet-5 trained in one process on the full MNIST training set reaches at least
- * 98 % test accuracy within 3 epochs (SGD with momentum, batch 64). About 25 s on one core; deterministic for a
+ * 98 % test accuracy within 3 epochs (SGD with momentum, batch 64, the lenet5 default learning rate 0.02; 0.05
+ * also gets there but swings by ~0.5 % between epochs). About 25 s on one core; deterministic for a
  * given machine (seeded initialisation and shuffling, single-threaded onnxruntime).
  */
 it('lenet5 reaches >= 0.98 MNIST test accuracy within 3 epochs', async () => {
@@ -10,7 +11,7 @@ it('lenet5 reaches >= 0.98 MNIST test accuracy within 3 epochs', async () => {
     model: 'lenet5',
     epochs: 3,
     batch: 64,
-    lr: 0.05,
+    lr: 0.02,
     momentum: 0.9,
     seed: 1,
     threads: 1,
