@@ -1,5 +1,5 @@
 // Process entry of one peer's worker, started by `spirt up`: `node peer-worker-main.js <state-dir> <peer-id> <functions>`.
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { PeerDirectory } from '../activities';
 import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
@@ -12,7 +12,18 @@ async function main(): Promise<void> {
   const stack = readStackFile(stateDir);
   const self = stack.peers.find((p) => p.id === peerId);
   if (!self) throw new Error(`peer ${peerId} is not in the stack`);
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    shutdownSignals: [],
+    telemetryOptions: {
+      logging: {
+        // The SDK's default (core WARN, other ERROR), except the workflow module's WARN for a status query that
+        // expired before the worker answered it: the CLI just asks again, so it is noise in the demo's output.
+        filter: `${makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' })},temporalio_sdk_core::worker::workflow=ERROR`,
+        console: {},
+      },
+    },
+  });
   const endpoints = Object.fromEntries(
     stack.peers.map((p) => [p.id, { host: p.host, port: p.port, password: p.password }]),
   );
