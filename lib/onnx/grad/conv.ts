@@ -131,12 +131,13 @@ export function patchChunks(cin: number, kernel: number[], out: number[], group:
 const panelWaste = (n: number) => (Math.ceil(n / 16) * 16) / n;
 
 /**
- * dW for small group-1 layers (LeNet's convolutions, first layers): the explicit patch matrix P = [C*kh*kw,
- * n*Ho*Wo] and one Gemm with dY^T = [O, n*Ho*Wo] per batch chunk of n samples, summed. onnxruntime's batch-axis
- * convolution builds the same columns element by element in rows only kw long; here P comes from long contiguous
- * copies: kw strided Slices of the padded input (transposed to [C, N, Hp, Wp]) stacked into R = [C, kw, n, Hp, Wo],
- * then kh Slices of R along the rows, each copying whole Ho x Wo blocks. Measured on the whole lenet5 training step
- * (both convolutions take this path): -6 % at batch 64 and -8 % at batch 256 (docs/benchmarks.md).
+ * dW for small group-1 layers (lenet5's conv2, stems, ResNet's 3x3 layers on 4x4 and 2x2 maps): the explicit
+ * patch matrix P = [C*kh*kw, n*Ho*Wo] and one Gemm with dY^T = [O, n*Ho*Wo] per batch chunk of n samples, summed.
+ * onnxruntime's batch-axis convolution builds the same columns element by element in rows only kw long; here P
+ * comes from long contiguous copies: kw strided Slices of the padded input (transposed to [C, N, Hp, Wp]) stacked
+ * into R = [C, kw, n, Hp, Wo], then kh Slices of R along the rows, each copying whole Ho x Wo blocks. On the whole
+ * lenet5 training step, with both convolutions on this path: -6 % at batch 64, -8 % at batch 256
+ * (docs/benchmarks.md).
  */
 export function patchWeightGrad(
   b: GraphBuilder,
@@ -221,13 +222,13 @@ function polyphaseApplies(b: GraphBuilder, x: string, w: string, g: WindowGeomet
 }
 
 /**
- * dW from the member form of the gradient (PoolMembers) of a max-pool with s x s windows tiling the output: no
- * scattered full-size gradient and a patch matrix s*s/ (rows per phase) smaller than the plain one. Output pixel
- * (s*i + a, s*j + b) reads padded input (s*i + a + u, s*j + b + v) for kernel tap (u, v), i.e. phase image
- * ((a+u) mod s, (b+v) mod s) of the padded input (SpaceToDepth) at (i + (a+u) div s, j + (b+v) div s). One Gemm
- * contracts the members' gradients [s*s*O, N*Ho/s*Wo/s] with the phase patches [s*s*C*D*D, same] for every
- * (member, phase, offset) pair; a constant 0/1 table then picks and sums, per member, the pairs each tap needs.
- * lenet5 (conv1 and conv2): -7 % training step at batch 64, -5 % at 256, and the first max-pool's scatter is gone.
+ * dW from the member form of the gradient (PoolMembers) of a max-pool with s x s windows tiling the output, with
+ * no scattered full-size gradient. Output pixel (s*i + a, s*j + b) reads padded input (s*i + a + u, s*j + b + v)
+ * for kernel tap (u, v), i.e. phase image ((a+u) mod s, (b+v) mod s) of the padded input (SpaceToDepth) at
+ * (i + (a+u) div s, j + (b+v) div s). One Gemm contracts the members' gradients [s*s*O, N*Ho/s*Wo/s] with the
+ * phase patches [s*s*C*D*D, same] (D offsets per axis; for lenet5's conv1 2.8x fewer floats than its plain patch
+ * matrix) for every (member, phase, offset) pair; a constant 0/1 table then picks and sums, per member, the pairs
+ * each tap needs. lenet5's conv1: -6 % training step at batch 64, -7 % at 256 (docs/benchmarks.md).
  */
 function polyphaseWeightGrad(b: GraphBuilder, x: string, w: string, g: WindowGeometry, form: PoolMembers): string {
   const [cout, cin, kh, kw] = b.staticShape(w);
