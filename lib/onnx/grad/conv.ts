@@ -131,6 +131,37 @@ export function patchChunks(cin: number, kernel: number[], out: number[], group:
 const panelWaste = (n: number) => (Math.ceil(n / 16) * 16) / n;
 
 /**
+ * A·Bᵀ for A = [m, K] and B = [n, K] with large K. The operand with fewer wasted panel columns goes second (MLAS
+ * packs it; A on a tie): lenet5 conv2's [150, K] x [K, 16] ran at 54 GMAC/s against 27 the other way round.
+ */
+function gemmABt(b: GraphBuilder, a: string, m: number, bm: string, n: number): string {
+  if (panelWaste(n) < panelWaste(m)) return b.op('Gemm', [a, bm], { transB: attr.int(1) });
+  return b.op('Transpose', [b.op('Gemm', [bm, a], { transB: attr.int(1) })], { perm: attr.ints([1, 0]) });
+}
+
+/**
+ * Windows of `count` positions along axis 3 of `src` (step `stride`), one per start offset, stacked along a new
+ * axis 1. Each window is one Slice copying contiguous runs; patch matrices are built from two rounds of these.
+ */
+function stackWindows(b: GraphBuilder, src: string, starts: number[], stride: number, count: number): string {
+  const windows = starts.map((start) =>
+    b.op('Unsqueeze', [
+      b.op('Slice', [
+        src,
+        b.constInt64([start]),
+        b.constInt64([start + stride * (count - 1) + 1]),
+        b.constInt64([3]),
+        b.constInt64([stride]),
+      ]),
+      b.constInt64([1]),
+    ]),
+  );
+  return b.op('Concat', windows, { axis: attr.int(1) });
+}
+
+const range = (n: number, step = 1) => Array.from({ length: n }, (_, i) => i * step);
+
+/**
  * dW for small group-1 layers (lenet5's conv2, stems, ResNet's 3x3 layers on 4x4 and 2x2 maps): the explicit
  * patch matrix P = [C*kh*kw, n*Ho*Wo] and one Gemm with dY^T = [O, n*Ho*Wo] per batch chunk of n samples, summed.
  * onnxruntime's batch-axis convolution builds the same columns element by element in rows only kw long; here P
@@ -156,18 +187,6 @@ export function patchWeightGrad(
   const xt =
     cin === 1 ? b.op('Reshape', [xp, b.constInt64([1, -1, ...spatialDims(b, xp)])]) : b.op('Transpose', [xp], swap);
   const dyt = cout === 1 ? b.op('Reshape', [dy, b.constInt64([1, -1, ho, wo])]) : b.op('Transpose', [dy], swap);
-  // `count` positions along `axis` from `start` with the forward stride, as a new axis 1.
-  const taps = (src: string, axis: number, start: number, stride: number, count: number) =>
-    b.op('Unsqueeze', [
-      b.op('Slice', [
-        src,
-        b.constInt64([start]),
-        b.constInt64([start + stride * (count - 1) + 1]),
-        b.constInt64([axis]),
-        b.constInt64([stride]),
-      ]),
-      b.constInt64([1]),
-    ]);
   // Chunk c covers samples [c * size, (c + 1) * size), size = ceil(N / chunks); the last one runs to the end.
   let size = '';
   if (chunks > 1) {
@@ -175,26 +194,19 @@ export function patchWeightGrad(
     size = b.op('Div', [b.op('Add', [n, b.constInt64([chunks - 1])]), b.constInt64([chunks])]);
   }
   const bound = (c: number) => (c === 0 ? b.constInt64([0]) : b.op('Mul', [size, b.constInt64([c])]));
-  // The Gemm operand with the fewer wasted panel columns goes second (MLAS packs it).
-  const patchFirst = panelWaste(cout) <= panelWaste(cin * kh * kw);
   const partial: string[] = [];
   for (let c = 0; c < chunks; c++) {
     const chunk = (t: string) =>
       chunks === 1
         ? t
         : b.op('Slice', [t, bound(c), c === chunks - 1 ? b.constInt64([2 ** 62]) : bound(c + 1), b.constInt64([1])]);
-    const xc = chunk(xt);
-    const cols: string[] = [];
-    for (let j = 0; j < kw; j++) cols.push(taps(xc, 3, j * g.dilations[1], g.strides[1], wo));
-    const r = b.op('Concat', cols, { axis: attr.int(1) });
-    const rows: string[] = [];
-    for (let i = 0; i < kh; i++) rows.push(taps(r, 3, i * g.dilations[0], g.strides[0], ho));
-    const p = b.op('Reshape', [b.op('Concat', rows, { axis: attr.int(1) }), b.constInt64([cin * kh * kw, -1])]);
+    const r = stackWindows(b, chunk(xt), range(kw, g.dilations[1]), g.strides[1], wo);
+    const rows = stackWindows(b, r, range(kh, g.dilations[0]), g.strides[0], ho);
+    const p = b.op('Reshape', [rows, b.constInt64([cin * kh * kw, -1])]);
     const d = b.op('Reshape', [chunk(dyt), b.constInt64([cout, -1])]);
-    partial.push(b.op('Gemm', patchFirst ? [p, d] : [d, p], { transB: attr.int(1) }));
+    partial.push(gemmABt(b, d, cout, p, cin * kh * kw));
   }
-  let dw = partial.length === 1 ? partial[0] : b.op('Sum', partial);
-  if (patchFirst) dw = b.op('Transpose', [dw], { perm: attr.ints([1, 0]) });
+  const dw = partial.length === 1 ? partial[0] : b.op('Sum', partial);
   return b.op('Reshape', [dw, b.constInt64([cout, cin, kh, kw])]);
 }
 
@@ -243,25 +255,14 @@ function polyphaseWeightGrad(b: GraphBuilder, x: string, w: string, g: WindowGeo
   const phases = b.op('Transpose', [b.op('SpaceToDepth', [xp], { blocksize: attr.int(s) })], {
     perm: attr.ints([1, 0, 2, 3]),
   });
-  const window = (src: string, start: number, count: number) =>
-    b.op('Unsqueeze', [
-      b.op('Slice', [src, b.constInt64([start]), b.constInt64([start + count]), b.constInt64([3])]),
-      b.constInt64([1]),
-    ]);
-  const cols: string[] = [];
-  for (let v = 0; v < dw; v++) cols.push(window(phases, v, wq));
-  const r = b.op('Concat', cols, { axis: attr.int(1) });
-  const rowsOf: string[] = [];
-  for (let u = 0; u < dh; u++) rowsOf.push(window(r, u, hq));
   const rows = s * s * cin * dh * dw;
-  const patches = b.op('Reshape', [b.op('Concat', rowsOf, { axis: attr.int(1) }), b.constInt64([rows, -1])]);
+  const windows = stackWindows(b, stackWindows(b, phases, range(dw), 1, wq), range(dh), 1, hq);
+  const patches = b.op('Reshape', [windows, b.constInt64([rows, -1])]);
   const grads = b.op('Reshape', [
     b.op('Transpose', [form.members], { perm: attr.ints([2, 1, 0, 3, 4]) }),
     b.constInt64([s * s * cout, -1]),
   ]);
-  const patchFirst = panelWaste(s * s * cout) <= panelWaste(rows);
-  let pairs = b.op('Gemm', patchFirst ? [patches, grads] : [grads, patches], { transB: attr.int(1) });
-  if (patchFirst) pairs = b.op('Transpose', [pairs], { perm: attr.ints([1, 0]) });
+  const pairs = gemmABt(b, grads, s * s * cout, patches, rows);
   // select[m][(phase*C + c)*dh*dw + du*dw + dv][(c*kh + u)*kw + v] = 1 for the pair tap (u, v) of member m reads.
   const taps = cin * kh * kw;
   const select = new Float32Array(s * s * rows * taps);
