@@ -131,12 +131,15 @@ export function patchChunks(cin: number, kernel: number[], out: number[], group:
 const panelWaste = (n: number) => (Math.ceil(n / 16) * 16) / n;
 
 /**
- * A·Bᵀ for A = [m, K] and B = [n, K] with large K. The operand with fewer wasted panel columns goes second (MLAS
- * packs it; A on a tie): lenet5 conv2's [150, K] x [K, 16] ran at 54 GMAC/s against 27 the other way round.
+ * The sum of A_i·B_iᵀ over pairs of A_i = [m, K_i] and B_i = [n, K_i] with large K_i. The operand with fewer wasted
+ * panel columns goes second (MLAS packs it; A on a tie), and the sum is transposed once if that is B: lenet5
+ * conv2's [150, K] x [K, 16] ran at 54 GMAC/s against 27 the other way round.
  */
-function gemmABt(b: GraphBuilder, a: string, m: number, bm: string, n: number): string {
-  if (panelWaste(n) < panelWaste(m)) return b.op('Gemm', [a, bm], { transB: attr.int(1) });
-  return b.op('Transpose', [b.op('Gemm', [bm, a], { transB: attr.int(1) })], { perm: attr.ints([1, 0]) });
+function sumGemmABt(b: GraphBuilder, pairs: [string, string][], m: number, n: number): string {
+  const aSecond = panelWaste(n) >= panelWaste(m);
+  const products = pairs.map(([a, bm]) => b.op('Gemm', aSecond ? [bm, a] : [a, bm], { transB: attr.int(1) }));
+  const sum = products.length === 1 ? products[0] : b.op('Sum', products);
+  return aSecond ? b.op('Transpose', [sum], { perm: attr.ints([1, 0]) }) : sum;
 }
 
 /**
@@ -194,7 +197,7 @@ export function patchWeightGrad(
     size = b.op('Div', [b.op('Add', [n, b.constInt64([chunks - 1])]), b.constInt64([chunks])]);
   }
   const bound = (c: number) => (c === 0 ? b.constInt64([0]) : b.op('Mul', [size, b.constInt64([c])]));
-  const partial: string[] = [];
+  const pairs: [string, string][] = [];
   for (let c = 0; c < chunks; c++) {
     const chunk = (t: string) =>
       chunks === 1
@@ -204,9 +207,9 @@ export function patchWeightGrad(
     const rows = stackWindows(b, r, range(kh, g.dilations[0]), g.strides[0], ho);
     const p = b.op('Reshape', [rows, b.constInt64([cin * kh * kw, -1])]);
     const d = b.op('Reshape', [chunk(dyt), b.constInt64([cout, -1])]);
-    partial.push(gemmABt(b, d, cout, p, cin * kh * kw));
+    pairs.push([d, p]);
   }
-  const dw = partial.length === 1 ? partial[0] : b.op('Sum', partial);
+  const dw = sumGemmABt(b, pairs, cout, cin * kh * kw);
   return b.op('Reshape', [dw, b.constInt64([cout, cin, kh, kw])]);
 }
 
@@ -262,7 +265,7 @@ function polyphaseWeightGrad(b: GraphBuilder, x: string, w: string, g: WindowGeo
     b.op('Transpose', [form.members], { perm: attr.ints([2, 1, 0, 3, 4]) }),
     b.constInt64([s * s * cout, -1]),
   ]);
-  const pairs = gemmABt(b, grads, s * s * cout, patches, rows);
+  const pairs = sumGemmABt(b, [[grads, patches]], s * s * cout, rows);
   // select[m][(phase*C + c)*dh*dw + du*dw + dv][(c*kh + u)*kw + v] = 1 for the pair tap (u, v) of member m reads.
   const taps = cin * kh * kw;
   const select = new Float32Array(s * s * rows * taps);
