@@ -2,7 +2,7 @@ import { GraphBuilder, type Graph } from './builder';
 import { GraphError } from './graph-error';
 import { UnsupportedOpError } from './unsupported-op-error';
 import { GRADIENTS } from './grad';
-import { zerosLike, type GradContext } from './grad/context';
+import { zerosLike, type GradContext, type PoolMembers } from './grad/context';
 
 export interface GradientGraphOptions {
   /** Name of the scalar value to differentiate. */
@@ -71,6 +71,7 @@ export function buildGradientGraph(forward: Graph, opts: GradientGraphOptions): 
     return pending.get(name)![0];
   };
   push(opts.loss, b.constFloat([1], lossInfo.shape as number[], 'loss_seed'));
+  const memberForms = new Map<string, PoolMembers>();
 
   for (let k = forwardGraph.nodes.length - 1; k >= 0; k--) {
     const node = forwardGraph.nodes[k];
@@ -83,6 +84,8 @@ export function buildGradientGraph(forward: Graph, opts: GradientGraphOptions): 
       node,
       dy: (i = 0) => take(node.outputs[i]),
       needs: (i) => live.has(node.inputs[i]),
+      offerMembers: (dx, form) => memberForms.set(dx, form),
+      membersOf: (dy) => memberForms.get(dy),
     };
     const grads = rule.grad(ctx);
     grads.forEach((g, i) => {

@@ -10,6 +10,24 @@ export interface GradContext {
   dy(i?: number): string | undefined;
   /** Whether input `i` needs a gradient (float-typed and reachable from a trainable parameter). */
   needs(i: number): boolean;
+  /** Records that gradient value `dx` (returned by this rule) is also available as `form`. */
+  offerMembers(dx: string, form: PoolMembers): void;
+  /** The member form of gradient value `dy`, when the rule that produced it offered one. */
+  membersOf(dy: string): PoolMembers | undefined;
+}
+
+/**
+ * A max-pool input gradient also offered per window member: for a pool whose s x s windows tile its input,
+ * `members` = [N, C, s*s, Ho, Wo] holds, for member m = (a, b) of window (i, j), the gradient that reaches input
+ * pixel (s*i + a, s*j + b) (zero except at each window's first maximum), and `pooled` = [N, C, Ho, Wo] the
+ * gradient of the pool output (every value of it reaches exactly one member). A convolution feeding the pool can
+ * compute its weight and bias gradients from this form without the scattered full-size gradient; the autodiff
+ * drops whichever form no consumer reads.
+ */
+export interface PoolMembers {
+  members: string;
+  pooled: string;
+  block: number;
 }
 
 /** A gradient rule returns one gradient (or undefined) per input of the node. */

@@ -2,8 +2,7 @@ import { UnsupportedOpError } from '../unsupported-op-error';
 import { intAttr, windowGeometry, type WindowGeometry } from '../spatial';
 import { attr } from '../types';
 import type { GraphBuilder } from '../builder';
-import { reduceSum, requireDy, shapeOf, spatialDims, type GradContext } from './context';
-import { poolMembersOf, type PoolMembers } from './pool-members';
+import { reduceSum, requireDy, shapeOf, spatialDims, type GradContext, type PoolMembers } from './context';
 
 /**
  * output_padding that makes a ConvTranspose with the forward geometry reproduce the forward input size
@@ -447,7 +446,7 @@ export function convGrad(ctx: GradContext) {
       ? flippedConvInputGrad(b, dy, w, g)
       : convInputGrad(b, dy, w, spatial, g, group);
   }
-  const members = poolMembersOf(b, dy);
+  const members = ctx.membersOf(dy);
   // Only when dX is not needed (a first layer): then the scattered full-size gradient is never built. With dX
   // needed it is built anyway, and the plain weight gradient measured faster (lenet5 conv2).
   const polyphase = members !== undefined && !ctx.needs(0) && polyphaseApplies(b, x, w, g, group, members.block);

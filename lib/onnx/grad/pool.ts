@@ -4,7 +4,6 @@ import type { GraphBuilder } from '../builder';
 import { attr, type GraphNode } from '../types';
 import { outputPadding } from './conv';
 import { requireDy, scalar, shapeOf, spatialDims, type GradContext } from './context';
-import { offerPoolMembers } from './pool-members';
 
 function poolGeometry(ctx: GradContext): { spatial: number[]; g: WindowGeometry } {
   const { b, node } = ctx;
@@ -61,7 +60,7 @@ export function maxPoolGrad(ctx: GradContext) {
   if (block !== undefined) {
     const dy = requireDy(ctx);
     const dx = tiledMaxPoolGrad(b, x, node.outputs[0], dy, block);
-    offerPoolMembers(b, dx, { members: tiledMaxPoolMembers(b, x, node.outputs[0], dy, block), pooled: dy, block });
+    ctx.offerMembers(dx, { members: tiledMaxPoolMembers(b, x, node.outputs[0], dy, block), pooled: dy, block });
     return [dx];
   }
   const overlap = g.kernel.some((k, i) => (k - 1) * g.dilations[i] + 1 > g.strides[i]);
@@ -143,7 +142,7 @@ function tiledMaxPoolGrad(b: GraphBuilder, x: string, y: string, dy: string, k: 
 }
 
 /**
- * The same backward pass in member form (see PoolMembers): the input in SpaceToDepth layout [N*C, k*k, Ho, Wo]
+ * The same backward pass in member form (see PoolMembers in context.ts): the input in SpaceToDepth layout [N*C, k*k, Ho, Wo]
  * compared with Y gives each member's "is a maximum" flag; a member is selected when no earlier member in
  * row-major window order is a maximum (PyTorch's first maximum), and carries dY. No scatter, no indices.
  */
