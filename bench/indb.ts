@@ -206,6 +206,27 @@ export async function main(argv: string[]): Promise<void> {
         for (let j = 0; j < maxK; j++) await redis.set(`bench:lg:${j}`, sources[j].subarray(0, luaFloats * 4));
       }
       const luaScale = n / luaFloats;
+      type Timing = { ms: number; maxPing: number };
+      // One result row; the Lua path ran on a prefix of luaFloats floats and is scaled to the full size.
+      const resultRow = (
+        op: IndbResult['op'],
+        k: number,
+        mod: Timing,
+        lua: Timing,
+        client: Timing,
+        cRefMs: number,
+      ): IndbResult => ({
+        model,
+        params: n,
+        k,
+        op,
+        module_ms: round(mod.ms),
+        lua_ms: round(lua.ms * luaScale),
+        client_ms: round(client.ms),
+        c_ref_ms: round(cRefMs),
+        max_ping_ms_module: round(mod.maxPing),
+        max_ping_ms_lua: round(lua.maxPing),
+      });
       const luaPrefix = luaFloats < n ? 'bench:lg:' : 'bench:g:';
 
       // Module first, while this process is quiet (the client path allocates and collects
@@ -231,18 +252,7 @@ export async function main(argv: string[]): Promise<void> {
         const lua = await timed(pinger, () => averageTensors(redis, 'bench:lavg', luaKeys, { path: 'lua' }));
         const client = await timed(null, () => averageTensors(redis, 'bench:cavg', keys, { path: 'client' }));
         const mod = moduleAvg.get(k) as { ms: number; maxPing: number };
-        const row: IndbResult = {
-          model,
-          params: n,
-          k,
-          op: 'average',
-          module_ms: round(mod.ms),
-          lua_ms: round(lua.ms * luaScale),
-          client_ms: round(client.ms),
-          c_ref_ms: round(cRefMs),
-          max_ping_ms_module: round(mod.maxPing),
-          max_ping_ms_lua: round(lua.maxPing),
-        };
+        const row = resultRow('average', k, mod, lua, client, cRefMs);
         logger.info({ ...row, lua_floats: luaFloats }, 'indb: average');
         results.push(row);
       }
@@ -259,18 +269,7 @@ export async function main(argv: string[]): Promise<void> {
       const clientSgd = await timed(null, () =>
         sgdUpdate(redis, 'bench:p', 'bench:g:1', { ...hp, momentumKey: 'bench:m' }, { path: 'client' }),
       );
-      const row: IndbResult = {
-        model,
-        params: n,
-        k: 1,
-        op: 'sgd',
-        module_ms: round(moduleSgd.ms),
-        lua_ms: round(luaSgd.ms * luaScale),
-        client_ms: round(clientSgd.ms),
-        c_ref_ms: round(sgdRef),
-        max_ping_ms_module: round(moduleSgd.maxPing),
-        max_ping_ms_lua: round(luaSgd.maxPing),
-      };
+      const row = resultRow('sgd', 1, moduleSgd, luaSgd, clientSgd, sgdRef);
       logger.info({ ...row, lua_floats: luaFloats }, 'indb: sgd');
       results.push(row);
       await redis.flushall();
