@@ -1,62 +1,110 @@
 import { Context } from '@temporalio/activity';
+import { isQuorum } from '../lib/membership/agreement';
+import { compareStep, decodeSync, type ReadyMessage, type RemovedNotice } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
-import { compareStep, decodeReady } from './sync-messages';
 
 export interface AwaitPeersReadyInput {
   run: string;
   epoch: number;
   step: number;
+  /** The active set (this peer included), in rank order. */
   expected: string[];
   /** XRANGE start from the previous barrier (`-` at first). */
   cursor: string;
   timeoutMs: number;
+  /** Peers to treat as suspected whatever the detector says (removed by an operator). */
+  forceSuspected: string[];
+  /** Removal notices about this peer from before this (epoch, step) are stale (it was readmitted since). */
+  ignoreRemovedBefore?: [number, number];
 }
 
 export interface AwaitPeersReadyResult {
-  ready: string[];
+  /** ready(epoch, step) messages received, by sender: the votes of this step. */
+  votes: Record<string, Omit<ReadyMessage, 'type' | 'run' | 'epoch' | 'step' | 'peer'>>;
+  /** Expected peers that did not announce ready (suspected ones are not waited for). */
   missing: string[];
+  /** Expected peers suspected when the barrier ended, with the reason. */
+  suspected: { peer: string; reason: string }[];
+  /** A notice from an active peer that this peer was removed from the run. */
+  removedNotice: RemovedNotice | null;
+  /** True when the wait ended at the timeout (not every unsuspected peer was ready, or no quorum). */
+  timedOut: boolean;
   cursor: string;
   waitedMs: number;
 }
 
+/** Block this long per read while waiting, so suspicions and heartbeats are looked at in between. */
+const BLOCK_MS = 100;
+
 /**
- * Barrier: reads this peer's sync stream until every expected peer has announced ready(epoch, step),
- * or the timeout passes. Messages of later steps (from faster peers) stay unconsumed: the returned
- * cursor points at the first of them.
+ * Paper III.3.6: waits until every expected peer that is not suspected has announced ready(epoch, step) and
+ * the peers heard from are a quorum, or the timeout passes. The wait is woken by new stream entries
+ * (XREAD BLOCK on its own connection), not polled. Messages of later steps (from faster peers) stay
+ * unconsumed: the returned cursor points at the first of them.
  */
 export function makeAwaitPeersReady(deps: ActivityDeps) {
   return async function awaitPeersReady(input: AwaitPeersReadyInput): Promise<AwaitPeersReadyResult> {
     const started = Date.now();
-    const redis = await deps.directory.connection(deps.peerId);
+    const own = await deps.directory.connection(deps.peerId);
+    const blocking = own.duplicate();
+    blocking.on('error', () => undefined);
     const stream = runKeys(input.run).syncStream;
     const expected = new Set(input.expected);
-    const ready = new Set<string>();
+    const votes: AwaitPeersReadyResult['votes'] = {};
     const current = { epoch: input.epoch, step: input.step };
     let start = input.cursor;
     let lastId: string | null = null;
     let firstLaterId: string | null = null;
-    let pause = 5;
-    for (;;) {
-      const entries = (await redis.xrange(stream, start, '+', 'COUNT', 500)) as [string, string[]][];
-      for (const [id, fields] of entries) {
-        lastId = id;
-        const msg = decodeReady(fields);
-        if (!msg || msg.run !== input.run) continue;
-        const order = compareStep(msg, current);
-        if (order === 0 && expected.has(msg.peer)) ready.add(msg.peer);
-        else if (order > 0 && firstLaterId === null) firstLaterId = id;
+    let removedNotice: RemovedNotice | null = null;
+    let timedOut = false;
+    const suspectedNow = () => {
+      const fromDetector = deps.monitor.suspects(input.expected).map((h) => ({ peer: h.peer, reason: h.reason ?? '' }));
+      const forced = input.forceSuspected
+        .filter((p) => expected.has(p) && !fromDetector.some((s) => s.peer === p))
+        .map((peer) => ({ peer, reason: 'removed by operator' }));
+      return [...fromDetector, ...forced];
+    };
+    try {
+      for (;;) {
+        const entries = (await own.xrange(stream, start, '+', 'COUNT', 500)) as [string, string[]][];
+        for (const [id, fields] of entries) {
+          lastId = id;
+          const msg = decodeSync(fields);
+          if (!msg || msg.run !== input.run || !expected.has(msg.peer)) continue;
+          if (msg.type === 'removed') {
+            const [e, st] = input.ignoreRemovedBefore ?? [0, 0];
+            if (msg.target === deps.peerId && compareStep(msg, { epoch: e, step: st }) >= 0) removedNotice = msg;
+            continue;
+          }
+          const order = compareStep(msg, current);
+          if (order === 0) {
+            const { suspects, missing, membership, adds, stop } = msg;
+            votes[msg.peer] = { suspects, missing, membership, adds, stop };
+          } else if (order > 0 && firstLaterId === null) firstLaterId = id;
+        }
+        if (lastId !== null) start = `(${lastId}`;
+        if (entries.length === 500) continue;
+        if (removedNotice) break;
+        const suspected = new Set(suspectedNow().map((s) => s.peer));
+        const heard = Object.keys(votes);
+        const waitingFor = input.expected.filter((p) => !(p in votes) && !suspected.has(p));
+        if (waitingFor.length === 0 && isQuorum(heard, input.expected)) break;
+        if (Date.now() - started >= input.timeoutMs) {
+          timedOut = true;
+          break;
+        }
+        Context.current().heartbeat({ heard: heard.length, waitingFor });
+        const after = lastId ?? (input.cursor.startsWith('(') ? input.cursor.slice(1) : '0-0');
+        await blocking.xread('COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', stream, after);
       }
-      if (lastId !== null) start = `(${lastId}`;
-      if (entries.length === 500) continue;
-      if (ready.size === expected.size || Date.now() - started >= input.timeoutMs) break;
-      Context.current().heartbeat({ ready: ready.size });
-      await new Promise((r) => setTimeout(r, pause));
-      pause = Math.min(pause * 2, 20);
+    } finally {
+      blocking.disconnect();
     }
     const cursor = firstLaterId ?? (lastId !== null ? `(${lastId}` : input.cursor);
-    const missing = input.expected.filter((p) => !ready.has(p));
-    if (missing.length > 0) deps.log.warn({ run: input.run, ...current, missing }, 'sync barrier timed out');
-    return { ready: input.expected.filter((p) => ready.has(p)), missing, cursor, waitedMs: Date.now() - started };
+    const missing = input.expected.filter((p) => !(p in votes));
+    const suspected = suspectedNow();
+    if (timedOut) deps.log.warn({ run: input.run, ...current, missing }, 'sync barrier timed out');
+    return { votes, missing, suspected, removedNotice, timedOut, cursor, waitedMs: Date.now() - started };
   };
 }

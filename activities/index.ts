@@ -1,23 +1,33 @@
-import { makeAggregateAndUpdate } from './aggregate-and-update';
+import { makeAgreeOnInactivePeers } from './agree-on-inactive-peers';
+import { makeAggregateGradients } from './aggregate-gradients';
+import { makeApplyUpdate } from './apply-update';
 import { makeAverageShardGradients } from './average-shard-gradients';
 import { makeAwaitPeersReady } from './await-peers-ready';
 import { makeComputeShardGradient } from './compute-shard-gradient';
 import type { ActivityDeps } from './deps';
 import { makeEvaluateModel } from './evaluate-model';
+import { makeFetchPeerGradients } from './fetch-peer-gradients';
 import { makePreparePeer } from './prepare-peer';
+import { makeProbePeers } from './probe-peers';
 import { makePublishReady } from './publish-ready';
 
-export { PeerDirectory, type ActivityDeps } from './deps';
+export type { ActivityDeps } from './deps';
+// Kept for callers that built a directory from here before it moved to lib/redis.
+export { PeerDirectory } from '../lib/redis/peer-directory';
 
-/** All activities of one peer's worker, sharing its clients (built once per worker). */
+/** All activities of one peer's worker, sharing its clients (built once per worker). One per paper step. */
 export function createActivities(deps: ActivityDeps) {
   return {
     preparePeer: makePreparePeer(deps),
     computeShardGradient: makeComputeShardGradient(deps),
     averageShardGradients: makeAverageShardGradients(deps),
+    probePeers: makeProbePeers(deps),
     publishReady: makePublishReady(deps),
     awaitPeersReady: makeAwaitPeersReady(deps),
-    aggregateAndUpdate: makeAggregateAndUpdate(deps),
+    agreeOnInactivePeers: makeAgreeOnInactivePeers(deps),
+    fetchPeerGradients: makeFetchPeerGradients(deps),
+    aggregateGradients: makeAggregateGradients(deps),
+    applyUpdate: makeApplyUpdate(deps),
     evaluateModel: makeEvaluateModel(deps),
   };
 }

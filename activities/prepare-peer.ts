@@ -1,6 +1,7 @@
 import { loadDataset, stepsPerEpoch } from '../lib/data';
 import type { DatasetSource } from '../lib/data/dataset';
 import { createTrainer } from '../lib/engine';
+import type { RunPlan } from '../lib/protocol/plan';
 import { runKeys } from '../lib/redis/keys';
 import { float32ToBuffer } from '../lib/tensor/float32';
 import type { ActivityDeps } from './deps';
@@ -13,9 +14,12 @@ export interface PreparePeerInput {
   trainLimit?: number;
   testLimit?: number;
   peers: number;
+  rank: number;
   shardsPerPeer: number;
   batchSize: number;
   maxStepsPerEpoch?: number;
+  ttlSeconds: number;
+  path: RunPlan['path'];
 }
 
 export interface PreparePeerResult {
@@ -28,8 +32,8 @@ export interface PreparePeerResult {
 }
 
 /**
- * Writes the initial parameters (from the run seed, so every peer starts from the same model) and the
- * layout manifest into the peer's Redis, unless a previous attempt completed; learns the dataset size.
+ * Writes the run plan, the initial parameters (from the run seed, so every peer starts from the same model)
+ * and the layout manifest into the peer's Redis, unless a previous attempt completed; learns the dataset size.
  */
 export function makePreparePeer(deps: ActivityDeps) {
   return async function preparePeer(input: PreparePeerInput): Promise<PreparePeerResult> {
@@ -42,12 +46,31 @@ export function makePreparePeer(deps: ActivityDeps) {
     const keys = runKeys(input.run);
     const redis = await deps.directory.connection(deps.peerId);
     const manifest = JSON.stringify({ model: input.model, params: trainer.layout, buffers: trainer.bufferLayout });
+    const plan: RunPlan = {
+      run: input.run,
+      model: input.model,
+      dataset: input.dataset,
+      trainLimit: input.trainLimit,
+      testLimit: input.testLimit,
+      peers: input.peers,
+      rank: input.rank,
+      shardsPerPeer: input.shardsPerPeer,
+      batchSize: input.batchSize,
+      seed: input.seed,
+      ttlSeconds: input.ttlSeconds,
+      path: input.path,
+      trainCount,
+      testCount,
+      stepsPerEpoch: steps,
+      hasBuffers: trainer.bufferLayout.size > 0,
+    };
     // Everything is written in one MULTI and the layout manifest marks it done, so an attempt that
     // died half-way is simply repeated (only this peer's workflow prepares this run's keys).
     const created = !(await redis.exists(keys.layout));
     if (created) {
       await redis
         .multi()
+        .set(keys.plan, JSON.stringify(plan))
         .set(keys.params, float32ToBuffer(trainer.initParams(input.seed)))
         .set(keys.buffers, float32ToBuffer(trainer.initBuffers()))
         .del(keys.momentum, keys.appliedStep)

@@ -1,26 +1,22 @@
+import { encodeSync, type ReadyMessage } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
-import { encodeReady } from './sync-messages';
 
 export interface PublishReadyInput {
-  run: string;
-  epoch: number;
-  step: number;
+  message: Omit<ReadyMessage, 'type' | 'peer'>;
   /** Active peers (this one included) whose sync streams get the message. */
   to: string[];
 }
 
-/** Appends ready(epoch, step) to every active peer's sync stream. Unreachable peers are reported, not fatal. */
+/**
+ * Paper III.2.5: appends ready(epoch, step) with this peer's suspicions to every active peer's sync stream.
+ * Unreachable peers are reported, never fatal.
+ */
 export function makePublishReady(deps: ActivityDeps) {
   return async function publishReady(input: PublishReadyInput): Promise<{ delivered: string[]; failed: string[] }> {
-    const stream = runKeys(input.run).syncStream;
-    const fields = encodeReady({
-      type: 'ready',
-      run: input.run,
-      peer: deps.peerId,
-      epoch: input.epoch,
-      step: input.step,
-    });
+    const { message } = input;
+    const stream = runKeys(message.run).syncStream;
+    const fields = encodeSync({ type: 'ready', peer: deps.peerId, ...message });
     const outcomes = await Promise.allSettled(
       input.to.map(async (peer) => {
         const redis = await deps.directory.connection(peer);
@@ -31,7 +27,7 @@ export function makePublishReady(deps: ActivityDeps) {
     const failed: string[] = [];
     outcomes.forEach((o, i) => (o.status === 'fulfilled' ? delivered : failed).push(input.to[i]));
     if (failed.length > 0)
-      deps.log.warn({ run: input.run, failed, epoch: input.epoch, step: input.step }, 'ready not delivered');
+      deps.log.warn({ run: message.run, failed, epoch: message.epoch, step: message.step }, 'ready not delivered');
     return { delivered, failed };
   };
 }

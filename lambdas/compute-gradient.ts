@@ -4,8 +4,8 @@ import { TensorError } from '../lib/errors/tensor-error';
 import { logger } from '../lib/log';
 import { runKeys } from '../lib/redis/keys';
 import { bufferToFloat32, firstNonFinite, float32ToBuffer } from '../lib/tensor/float32';
-import { peerRedis, trainerFor } from './runtime';
-import type { ComputeGradientEvent, ComputeGradientResult } from './types';
+import { peerRedis, runPlan, trainerFor } from './runtime';
+import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protocol/functions';
 
 /**
  * Computes the gradient of one batch of one shard with the peer's current parameters and stores it
@@ -15,7 +15,8 @@ import type { ComputeGradientEvent, ComputeGradientResult } from './types';
 export async function handler(event: ComputeGradientEvent): Promise<ComputeGradientResult> {
   const t0 = performance.now();
   const keys = runKeys(event.run);
-  const trainer = await trainerFor(event.model);
+  const plan = await runPlan(event.run);
+  const trainer = await trainerFor(plan.model);
   const redis = await peerRedis();
   const [paramsBuf, buffersBuf] = await redis
     .pipeline()
@@ -33,14 +34,16 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
   const params = bufferToFloat32(paramsBuf, trainer.layout.size, 'compute-gradient parameters');
   const buffers = bufferToFloat32(buffersBuf ?? Buffer.alloc(0), trainer.bufferLayout.size, 'compute-gradient buffers');
 
-  const dataset = loadDataset(event.dataset, 'train');
-  const total = Math.min(dataset.count, event.trainLimit ?? dataset.count);
-  const shard = shardRange(total, event.peers, event.rank, event.shards, event.shard);
-  const indices = batchIndices(shard, event.batchSize, event.step, {
-    seed: event.seed,
-    epoch: event.epoch,
-    rank: event.rank,
-    shard: event.shard,
+  const dataset = loadDataset(plan.dataset, 'train');
+  const total = Math.min(dataset.count, plan.trainLimit ?? dataset.count);
+  // Own shard at this step, unless the call names another batch (a taken-over unit or a catch-up batch).
+  const batch = event.batch ?? { rank: plan.rank, shard: event.shard, epoch: event.epoch, step: event.step };
+  const shard = shardRange(total, plan.peers, batch.rank, plan.shardsPerPeer, batch.shard);
+  const indices = batchIndices(shard, plan.batchSize, batch.step, {
+    seed: plan.seed,
+    epoch: batch.epoch,
+    rank: batch.rank,
+    shard: batch.shard,
   });
   const n = indices.length;
   const images = new Float32Array(n * dataset.rows * dataset.cols);
@@ -58,13 +61,13 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
   }
 
   const gradientKey = keys.shardGradient(event.epoch, event.step, event.shard);
-  const tx = redis.multi().set(gradientKey, float32ToBuffer(result.grad), 'EX', event.ttlSeconds);
+  const tx = redis.multi().set(gradientKey, float32ToBuffer(result.grad), 'EX', plan.ttlSeconds);
   if (trainer.bufferLayout.size > 0) {
     tx.set(
       keys.shardBuffers(event.epoch, event.step, event.shard),
       float32ToBuffer(result.buffers),
       'EX',
-      event.ttlSeconds,
+      plan.ttlSeconds,
     );
   }
   await tx.exec();
@@ -74,10 +77,10 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
     {
       fn: 'compute-gradient',
       run: event.run,
-      peer: event.peerId,
       epoch: event.epoch,
       step: event.step,
       shard: event.shard,
+      batch,
       loss: result.loss,
       n,
       ...timings,

@@ -1,8 +1,8 @@
 import { handler as computeGradient } from './compute-gradient';
 import { handler as evaluate } from './evaluate';
-import type { FunctionEvents, FunctionName, FunctionResults } from './types';
+import type { FunctionEvents, FunctionName, FunctionResults } from '../lib/protocol/functions';
 
-export type { FunctionName, FunctionEvents, FunctionResults } from './types';
+export type { FunctionName, FunctionEvents, FunctionResults } from '../lib/protocol/functions';
 
 /** Handlers by function name: what the local pool and the inline invoker call. */
 export const handlers: { [K in FunctionName]: (event: FunctionEvents[K]) => Promise<FunctionResults[K]> } = {

@@ -1,11 +1,15 @@
 // What a warm function process keeps between invocations: one Redis connection and one trainer per model.
 import type Redis from 'ioredis';
 import { createTrainer, type Trainer } from '../lib/engine';
+import { DataError } from '../lib/errors/data-error';
+import type { RunPlan } from '../lib/protocol/plan';
 import { connectRedis, type RedisEndpoint } from '../lib/redis/connect';
+import { runKeys } from '../lib/redis/keys';
 
 let endpoint: RedisEndpoint | null = null;
 let client: Promise<Redis> | null = null;
 const trainers = new Map<string, Promise<Trainer>>();
+const plans = new Map<string, RunPlan>();
 
 /** Set by the local pool (from the worker's own config); on AWS Lambda the environment is used. */
 export function configurePeerRedis(next: RedisEndpoint): void {
@@ -38,6 +42,17 @@ export function trainerFor(model: string): Promise<Trainer> {
     trainer.catch(() => trainers.delete(model));
   }
   return trainer;
+}
+
+/** The run plan preparePeer wrote into the peer's Redis (read once per warm process and run). */
+export async function runPlan(run: string): Promise<RunPlan> {
+  const cached = plans.get(run);
+  if (cached) return cached;
+  const text = await (await peerRedis()).get(runKeys(run).plan);
+  if (!text) throw new DataError(`run ${run} has no plan in this peer's Redis (peer not prepared?)`);
+  const plan = JSON.parse(text) as RunPlan;
+  plans.set(run, plan);
+  return plan;
 }
 
 export async function closeRuntime(): Promise<void> {

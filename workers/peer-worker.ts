@@ -1,7 +1,9 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, PeerDirectory } from '../activities';
+import { createActivities } from '../activities';
 import type { Invoker } from '../lib/invoker/types';
 import { logger } from '../lib/log';
+import type { PeerDirectory } from '../lib/redis/peer-directory';
+import { PeerMonitor } from '../lib/redis/peer-monitor';
 
 export interface PeerWorkerOptions {
   connection: NativeConnection;
@@ -14,18 +16,24 @@ export interface PeerWorkerOptions {
   workflowBundlePath?: string;
 }
 
-/** One peer's Temporal worker: its own task queue, its activities bound to its Redis and function pool. */
+/**
+ * One peer's Temporal worker: its own task queue, its activities bound to its Redis and function pool, and
+ * its failure detector (heartbeat writer + prober), which runs for as long as the worker does.
+ */
 export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker> {
+  const log = logger.child({ peer: opts.peerId });
+  const monitor = new PeerMonitor(opts.directory, opts.peerId, log);
   const activities = createActivities({
     peerId: opts.peerId,
     directory: opts.directory,
     invoker: opts.invoker,
-    log: logger.child({ peer: opts.peerId }),
+    monitor,
+    log,
   });
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundlePath
     ? { workflowBundle: { codePath: opts.workflowBundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
-  return Worker.create({
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
@@ -33,4 +41,14 @@ export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker>
     ...workflows,
     maxConcurrentActivityTaskExecutions: 16,
   });
+  monitor.start();
+  const run = worker.run.bind(worker);
+  worker.run = async () => {
+    try {
+      return await run();
+    } finally {
+      monitor.stop();
+    }
+  };
+  return worker;
 }

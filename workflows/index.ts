@@ -1,2 +1,2 @@
 export { peerTrainingWorkflow } from './peer-training';
-export { statusQuery } from './signals';
+export { addPeerSignal, removePeerSignal, statusQuery, stopSignal } from './messages';

@@ -1,74 +1,61 @@
+// One peer's training: one workflow run per epoch, chained with continueAsNew (paper III.3; AWS Step
+// Functions in the paper). The steps themselves are in training-step.ts.
 import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
   continueAsNew,
   log,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  type RetryPolicy,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { accuracyAttribute, epochAttribute, lossAttribute } from '../lib/protocol/search-attributes';
-import type { EpochRecord, PeerStatus, PeerTrainingState, TrainingResult } from '../lib/protocol/types';
-import { statusQuery } from './signals';
-
-// Bad input never gets better by retrying: fail the step at once with the error's own message.
-const nonRetryableErrorTypes = [
-  'ConfigError',
-  'TensorError',
-  'DataError',
-  'UnknownModelError',
-  'EngineError',
-  'GraphError',
-  'ModelDecodeError',
-  'UnsupportedOpError',
-];
-
-const retry: RetryPolicy = {
-  initialInterval: '200 milliseconds',
-  backoffCoefficient: 2,
-  maximumAttempts: 5,
-  nonRetryableErrorTypes,
-};
-
-// Function fan-out and evaluation: regular activities, each shard visible in the UI and retried alone.
-const { preparePeer, computeShardGradient, evaluateModel } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry,
-});
-
-// Short in-Redis steps run as local activities: chained inside one workflow task, without a
-// server round trip each (that round trip dominated small steps), and still recorded in history.
-const { averageShardGradients, publishReady, aggregateAndUpdate } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry,
-});
-
-const { awaitPeersReady } = proxyActivities<Activities>({
-  // The barrier has its own timeout (syncTimeoutMs); heartbeats show it is alive while it waits.
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20 seconds',
-  retry,
-});
+import { ConfigError } from '../lib/errors/config-error';
+import { initialOwners } from '../lib/membership/redistribution';
+import {
+  accuracyAttribute,
+  activePeersAttribute,
+  epochAttribute,
+  lossAttribute,
+  peerAttribute,
+  runAttribute,
+} from '../lib/protocol/search-attributes';
+import { initialState } from '../lib/protocol/start';
+import type {
+  EpochRecord,
+  PeerStatus,
+  PeerTrainingInput,
+  PeerTrainingState,
+  StepTimings,
+  TrainingResult,
+} from '../lib/protocol/types';
+import { evaluateModel, preparePeer } from './activity-proxies';
+import { addPeerSignal, removePeerSignal, statusQuery, stopSignal } from './messages';
+import { trainingStep } from './training-step';
 
 /**
- * One peer's training, one workflow run per epoch chained with continueAsNew. Each epoch runs
- * `stepsPerEpoch` synchronous steps: compute shard gradients (functions, in parallel), average them
- * in Redis, announce ready, wait for the other peers, aggregate their averages and update in Redis.
+ * One peer's training. Accepts a short start input (`{"run","peer","peers","model",...}`: validated here,
+ * defaults applied here) or the state carried by continueAsNew. Each epoch runs `stepsPerEpoch` synchronous
+ * steps, evaluates every `evalEvery` epochs, checks convergence and continues as new into the next epoch.
  */
-export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<TrainingResult> {
-  const state: PeerTrainingState = { ...input };
+export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<TrainingResult> {
+  let state: PeerTrainingState;
+  try {
+    state = initialState(input);
+  } catch (err) {
+    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+    throw err;
+  }
   const { config, run, peerId } = state;
-  const self = state.peers.find((p) => p.id === peerId);
-  if (!self) throw ApplicationFailure.nonRetryable(`peer ${peerId} is not in the peer list`, 'ConfigError');
   let phase = 'starting';
+  let suspected: string[] = [];
   let lastLoss: number | null = null;
+  let lastStep: StepTimings | null = null;
+  let endReason: string | null = null;
+  let removedByOperator: string | null = null;
+  const lastAccuracy = () => [...state.history].reverse().find((r) => r.testAccuracy !== null)?.testAccuracy ?? null;
 
-  const status = (): PeerStatus => ({
+  setHandler(statusQuery, (): PeerStatus => ({
     run,
     peerId,
     epoch: state.epoch,
@@ -76,13 +63,55 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
     step: state.step,
     stepsPerEpoch: state.dataset?.stepsPerEpoch ?? 0,
     phase,
+    active: state.active,
+    suspected,
+    membership: state.membership,
     lastLoss,
+    lastAccuracy: lastAccuracy(),
+    lastStep,
     history: state.history,
-    done: phase === 'done',
+    done: ['done', 'removed', 'stopped', 'converged'].includes(phase),
+    endReason,
+  }));
+  setHandler(addPeerSignal, ({ peer }) => {
+    if (!state.peers.some((p) => p.id === peer)) {
+      log.warn('addPeer: unknown peer ignored (new peers join through the handshake)', { peer });
+      return;
+    }
+    if (!state.active.includes(peer) && !state.pendingAdds.includes(peer))
+      state.pendingAdds = [...state.pendingAdds, peer];
   });
-  setHandler(statusQuery, status);
-  upsertSearchAttributes([{ key: epochAttribute, value: state.epoch }]);
+  setHandler(removePeerSignal, ({ peer, reason }) => {
+    if (peer === peerId) removedByOperator = reason ?? 'removed by operator';
+    else if (state.active.includes(peer) && !state.operatorRemoved.includes(peer))
+      state.operatorRemoved = [...state.operatorRemoved, peer];
+  });
+  setHandler(stopSignal, (args) => {
+    state.stopRequested ??= args?.reason ?? 'stopped by operator';
+  });
 
+  upsertSearchAttributes([
+    { key: runAttribute, value: run },
+    { key: peerAttribute, value: peerId },
+    { key: epochAttribute, value: state.epoch },
+    { key: activePeersAttribute, value: state.active.length },
+  ]);
+
+  const finish = (outcome: TrainingResult['outcome']): TrainingResult => {
+    phase = outcome === 'completed' ? 'done' : outcome;
+    return {
+      run,
+      peerId,
+      epochs: state.history.length,
+      history: state.history,
+      membership: state.membership,
+      outcome,
+      endReason,
+    };
+  };
+
+  const self = state.peers.find((p) => p.id === peerId);
+  if (!self) throw ApplicationFailure.nonRetryable(`peer ${peerId} is not in the peer list`, 'ConfigError');
   if (!state.dataset) {
     phase = 'prepare';
     const prepared = await preparePeer({
@@ -93,9 +122,12 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
       trainLimit: config.trainLimit,
       testLimit: config.testLimit,
       peers: state.peers.length,
+      rank: self.rank,
       shardsPerPeer: config.shardsPerPeer,
       batchSize: config.batchSize,
       maxStepsPerEpoch: config.maxStepsPerEpoch,
+      ttlSeconds: config.gradientTtlSeconds,
+      path: config.inDbPath,
     });
     state.dataset = {
       trainCount: prepared.trainCount,
@@ -105,81 +137,48 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
     state.hasBuffers = prepared.bufferCount > 0;
   }
   const { stepsPerEpoch } = state.dataset;
-  const hasBuffers = state.hasBuffers ?? false;
-  const partial = state.partial ?? { lossSum: 0, samples: 0, computeMs: 0, startedAt: Date.now() };
-  const activePeers = state.peers.map((p) => p.id);
+  const partial = state.partial ?? { lossSum: 0, samples: 0, computeMs: 0, startedAt: Date.now(), phaseMs: {} };
+  // III.3.11 At an epoch start the data is re-cut by rank over the active peers.
+  if (state.step === 0)
+    state.owners = initialOwners(
+      state.peers.map((p) => p.id),
+      state.active,
+      config.shardsPerPeer,
+    );
 
+  let stopReason: string | null = null;
+  let parallelism = config.shardsPerPeer;
   for (let step = state.step; step < stepsPerEpoch; step++) {
     state.step = step;
-    phase = 'compute';
-    const shards = Array.from({ length: config.shardsPerPeer }, (_, shard) => shard);
-    const computeStarted = Date.now();
-    const results = await Promise.all(
-      shards.map((shard) =>
-        computeShardGradient({
-          run,
-          peerId,
-          model: config.model,
-          dataset: config.dataset,
-          trainLimit: config.trainLimit,
-          peers: state.peers.length,
-          rank: self.rank,
-          shards: config.shardsPerPeer,
-          shard,
-          epoch: state.epoch,
-          step,
-          batchSize: config.batchSize,
-          seed: config.seed,
-          ttlSeconds: config.gradientTtlSeconds,
-        }),
-      ),
-    );
-    partial.computeMs += Date.now() - computeStarted;
-    for (const r of results) {
-      partial.lossSum += r.loss * r.count;
-      partial.samples += r.count;
+    if (removedByOperator) {
+      endReason = removedByOperator;
+      return finish('removed');
     }
-    lastLoss = results.reduce((a, r) => a + r.loss * r.count, 0) / results.reduce((a, r) => a + r.count, 0);
-
-    phase = 'average';
-    await averageShardGradients({
-      run,
-      epoch: state.epoch,
-      step,
-      shards: config.shardsPerPeer,
-      hasBuffers,
-      ttlSeconds: config.gradientTtlSeconds,
-      path: config.inDbPath,
+    const activeBefore = state.active.length;
+    const outcome = await trainingStep(state, step, {
+      phase: (name) => (phase = name),
+      suspected: (peers) => (suspected = peers),
     });
-    phase = 'sync';
-    await publishReady({ run, epoch: state.epoch, step, to: activePeers });
-    const barrier = await awaitPeersReady({
-      run,
-      epoch: state.epoch,
-      step,
-      expected: activePeers,
-      cursor: state.syncCursor,
-      timeoutMs: config.syncTimeoutMs,
-    });
-    state.syncCursor = barrier.cursor;
-    if (barrier.missing.length > 0) log.warn('peers missed the sync barrier', { missing: barrier.missing, step });
-
-    phase = 'update';
-    await aggregateAndUpdate({
-      run,
-      epoch: state.epoch,
-      step,
-      peers: barrier.ready,
-      hasBuffers,
-      lr: config.learningRate,
-      momentum: config.momentum,
-      weightDecay: config.weightDecay,
-      ttlSeconds: config.gradientTtlSeconds,
-      path: config.inDbPath,
-      aggregation: config.aggregation,
-      byzantineF: config.byzantineF,
-    });
-
+    for (const [name, ms] of Object.entries(outcome.timings)) partial.phaseMs[name] = (partial.phaseMs[name] ?? 0) + ms;
+    lastStep = outcome.timings;
+    if (outcome.kind === 'removed') {
+      endReason = outcome.reason;
+      log.warn('this peer left the active set', { reason: outcome.reason });
+      return finish('removed');
+    }
+    partial.computeMs += outcome.timings.compute ?? 0;
+    partial.lossSum += outcome.loss * outcome.samples;
+    partial.samples += outcome.samples;
+    lastLoss = outcome.loss;
+    parallelism = outcome.parallelism;
+    if (state.active.length !== activeBefore) {
+      upsertSearchAttributes([{ key: activePeersAttribute, value: state.active.length }]);
+      log.warn('active set changed', { active: state.active, step });
+    }
+    if (outcome.kind === 'stop') {
+      stopReason = outcome.reason;
+      break;
+    }
     if (step + 1 < stepsPerEpoch && workflowInfo().continueAsNewSuggested) {
       // Keep history bounded on very long epochs: carry the epoch's accumulators into a fresh run.
       await condition(allHandlersFinished);
@@ -187,19 +186,18 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
     }
   }
 
+  // III.3.9 Every k epochs (and at the end, or when stopping): evaluate, then check convergence.
   let testLoss: number | null = null;
   let testAccuracy: number | null = null;
-  if (state.epoch % config.evalEvery === 0 || state.epoch === config.epochs) {
+  const last = state.epoch === config.epochs || stopReason !== null;
+  if (state.epoch % config.evalEvery === 0 || last) {
     phase = 'evaluate';
-    const evaluation = await evaluateModel({
-      run,
-      peerId,
-      model: config.model,
-      dataset: config.dataset,
-      testLimit: config.testLimit,
-    });
+    const started = Date.now();
+    const evaluation = await evaluateModel({ run });
+    partial.phaseMs.evaluate = (partial.phaseMs.evaluate ?? 0) + (Date.now() - started);
     testLoss = evaluation.loss;
     testAccuracy = evaluation.accuracy;
+    state.checks = [...state.checks, { epoch: state.epoch, loss: testLoss, accuracy: testAccuracy }];
   }
   const record: EpochRecord = {
     epoch: state.epoch,
@@ -209,7 +207,9 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
     testAccuracy,
     epochMs: Date.now() - partial.startedAt,
     computeMs: partial.computeMs,
-    activePeers,
+    phaseMs: partial.phaseMs,
+    activePeers: state.active,
+    parallelism,
   };
   state.history = [...state.history, record];
   upsertSearchAttributes([
@@ -219,7 +219,16 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
   ]);
   log.info('epoch done', { epoch: state.epoch, trainLoss: record.trainLoss, testAccuracy, epochMs: record.epochMs });
 
+  if (stopReason !== null) {
+    endReason = stopReason;
+    await condition(allHandlersFinished);
+    return finish(stopReason.startsWith('converged') ? 'converged' : 'stopped');
+  }
   if (state.epoch < config.epochs) {
+    // A converged peer does not end alone: it asks every peer to stop after the next step (stop travels on
+    // the sync messages), so that all peers end at the same step.
+    const converged = convergence(state, config);
+    if (converged) state.stopRequested ??= converged;
     phase = 'next-epoch';
     await condition(allHandlersFinished);
     return continueAsNew<typeof peerTrainingWorkflow>({
@@ -229,6 +238,23 @@ export async function peerTrainingWorkflow(input: PeerTrainingState): Promise<Tr
       partial: undefined,
     });
   }
-  phase = 'done';
-  return { run, peerId, epochs: config.epochs, history: state.history };
+  await condition(allHandlersFinished);
+  return finish('completed');
+}
+
+/** The configured stopping rule over the checks so far: a reason string when it holds, else null. */
+function convergence(state: PeerTrainingState, config: PeerTrainingState['config']): string | null {
+  const checks = state.checks;
+  const latest = checks[checks.length - 1];
+  if (!latest || latest.epoch !== state.epoch) return null;
+  if (config.targetAccuracy !== undefined && latest.accuracy >= config.targetAccuracy)
+    return `converged: test accuracy ${latest.accuracy.toFixed(4)} >= ${config.targetAccuracy} at epoch ${state.epoch}`;
+  const k = config.plateauChecks;
+  if (k !== undefined && checks.length > k) {
+    const best = Math.min(...checks.slice(0, checks.length - k).map((c) => c.loss));
+    const recent = Math.min(...checks.slice(-k).map((c) => c.loss));
+    if (best - recent < config.plateauMinDelta)
+      return `converged: test loss improved by less than ${config.plateauMinDelta} over ${k} checks (epoch ${state.epoch})`;
+  }
+  return null;
 }

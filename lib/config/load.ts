@@ -1,35 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { ConfigError } from '../errors/config-error';
-import { DEFAULT_LEARNING_RATE } from '../models/names';
-import { runConfigSchema, type RunConfig } from './schema';
+import { parseRunConfig } from './parse';
+import type { RunConfig } from './schema';
 
-/** One line per problem: `config field "model": expected one of "softmax" | "mlp" ...`. */
-export function formatConfigIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const field = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-      if (issue.code === 'unrecognized_keys') {
-        const allowed = Object.keys(runConfigSchema.shape).join(', ');
-        return `config: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; allowed fields: ${allowed}`;
-      }
-      if (issue.code === 'invalid_value' && 'values' in issue) {
-        const allowed = (issue.values as unknown[]).map((v) => JSON.stringify(v)).join(' | ');
-        return `config field "${field}": allowed values are ${allowed}`;
-      }
-      return `config field "${field}": ${issue.message}`;
-    })
-    .join('\n');
-}
-
-/** Validates a plain object into a complete run config (defaults filled, run id assigned). */
-export function parseRunConfig(input: unknown, now: Date = new Date()): RunConfig {
-  const result = runConfigSchema.safeParse(input ?? {});
-  if (!result.success) throw new ConfigError(formatConfigIssues(result.error));
-  const config = result.data;
-  const run = config.run ?? defaultRunId(now);
-  return { ...config, run, learningRate: config.learningRate ?? DEFAULT_LEARNING_RATE[config.model] };
-}
+export { defaultRunId, formatConfigIssues, parseRunConfig } from './parse';
 
 /** Reads a JSON config file; `overrides` (from CLI flags) win over the file. */
 export function loadRunConfig(path: string | undefined, overrides: Record<string, unknown> = {}): RunConfig {
@@ -51,9 +25,4 @@ export function loadRunConfig(path: string | undefined, overrides: Record<string
     }
   }
   return parseRunConfig({ ...fromFile, ...overrides });
-}
-
-export function defaultRunId(now: Date): string {
-  const iso = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `r${iso}`.toLowerCase();
 }

@@ -59,7 +59,10 @@ export const runConfigSchema = z
       .default(42),
     /** Evaluate every k epochs (and always after the last). @default 1 */
     evalEvery: z.number().int().min(1).default(1),
-    /** How long a peer waits for the others at the sync barrier. @default 60000 */
+    /**
+     * How long a peer waits at the sync barrier for peers it does not suspect (suspected peers are never
+     * waited for). @default 60000
+     */
     syncTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
     /**
      * Rule combining the peers' averaged gradients (per coordinate, inside Redis). @default 'mean'
@@ -74,6 +77,25 @@ export const runConfigSchema = z
     inDbPath: z.enum(GRADIENT_PATHS).default('auto'),
     /** TTL of per-step gradient keys in seconds. @default 3600 */
     gradientTtlSeconds: z.number().int().min(10).default(3600),
+    /** How often every other peer is probed (PING + heartbeat read). @default 500 */
+    probeIntervalMs: z.number().int().min(50).max(600_000).default(500),
+    /** A probe that takes longer fails. @default 500 */
+    probeTimeoutMs: z.number().int().min(10).max(600_000).default(500),
+    /** Consecutive failed probes before a peer is suspected. @default 2 */
+    suspectAfter: z.number().int().min(1).max(100).default(2),
+    /** How often a worker refreshes its heartbeat key. @default 400 */
+    heartbeatIntervalMs: z.number().int().min(50).max(600_000).default(400),
+    /**
+     * Heartbeat expiry: a peer whose worker has been silent this long is suspected (a worker restart that
+     * takes longer counts as a failure). @default 2000
+     */
+    heartbeatStaleMs: z.number().int().min(100).max(3_600_000).default(2000),
+    /** Stop when the test accuracy reaches this (checked every evalEvery epochs). */
+    targetAccuracy: z.number().gt(0).max(1).optional(),
+    /** Stop when the test loss improved by less than plateauMinDelta over this many checks. */
+    plateauChecks: z.number().int().min(1).max(1000).optional(),
+    /** @default 0.001 */
+    plateauMinDelta: z.number().min(0).default(0.001),
   })
   .strict();
 

@@ -11,7 +11,6 @@ export {
   type IdxPaths,
   type Split,
 } from './dataset';
-export { reassignedRanges } from './reassign';
 export {
   splitRange,
   peerPartition,

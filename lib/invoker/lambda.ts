@@ -1,5 +1,5 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { FunctionEvents, FunctionName, FunctionResults } from '../../lambdas/types';
+import type { FunctionEvents, FunctionName, FunctionResults } from '../protocol/functions';
 import { FunctionError, type Invoker } from './types';
 
 export interface LambdaInvokerOptions {

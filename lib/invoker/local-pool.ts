@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { FunctionEvents, FunctionName, FunctionResults } from '../../lambdas/types';
+import type { FunctionEvents, FunctionName, FunctionResults } from '../protocol/functions';
 import type { RedisEndpoint } from '../redis/connect';
 import { packageRoot } from '../stack/paths';
 import { FunctionError, type Invoker } from './types';

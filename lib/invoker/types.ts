@@ -1,4 +1,4 @@
-import type { FunctionEvents, FunctionName, FunctionResults } from '../../lambdas/types';
+import type { FunctionEvents, FunctionName, FunctionResults } from '../protocol/functions';
 
 /** Runs stateless functions: a local thread pool by default, AWS Lambda in the cloud. */
 export interface Invoker {

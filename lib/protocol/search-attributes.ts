@@ -8,7 +8,16 @@ export const epochAttribute = defineSearchAttributeKey('SpirtEpoch', SearchAttri
 export const lossAttribute = defineSearchAttributeKey('SpirtLoss', SearchAttributeType.DOUBLE);
 export const accuracyAttribute = defineSearchAttributeKey('SpirtAccuracy', SearchAttributeType.DOUBLE);
 
-export const allSearchAttributes = [runAttribute, peerAttribute, epochAttribute, lossAttribute, accuracyAttribute];
+export const activePeersAttribute = defineSearchAttributeKey('SpirtActivePeers', SearchAttributeType.INT);
+
+export const allSearchAttributes = [
+  runAttribute,
+  peerAttribute,
+  epochAttribute,
+  lossAttribute,
+  accuracyAttribute,
+  activePeersAttribute,
+];
 
 /** `name=Type` pairs for `temporal server start-dev --search-attribute`. */
 export function searchAttributeFlags(): string[] {

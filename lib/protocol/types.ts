@@ -1,13 +1,14 @@
 // Plain-JSON types that cross the workflow boundary. No Maps, no typed arrays, no secrets:
 // everything here is stored forever in workflow history.
 import type { RunConfig } from '../config/schema';
+import type { BatchRef, UnitOwners } from '../membership/redistribution';
 
 /** A peer as the protocol sees it. Credentials never appear here; workers resolve them locally. */
 export interface PeerRef {
   id: string;
   rank: number;
-  /** Redis address of the peer, `host:port` (no password). */
-  redis: string;
+  /** Redis address of the peer, `host:port` (no password), when known. */
+  redis?: string;
 }
 
 export interface EpochRecord {
@@ -18,14 +19,22 @@ export interface EpochRecord {
   testLoss: number | null;
   testAccuracy: number | null;
   epochMs: number;
+  /** Time the epoch's critical path spent in gradient functions (the compute phase). */
   computeMs: number;
+  /** Per-phase totals over the epoch's steps (compute, average, probe, publish, barrier, agree, fetch, aggregate, update, evaluate). */
+  phaseMs: Record<string, number>;
+  /** Active peers at the end of the epoch. */
   activePeers: string[];
+  /** Function calls per step at the end of the epoch (grows when this peer takes over a removed peer's data). */
+  parallelism: number;
 }
 
-/** State carried from one workflow run to the next through continueAsNew. */
+/** State carried from one workflow run to the next through continueAsNew. Plain JSON. */
 export interface PeerTrainingState {
+  kind: 'state';
   run: string;
   peerId: string;
+  /** Every peer of the run by rank (`peers[r].rank === r`), active or not. */
   peers: PeerRef[];
   config: RunConfig;
   /** 1-based epoch this run works on. */
@@ -35,13 +44,61 @@ export interface PeerTrainingState {
   /** Stream position for the sync barrier (an XRANGE start argument). */
   syncCursor: string;
   history: EpochRecord[];
+  /** The agreed active set, in rank order. */
+  active: string[];
+  /** Agreed removals and admissions, in order. */
+  membership: MembershipEvent[];
+  /** Who computes each unit (shard of a rank's partition) in this epoch. */
+  owners: UnitOwners;
+  /** Batches of removed peers this peer computes at its next step. */
+  catchUp: BatchRef[];
+  /** Peers whose gradient this peer did not aggregate lately: the first (epoch, step) of the streak. */
+  missing: Record<string, [number, number]>;
+  /** Peers an operator removed (removePeer signal): suspected whatever the failure detector says. */
+  operatorRemoved: string[];
+  /** Peers to admit at the next epoch boundary (addPeer signal). */
+  pendingAdds: string[];
+  /** Why this peer was asked to stop (stop signal, convergence), or null. */
+  stopRequested: string | null;
+  /** (epoch, step) from which this peer is active (0,0, or when it was readmitted): older removal notices are void. */
+  activeSince?: [number, number];
+  /** Convergence checks so far: (epoch, test loss, test accuracy). */
+  checks: { epoch: number; loss: number; accuracy: number }[];
   /** Partial accumulators of the current epoch, carried across a mid-epoch continueAsNew. */
-  partial?: { lossSum: number; samples: number; computeMs: number; startedAt: number };
+  partial?: { lossSum: number; samples: number; computeMs: number; startedAt: number; phaseMs: Record<string, number> };
   /** Dataset facts, learned once by the first run. */
   dataset?: { trainCount: number; testCount: number; stepsPerEpoch: number };
   /** Whether the model has non-trainable buffers (batch-norm statistics) to average. */
   hasBuffers?: boolean;
 }
+
+/**
+ * What a user passes to start one peer by hand (`temporal workflow start --input '{...}'`): the run id, this
+ * peer's id, the peers (a count, ids p1..pN by rank, or the ids in rank order) and any run config field;
+ * everything else gets its default.
+ */
+export interface PeerTrainingStart {
+  run: string;
+  peer: string;
+  peers?: number | string[];
+  [configField: string]: unknown;
+}
+
+export type PeerTrainingInput = PeerTrainingStart | PeerTrainingState;
+
+/** One change of the active set, recorded identically by every surviving peer. */
+export interface MembershipEvent {
+  /** Epoch and step at whose agreement the change took effect. */
+  epoch: number;
+  step: number;
+  peer: string;
+  change: 'removed' | 'added';
+  /** Why: `suspected by p1,p3 (redis unreachable)`, `removed by operator`, `readmitted by operator`. */
+  reason: string;
+}
+
+/** Durations of one step's phases in milliseconds (compute, average, probe, publish, barrier, agree, fetch, aggregate, update). */
+export type StepTimings = Record<string, number>;
 
 export interface PeerStatus {
   run: string;
@@ -50,15 +107,31 @@ export interface PeerStatus {
   epochs: number;
   step: number;
   stepsPerEpoch: number;
+  /** starting | prepare | compute | average | probe | publish | barrier | agree | fetch | aggregate | update | evaluate | next-epoch | done | removed | stopped */
   phase: string;
+  /** Active peers in rank order (this peer included while it is active). */
+  active: string[];
+  /** Peers this peer currently suspects (not waited for at the barrier). */
+  suspected: string[];
+  membership: MembershipEvent[];
   lastLoss: number | null;
+  lastAccuracy: number | null;
+  /** Phase durations of the last completed step. */
+  lastStep: StepTimings | null;
   history: EpochRecord[];
   done: boolean;
+  /** Why the peer's run ended early (removed, stopped, converged), when it did. */
+  endReason: string | null;
 }
 
 export interface TrainingResult {
   run: string;
   peerId: string;
+  /** Epochs completed. */
   epochs: number;
   history: EpochRecord[];
+  membership: MembershipEvent[];
+  /** `completed`, `converged`, `stopped` (stopSignal) or `removed` (this peer left the active set). */
+  outcome: 'completed' | 'converged' | 'stopped' | 'removed';
+  endReason: string | null;
 }

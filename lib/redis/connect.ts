@@ -51,7 +51,8 @@ export function describeRedisError(err: unknown): string {
   if (/WRONGPASS|invalid username-password/i.test(message)) return 'wrong password';
   if (/NOAUTH/i.test(message)) return 'authentication required';
   if (/ECONNREFUSED/.test(message)) return 'connection refused';
-  if (/ETIMEDOUT|timeout/i.test(message)) return 'timed out';
+  if (/ETIMEDOUT|timeout|timed out/i.test(message)) return 'timed out';
+  if (/max retries per request|Connection is closed|ECONNRESET|EPIPE/i.test(message)) return 'connection lost';
   return message.split('\n')[0];
 }
 

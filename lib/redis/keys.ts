@@ -12,7 +12,7 @@ export interface RunKeys {
   layout: string;
   /** `<epoch>:<step>` of the last update applied to params, so a retried update is not applied twice. */
   appliedStep: string;
-  /** Gradient of one shard for one step (with a TTL). */
+  /** Gradient of one shard (the step's n-th function call) for one step (with a TTL). */
   shardGradient(epoch: number, step: number, shard: number): string;
   /** Updated buffers computed by one shard for one step (with a TTL). */
   shardBuffers(epoch: number, step: number, shard: number): string;
@@ -28,7 +28,17 @@ export interface RunKeys {
   syncStream: string;
   /** Stream of step timings. */
   metricsStream: string;
+  /** Stream of membership events on this peer: suspected, recovered, removed, added (fields `event`, `peer`, `reason`). */
+  membershipStream: string;
+  /** The run plan (JSON: model, dataset, partition, batch size, seed, ...), written once by preparePeer. */
+  plan: string;
 }
+
+/** Keys that belong to the peer, not to one run. */
+export const peerKeys = {
+  /** Kept fresh by the peer's worker (PX expiry); absent means the worker is down. */
+  heartbeat: 'spirt:peer:heartbeat',
+};
 
 export function runKeys(run: string): RunKeys {
   const base = `spirt:${run}`;
@@ -47,5 +57,7 @@ export function runKeys(run: string): RunKeys {
     aggregatedGradient: (e, s) => `${base}:grad:${e}:${s}:agg`,
     syncStream: `${base}:stream:sync`,
     metricsStream: `${base}:stream:metrics`,
+    membershipStream: `${base}:stream:membership`,
+    plan: `${base}:plan`,
   };
 }

@@ -2,7 +2,7 @@
 import type Redis from 'ioredis';
 import { TensorError } from '../errors/tensor-error';
 import { float32ToBuffer } from '../tensor/float32';
-import type { AggregateRule, SgdHyper } from './tensor-reference';
+import type { AggregateRule, SgdHyper } from '../aggregation/reference';
 
 const moduleState = new WeakMap<Redis, Promise<boolean>>();
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { TensorError } from '../errors/tensor-error';
 import { packageRoot } from '../stack/paths';
-import type { AggregateRule, SgdHyper } from './tensor-reference';
+import type { AggregateRule, SgdHyper } from '../aggregation/reference';
 
 type ScriptCall = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
 

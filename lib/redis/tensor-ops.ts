@@ -12,9 +12,9 @@ import { TensorError } from '../errors/tensor-error';
 import { bufferToFloat32, float32ToBuffer, firstNonFinite } from '../tensor/float32';
 import { isSpirtModuleLoaded, moduleAggregate, moduleAverage, moduleSgd } from './module-commands';
 import { commonByteLength, luaAggregate, luaAverage, luaSgd } from './tensor-lua';
-import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from './tensor-reference';
+import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from '../aggregation/reference';
 
-export type { AggregateRule } from './tensor-reference';
+export type { AggregateRule } from '../aggregation/reference';
 
 export type TensorOpsPath = 'auto' | 'module' | 'lua' | 'client';
 export type ResolvedTensorOpsPath = Exclude<TensorOpsPath, 'auto'>;

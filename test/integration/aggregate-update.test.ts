@@ -1,63 +1,106 @@
+// fetchPeerGradients, aggregateGradients and applyUpdate on real redis-server processes.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PeerDirectory } from '../../activities';
-import { makeAggregateAndUpdate, type AggregateAndUpdateInput } from '../../activities/aggregate-and-update';
-import type { Invoker } from '../../lib/invoker/types';
-import { logger } from '../../lib/log';
+import { makeAggregateGradients, type AggregateGradientsInput } from '../../activities/aggregate-gradients';
+import { makeApplyUpdate, type ApplyUpdateInput } from '../../activities/apply-update';
+import { makeFetchPeerGradients, type FetchPeerGradientsResult } from '../../activities/fetch-peer-gradients';
+import type { RunPlan } from '../../lib/protocol/plan';
 import { runKeys } from '../../lib/redis/keys';
+import { PeerDirectory } from '../../lib/redis/peer-directory';
 import { bufferToFloat32, float32ToBuffer } from '../../lib/tensor/float32';
+import { testDeps } from '../helpers/deps';
 import { startTestRedis, type TestRedis } from '../helpers/servers';
 
-const noInvoker: Invoker = { invoke: () => Promise.reject(new Error('not used')), close: async () => undefined };
-
-describe('aggregateAndUpdate on real Redis', () => {
+describe('fetch, aggregate and update on real Redis', () => {
   const servers: TestRedis[] = [];
   let directory: PeerDirectory;
   const run = 'agg1';
   const keys = runKeys(run);
-  const input = (step: number, peers: string[]): AggregateAndUpdateInput => ({
+  const plan: RunPlan = {
+    run,
+    model: 'softmax',
+    dataset: 'mnist',
+    peers: 3,
+    rank: 0,
+    shardsPerPeer: 1,
+    batchSize: 1,
+    seed: 1,
+    ttlSeconds: 60,
+    path: 'auto',
+    trainCount: 3,
+    testCount: 1,
+    stepsPerEpoch: 1,
+    hasBuffers: false,
+  };
+  const aggInput = (step: number, peers: string[]): AggregateGradientsInput => ({
     run,
     epoch: 1,
     step,
     peers,
-    hasBuffers: false,
-    lr: 0.5,
-    momentum: 0,
-    weightDecay: 0,
-    ttlSeconds: 60,
-    path: 'auto',
     aggregation: 'mean',
     byzantineF: 1,
   });
-  const update = () => makeAggregateAndUpdate({ peerId: 'p1', directory, invoker: noInvoker, log: logger });
+  const updInput = (step: number, peers: string[]): ApplyUpdateInput => ({
+    run,
+    epoch: 1,
+    step,
+    peers,
+    lr: 0.5,
+    momentum: 0,
+    weightDecay: 0,
+  });
+  const deps = () => testDeps('p1', directory);
   const params = async () =>
     bufferToFloat32((await (await directory.connection('p1')).getBuffer(keys.params)) as Buffer);
 
   beforeAll(async () => {
-    servers.push(await startTestRedis(), await startTestRedis());
-    directory = new PeerDirectory({ p1: servers[0].endpoint, p2: servers[1].endpoint });
-    const [own, other] = await Promise.all([directory.connection('p1'), directory.connection('p2')]);
+    servers.push(await startTestRedis(), await startTestRedis(), await startTestRedis());
+    directory = new PeerDirectory({ p1: servers[0].endpoint, p2: servers[1].endpoint, p3: servers[2].endpoint });
+    const [own, p2, p3] = await Promise.all(['p1', 'p2', 'p3'].map((p) => directory.connection(p)));
+    await own.set(keys.plan, JSON.stringify(plan));
     await own.set(keys.params, float32ToBuffer(Float32Array.from([1, 2, 3, 4])));
     await own.set(keys.averagedGradient(1, 0), float32ToBuffer(Float32Array.from([1, 1, 1, 1])));
-    await other.set(keys.averagedGradient(1, 0), float32ToBuffer(Float32Array.from([3, 3, 3, 3])));
+    await p2.set(keys.averagedGradient(1, 0), float32ToBuffer(Float32Array.from([3, 3, 3, 3])));
+    await p3.set(keys.averagedGradient(1, 0), float32ToBuffer(Float32Array.from([9, 9, 9, 9])));
     await own.set(keys.averagedGradient(1, 1), float32ToBuffer(Float32Array.from([0, 0, 0, 2])));
-    await other.set(keys.averagedGradient(1, 1), float32ToBuffer(Float32Array.from([0, 0, NaN, 2])));
+    await p2.set(keys.averagedGradient(1, 1), float32ToBuffer(Float32Array.from([0, 0, NaN, 2])));
   });
   afterAll(async () => {
     await directory.close();
     await Promise.all(servers.map((s) => s.stop()));
   });
 
-  it("applies the mean of the peers' gradients once, even when the activity is retried", async () => {
+  it("a peer whose Redis died is dropped from the step with the reason; the others' mean is applied once", async () => {
     const env = new MockActivityEnvironment();
-    await env.run(update(), input(0, ['p1', 'p2']));
+    // p3's redis-server is killed after it published: its gradient cannot be fetched any more.
+    await directory.connection('p3');
+    servers[2].server.child.kill('SIGKILL');
+    await new Promise((r) => servers[2].server.child.once('exit', r));
+    const fetched = (await env.run(makeFetchPeerGradients(deps()), {
+      run,
+      epoch: 1,
+      step: 0,
+      peers: ['p2', 'p3'],
+      timeoutMs: 5000,
+    })) as FetchPeerGradientsResult;
+    expect(fetched.fetched).toEqual(['p2']);
+    expect(fetched.dropped).toHaveLength(1);
+    expect(fetched.dropped[0].peer).toBe('p3');
+    expect(fetched.dropped[0].reason).toMatch(/connection|closed|refused|timed out/i);
+
+    await env.run(makeAggregateGradients(deps()), aggInput(0, ['p1', 'p2']));
+    await env.run(makeApplyUpdate(deps()), updInput(0, ['p1', 'p2']));
     expect(Array.from(await params())).toEqual([0, 1, 2, 3]);
-    await env.run(update(), input(0, ['p1', 'p2']));
+    // A retried update (the activity ran, the worker died before reporting it) is not applied twice.
+    await env.run(makeApplyUpdate(deps()), updInput(0, ['p1', 'p2']));
     expect(Array.from(await params())).toEqual([0, 1, 2, 3]);
   });
 
   it('rejects a NaN gradient from a peer and leaves the parameters untouched', async () => {
     const env = new MockActivityEnvironment();
-    await expect(env.run(update(), input(1, ['p1', 'p2']))).rejects.toThrow(/non-finite|NaN|finite/i);
+    await env.run(makeFetchPeerGradients(deps()), { run, epoch: 1, step: 1, peers: ['p2'] });
+    await expect(env.run(makeAggregateGradients(deps()), aggInput(1, ['p1', 'p2']))).rejects.toThrow(
+      /non-finite|NaN|finite/i,
+    );
     expect(Array.from(await params())).toEqual([0, 1, 2, 3]);
   });
 });

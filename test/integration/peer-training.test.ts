@@ -4,18 +4,23 @@
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
-import { PeerDirectory } from '../../activities';
+import { PeerDirectory } from '../../lib/redis/peer-directory';
 import { parseRunConfig } from '../../lib/config';
-import { batchIndices, gatherBatch, loadDataset, shardRange, stepsPerEpoch } from '../../lib/data';
 import { createTrainer } from '../../lib/engine';
 import { LocalPoolInvoker } from '../../lib/invoker/local-pool';
 import { peerTaskQueue, peerWorkflowId } from '../../lib/protocol/names';
-import { epochAttribute, peerAttribute, runAttribute } from '../../lib/protocol/search-attributes';
-import type { PeerTrainingState, TrainingResult } from '../../lib/protocol/types';
+import {
+  activePeersAttribute,
+  epochAttribute,
+  peerAttribute,
+  runAttribute,
+} from '../../lib/protocol/search-attributes';
+import type { PeerTrainingStart, TrainingResult } from '../../lib/protocol/types';
 import { connectRedis } from '../../lib/redis/connect';
 import { runKeys } from '../../lib/redis/keys';
 import { bufferToFloat32 } from '../../lib/tensor/float32';
 import { createPeerWorker } from '../../workers/peer-worker';
+import { excess, referenceTraining } from '../helpers/replay';
 import { startTestRedis, startTestTemporal, type TestRedis } from '../helpers/servers';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -97,22 +102,13 @@ describe('peerTrainingWorkflow end to end', () => {
         maxStepsPerEpoch: 3,
         syncTimeoutMs: 30000,
       });
-      const peers = PEERS.map((id, rank) => ({ id, rank, redis: `127.0.0.1:${redis[rank].endpoint.port}` }));
       const run = async () => {
         const handles = await Promise.all(
           PEERS.map((peerId) => {
-            const state: PeerTrainingState = {
-              run: config.run,
-              peerId,
-              peers,
-              config,
-              epoch: 1,
-              step: 0,
-              syncCursor: '-',
-              history: [],
-            };
+            // The short start input a user gives `temporal workflow start`; the workflow applies the defaults.
+            const input: PeerTrainingStart = { ...config, peer: peerId, peers: PEERS };
             return env.client.workflow.start('peerTrainingWorkflow', {
-              args: [state],
+              args: [input],
               taskQueue: peerTaskQueue(stackId, peerId),
               workflowId: peerWorkflowId(config.run, peerId),
               typedSearchAttributes: [
@@ -138,7 +134,23 @@ describe('peerTrainingWorkflow end to end', () => {
       );
 
       for (const result of results) {
+        expect(result.outcome).toBe('completed');
+        expect(result.membership).toEqual([]);
         expect(result.history.map((h) => h.epoch)).toEqual([1, 2]);
+        expect(Object.keys(result.history[0].phaseMs).sort()).toEqual(
+          [
+            'agree',
+            'aggregate',
+            'average',
+            'barrier',
+            'compute',
+            'evaluate',
+            'fetch',
+            'probe',
+            'publish',
+            'update',
+          ].sort(),
+        );
         expect(result.history.every((h) => h.steps === 3)).toBe(true);
         expect(result.history[1].testAccuracy).toBeGreaterThan(minAccuracy);
       }
@@ -147,6 +159,7 @@ describe('peerTrainingWorkflow end to end', () => {
       expect(description.runId).not.toBe(handles[0].firstExecutionRunId);
       expect(description.typedSearchAttributes.get(epochAttribute)).toBe(2);
       expect(description.typedSearchAttributes.get(runAttribute)).toBe(config.run);
+      expect(description.typedSearchAttributes.get(activePeersAttribute)).toBe(2);
       expect(description.workflowId).toBe(`spirt-${config.run}-p1`);
 
       // Parameters: identical on both peers, and equal to a reference replay of the same steps.
@@ -171,58 +184,3 @@ describe('peerTrainingWorkflow end to end', () => {
     },
   );
 });
-
-/** Replays the run in one process: per step, shard gradients -> per-peer mean -> mean of peers -> SGD. */
-async function referenceTraining(
-  config: ReturnType<typeof parseRunConfig>,
-): Promise<{ params: Float32Array; buffers: Float32Array }> {
-  const trainer = await createTrainer(config.model);
-  const params = trainer.initParams(config.seed);
-  let buffers = trainer.initBuffers();
-  const velocity = new Float32Array(params.length);
-  const dataset = loadDataset('mnist', 'train');
-  const total = config.trainLimit as number;
-  const steps = stepsPerEpoch(total, config.peers, config.shardsPerPeer, config.batchSize, config.maxStepsPerEpoch);
-  const images = new Float32Array(config.batchSize * 784);
-  const labels = new Uint8Array(config.batchSize);
-  const meanOf = (vectors: Float32Array[]) => {
-    const sum = new Float64Array(vectors[0].length);
-    for (const v of vectors) for (let i = 0; i < sum.length; i++) sum[i] += v[i];
-    return Float32Array.from(sum, (x) => x / vectors.length);
-  };
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    for (let step = 0; step < steps; step++) {
-      const peerGrads: Float32Array[] = [];
-      const peerBuffers: Float32Array[] = [];
-      for (let rank = 0; rank < config.peers; rank++) {
-        const grads: Float32Array[] = [];
-        const shardBuffers: Float32Array[] = [];
-        for (let shard = 0; shard < config.shardsPerPeer; shard++) {
-          const range = shardRange(total, config.peers, rank, config.shardsPerPeer, shard);
-          const indices = batchIndices(range, config.batchSize, step, { seed: config.seed, epoch, rank, shard });
-          gatherBatch(dataset, indices, images, labels);
-          const out = await trainer.trainStep(params, buffers, images, labels, indices.length);
-          grads.push(Float32Array.from(out.grad));
-          shardBuffers.push(Float32Array.from(out.buffers));
-        }
-        peerGrads.push(meanOf(grads));
-        if (buffers.length > 0) peerBuffers.push(meanOf(shardBuffers));
-      }
-      const mean = meanOf(peerGrads);
-      for (let i = 0; i < params.length; i++) {
-        velocity[i] = config.momentum * velocity[i] + mean[i];
-        params[i] -= config.learningRate * velocity[i];
-      }
-      if (buffers.length > 0) buffers = meanOf(peerBuffers);
-    }
-  }
-  return { params, buffers };
-}
-
-/** Largest |a - b| beyond a tolerance of 1e-5 + 1e-4 |b| (0 when everything is within it). */
-function excess(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) - (1e-5 + 1e-4 * Math.abs(b[i])));
-  return worst;
-}

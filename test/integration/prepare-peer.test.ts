@@ -1,13 +1,10 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PeerDirectory } from '../../activities';
+import { PeerDirectory } from '../../lib/redis/peer-directory';
 import { makePreparePeer, type PreparePeerInput, type PreparePeerResult } from '../../activities/prepare-peer';
-import type { Invoker } from '../../lib/invoker/types';
-import { logger } from '../../lib/log';
 import { runKeys } from '../../lib/redis/keys';
 import { float32ToBuffer } from '../../lib/tensor/float32';
+import { testDeps } from '../helpers/deps';
 import { startTestRedis, type TestRedis } from '../helpers/servers';
-
-const noInvoker: Invoker = { invoke: () => Promise.reject(new Error('not used')), close: async () => undefined };
 
 describe('preparePeer on real Redis', () => {
   let server: TestRedis;
@@ -21,14 +18,14 @@ describe('preparePeer on real Redis', () => {
     dataset: 'mnist',
     trainLimit: 1000,
     peers: 2,
+    rank: 0,
     shardsPerPeer: 2,
     batchSize: 50,
+    ttlSeconds: 60,
+    path: 'auto',
   };
   const prepare = (env: MockActivityEnvironment) =>
-    env.run(
-      makePreparePeer({ peerId: 'p1', directory, invoker: noInvoker, log: logger }),
-      input,
-    ) as Promise<PreparePeerResult>;
+    env.run(makePreparePeer(testDeps('p1', directory)), input) as Promise<PreparePeerResult>;
 
   beforeAll(async () => {
     server = await startTestRedis();
@@ -50,6 +47,17 @@ describe('preparePeer on real Redis', () => {
     expect(await redis.strlen(keys.params)).toBe(first.paramCount * 4);
     expect(await redis.strlen(keys.buffers)).toBe(first.bufferCount * 4);
     expect(JSON.parse((await redis.get(keys.layout)) as string).model).toBe('mobilenet_v3_small');
+    // The run plan is stored once: function calls carry only {run, epoch, step, shard}.
+    expect(JSON.parse((await redis.get(keys.plan)) as string)).toMatchObject({
+      model: 'mobilenet_v3_small',
+      rank: 0,
+      peers: 2,
+      shardsPerPeer: 2,
+      batchSize: 50,
+      seed: 1,
+      stepsPerEpoch: 5,
+      hasBuffers: true,
+    });
 
     // A trained model stays as it is when the activity runs again.
     const trained = float32ToBuffer(new Float32Array(first.paramCount).fill(0.5));

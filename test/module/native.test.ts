@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { averageImpl, sgdImpl } from '../../lib/redis/tensor-reference';
+import { averageImpl, sgdImpl } from '../../lib/aggregation/reference';
 import {
   buildModule,
   firstBitDifference,

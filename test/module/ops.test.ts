@@ -3,7 +3,7 @@
 // path, concurrent modification, MULTI / Lua / AOF replay, and PING latency during a large op.
 import type Redis from 'ioredis';
 import { tensorGet, tensorSet } from '../../lib/redis/module-commands';
-import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from '../../lib/redis/tensor-reference';
+import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from '../../lib/aggregation/reference';
 import {
   buildModule,
   firstBitDifference,

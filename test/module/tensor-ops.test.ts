@@ -15,7 +15,7 @@ import {
   sgdImpl,
   type AggregateRule,
   type Precision,
-} from '../../lib/redis/tensor-reference';
+} from '../../lib/aggregation/reference';
 import {
   buildModule,
   firstBitDifference,

@@ -1,4 +1,4 @@
-import { aggregationRule } from '../../activities/aggregation-rule';
+import { aggregationRule } from '../../lib/aggregation/rule';
 
 describe('aggregation rule', () => {
   it('maps config names to kernels', () => {

@@ -1,5 +1,5 @@
 import { LambdaInvoker, lambdaInvokerFromEnv } from '../../lib/invoker/lambda';
-import type { EvaluateEvent } from '../../lambdas/types';
+import type { EvaluateEvent } from '../../lib/protocol/functions';
 
 // A stand-in for the AWS client (unit test of the payload and error mapping; no AWS here).
 function fakeClient(reply: { Payload?: Uint8Array; FunctionError?: string }) {
@@ -16,7 +16,7 @@ function fakeClient(reply: { Payload?: Uint8Array; FunctionError?: string }) {
   };
 }
 
-const event: EvaluateEvent = { run: 'r1', peerId: 'p1', model: 'lenet5', dataset: 'mnist' };
+const event: EvaluateEvent = { run: 'r1' };
 
 describe('LambdaInvoker', () => {
   it('invokes the configured function with the JSON event and parses the result', async () => {

@@ -1,15 +1,34 @@
-import { compareStep, decodeReady, encodeReady } from '../../activities/sync-messages';
+import { compareStep, decodeSync, encodeSync, type ReadyMessage } from '../../lib/protocol/sync-message';
 
 describe('sync messages', () => {
-  it('round-trips a ready message', () => {
-    const msg = { type: 'ready' as const, run: 'r1', peer: 'p2', epoch: 3, step: 7 };
-    expect(decodeReady(encodeReady(msg))).toEqual(msg);
+  const msg: ReadyMessage = {
+    type: 'ready',
+    run: 'r1',
+    peer: 'p2',
+    epoch: 3,
+    step: 7,
+    suspects: ['p4'],
+    missing: { p4: [3, 6] },
+    membership: [{ epoch: 2, step: 1, peer: 'p3', change: 'removed', reason: 'suspected by p1,p2' }],
+    adds: [],
+    stop: null,
+  };
+
+  it('round-trips a ready message and a removal notice', () => {
+    expect(decodeSync(encodeSync(msg))).toEqual(msg);
+    const notice = { type: 'removed' as const, run: 'r1', peer: 'p1', target: 'p3', epoch: 2, step: 1, reason: 'x' };
+    expect(decodeSync(encodeSync(notice))).toEqual(notice);
   });
 
   it('ignores malformed entries', () => {
-    expect(decodeReady(['type', 'ready', 'run', 'r1', 'peer', 'p1', 'epoch', 'x', 'step', '1'])).toBeNull();
-    expect(decodeReady(['type', 'other'])).toBeNull();
-    expect(decodeReady([])).toBeNull();
+    const fields = encodeSync(msg);
+    const withBody = (body: string) => fields.map((f, i) => (fields[i - 1] === 'body' ? body : f));
+    expect(decodeSync(['type', 'ready', 'run', 'r1', 'peer', 'p1', 'epoch', 'x', 'step', '1'])).toBeNull();
+    expect(decodeSync(withBody('{not json'))).toBeNull();
+    expect(decodeSync(withBody(JSON.stringify({ suspects: 'p4', missing: {}, membership: [] })))).toBeNull();
+    expect(decodeSync(withBody(JSON.stringify({ suspects: [], missing: { p4: 'x' }, membership: [] })))).toBeNull();
+    expect(decodeSync(['type', 'other', 'run', 'r1', 'peer', 'p1', 'epoch', '1', 'step', '1'])).toBeNull();
+    expect(decodeSync([])).toBeNull();
   });
 
   it('orders (epoch, step) pairs', () => {

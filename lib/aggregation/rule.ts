@@ -1,5 +1,5 @@
-import type { RunConfig } from '../lib/config/schema';
-import type { AggregateRule } from '../lib/redis/tensor-ops';
+import type { RunConfig } from '../config/schema';
+import type { AggregateRule } from '../redis/tensor-ops';
 
 /**
  * The per-coordinate rule for `n` peer gradients. f is lowered to the largest value with 2f < n

@@ -1,21 +1,20 @@
-import type { DatasetSource } from '../lib/data/dataset';
+import type { BatchRef } from '../membership/redistribution';
 
-/** Input of compute-gradient: which batch of which shard, for which step. No credentials. */
+/**
+ * Input of compute-gradient: which batch, for which step. The run's constants (model, dataset, partition,
+ * batch size, seed) come from the run plan in the peer's Redis. No credentials.
+ */
 export interface ComputeGradientEvent {
   run: string;
-  peerId: string;
-  model: string;
-  dataset: DatasetSource;
-  trainLimit?: number;
-  peers: number;
-  rank: number;
-  shards: number;
-  shard: number;
+  /** The step this gradient is for, and the function's index among the step's calls (its gradient key). */
   epoch: number;
   step: number;
-  batchSize: number;
-  seed: number;
-  ttlSeconds: number;
+  shard: number;
+  /**
+   * The batch to compute when it is not this peer's own shard `shard` at (epoch, step): a unit taken over
+   * from a removed peer, or a catch-up batch of an earlier step.
+   */
+  batch?: BatchRef;
 }
 
 export interface ComputeGradientResult {
@@ -27,10 +26,6 @@ export interface ComputeGradientResult {
 
 export interface EvaluateEvent {
   run: string;
-  peerId: string;
-  model: string;
-  dataset: DatasetSource;
-  testLimit?: number;
   /** Samples per inference call. @default 1000, 250 for models over 1M parameters */
   chunk?: number;
 }

@@ -1,0 +1,76 @@
+import { runKeys } from '../lib/redis/keys';
+import { averageTensors, sgdUpdate } from '../lib/redis/tensor-ops';
+import type { ActivityDeps } from './deps';
+import { loadPlan } from './run-plan';
+
+export interface ApplyUpdateInput {
+  run: string;
+  epoch: number;
+  step: number;
+  /** Peers whose buffers (batch-norm statistics) are averaged into the model's; the aggregation's peers. */
+  peers: string[];
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** Step metrics recorded with the update (phase durations so far). */
+  timings?: Record<string, number>;
+}
+
+/**
+ * Paper III.3.8: applies SGD with momentum to the parameters in place, inside Redis, once per step even when
+ * retried (an applied-step marker); batch-norm buffers become the peers' mean. Appends the step's timings to
+ * the metrics stream.
+ */
+export function makeApplyUpdate(deps: ActivityDeps) {
+  return async function applyUpdate(input: ApplyUpdateInput): Promise<{ applied: boolean; ms: number }> {
+    const started = Date.now();
+    const keys = runKeys(input.run);
+    const plan = await loadPlan(deps, input.run);
+    const own = await deps.directory.connection(deps.peerId);
+    const { epoch, step } = input;
+    const stepId = `${epoch}:${step}`;
+    const applied = (await own.get(keys.appliedStep)) !== stepId;
+    if (applied) {
+      await sgdUpdate(
+        own,
+        keys.params,
+        keys.aggregatedGradient(epoch, step),
+        {
+          lr: input.lr,
+          momentum: input.momentum,
+          momentumKey: keys.momentum,
+          weightDecay: input.weightDecay,
+          // The aggregate was checked for NaN/Inf and the parameters stay finite by induction:
+          // skip the extra pass over params, gradient and momentum.
+          checkFinite: false,
+        },
+        { path: plan.path },
+      );
+      await own.set(keys.appliedStep, stepId);
+    }
+    if (plan.hasBuffers) {
+      const sources = input.peers.map((peer) =>
+        peer === deps.peerId ? keys.averagedBuffers(epoch, step) : keys.peerBuffers(epoch, step, peer),
+      );
+      await averageTensors(own, keys.buffers, sources, { path: plan.path });
+    }
+    const ms = Date.now() - started;
+    const timings = { ...(input.timings ?? {}), update: ms };
+    await own.xadd(
+      keys.metricsStream,
+      'MAXLEN',
+      '~',
+      '10000',
+      '*',
+      'epoch',
+      String(epoch),
+      'step',
+      String(step),
+      'updateMs',
+      String(ms),
+      'timings',
+      JSON.stringify(timings),
+    );
+    return { applied, ms };
+  };
+}

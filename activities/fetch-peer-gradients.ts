@@ -1,0 +1,74 @@
+import { describeRedisError } from '../lib/redis/connect';
+import { runKeys } from '../lib/redis/keys';
+import type { ActivityDeps } from './deps';
+import { loadPlan } from './run-plan';
+
+export interface FetchPeerGradientsInput {
+  run: string;
+  epoch: number;
+  step: number;
+  /** Other peers whose averaged gradients this step should use. */
+  peers: string[];
+  /** Give up on one peer after this long. @default 30000 */
+  timeoutMs?: number;
+}
+
+export interface FetchPeerGradientsResult {
+  /** Peers whose averaged gradient (and buffers) are now copied into this peer's Redis. */
+  fetched: string[];
+  /** Peers dropped from this step's aggregation, and why. Never fatal. */
+  dropped: { peer: string; reason: string }[];
+  ms: number;
+}
+
+/**
+ * Paper III.3.7 (first half): copies the other peers' averaged gradients of this step into this peer's
+ * Redis. A peer whose gradient cannot be read (connection refused, key gone, timeout) is dropped from this
+ * step's aggregation with the reason logged: another peer's failure is never fatal to this one.
+ */
+export function makeFetchPeerGradients(deps: ActivityDeps) {
+  return async function fetchPeerGradients(input: FetchPeerGradientsInput): Promise<FetchPeerGradientsResult> {
+    const started = Date.now();
+    const keys = runKeys(input.run);
+    const plan = await loadPlan(deps, input.run);
+    const own = await deps.directory.connection(deps.peerId);
+    const { epoch, step } = input;
+    const pairs = (peer: string) => [
+      [keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)],
+      ...(plan.hasBuffers ? [[keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer)]] : []),
+    ];
+    const outcomes = await Promise.allSettled(
+      input.peers.map((peer) =>
+        withTimeout(
+          (async () => {
+            const remote = await deps.directory.connection(peer);
+            const blobs = await Promise.all(pairs(peer).map(([src]) => remote.getBuffer(src)));
+            const absent = pairs(peer).find((_, i) => !blobs[i]);
+            if (absent) throw new Error(`key ${absent[0]} is gone`);
+            const tx = own.multi();
+            pairs(peer).forEach(([, dst], i) => tx.set(dst, blobs[i] as Buffer, 'EX', plan.ttlSeconds));
+            await tx.exec();
+          })(),
+          input.timeoutMs ?? 30_000,
+        ),
+      ),
+    );
+    const fetched: string[] = [];
+    const dropped: { peer: string; reason: string }[] = [];
+    outcomes.forEach((o, i) => {
+      if (o.status === 'fulfilled') fetched.push(input.peers[i]);
+      else dropped.push({ peer: input.peers[i], reason: describeRedisError(o.reason) });
+    });
+    for (const d of dropped)
+      deps.log.warn({ run: input.run, epoch, step, ...d }, 'peer gradient dropped from this step');
+    return { fetched, dropped, ms: Date.now() - started };
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,98 @@
+import Redis from 'ioredis';
+import { StackError } from '../errors/stack-error';
+import { connectRedis, describeRedisError, type RedisEndpoint } from './connect';
+
+/**
+ * Redis endpoints of the peers this worker may talk to, with their credentials (which stay in the
+ * worker process). Data connections are opened once and reused; probes use their own short-timeout
+ * connections so a hung peer never delays a data command or another probe.
+ */
+export class PeerDirectory {
+  private readonly clients = new Map<string, Promise<Redis>>();
+  private readonly probes = new Map<string, Redis>();
+
+  constructor(private readonly endpoints: Record<string, RedisEndpoint>) {}
+
+  has(peerId: string): boolean {
+    return peerId in this.endpoints;
+  }
+
+  peers(): string[] {
+    return Object.keys(this.endpoints);
+  }
+
+  /** @throws StackError for a peer this worker does not know, or whose Redis is unreachable. */
+  connection(peerId: string): Promise<Redis> {
+    let client = this.clients.get(peerId);
+    if (!client) {
+      const endpoint = this.endpoints[peerId];
+      if (!endpoint) return Promise.reject(new StackError(`unknown peer "${peerId}"`));
+      client = connectRedis(endpoint, { name: 'spirt-worker' });
+      this.clients.set(peerId, client);
+      client.then(
+        (c) => c.once('end', () => this.clients.get(peerId) === client && this.clients.delete(peerId)),
+        () => this.clients.delete(peerId),
+      );
+    }
+    return client;
+  }
+
+  /**
+   * One liveness probe: PING and read `key` within `timeoutMs`. Resolves with the key's value (null when
+   * absent); rejects with a short reason (`connection refused`, `timed out`, ...). Never retries: the
+   * failure detector decides what repeated failures mean.
+   */
+  async probe(peerId: string, key: string, timeoutMs: number): Promise<string | null> {
+    const endpoint = this.endpoints[peerId];
+    if (!endpoint) throw new StackError(`unknown peer "${peerId}"`);
+    let client = this.probes.get(peerId);
+    if (!client || client.status === 'end' || client.status === 'close') {
+      client?.disconnect();
+      client = new Redis({
+        host: endpoint.host,
+        port: endpoint.port,
+        password: endpoint.password,
+        username: endpoint.username,
+        connectionName: 'spirt-probe',
+        connectTimeout: timeoutMs,
+        commandTimeout: timeoutMs,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: true,
+        retryStrategy: () => null,
+        lazyConnect: true,
+      });
+      client.on('error', () => undefined);
+      this.probes.set(peerId, client);
+    }
+    const c = client;
+    try {
+      if (c.status === 'wait') await withTimeout(c.connect(), timeoutMs);
+      const [[pingErr], [getErr, value]] = (await withTimeout(c.pipeline().ping().get(key).exec(), timeoutMs)) as [
+        [Error | null, unknown],
+        [Error | null, unknown],
+      ];
+      if (pingErr || getErr) throw pingErr ?? getErr;
+      return (value as string | null) ?? null;
+    } catch (err) {
+      c.disconnect();
+      this.probes.delete(peerId);
+      throw new Error(describeRedisError(err));
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.clients.values()];
+    this.clients.clear();
+    for (const p of this.probes.values()) p.disconnect();
+    this.probes.clear();
+    await Promise.all(all.map((c) => c.then((r) => r.disconnect()).catch(() => undefined)));
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), ms))),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,244 @@
+// One synchronous training step of one peer: the paper's steps in the paper's order (section III.3),
+// one activity each. Deterministic workflow code; every side effect is in an activity.
+import { ApplicationFailure, log } from '@temporalio/workflow';
+import { isQuorum } from '../lib/membership/agreement';
+import { catchUpBatches, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
+import type { MembershipEvent, PeerTrainingState, StepTimings } from '../lib/protocol/types';
+import {
+  agreeOnInactivePeers,
+  aggregateGradients,
+  applyUpdate,
+  averageShardGradients,
+  awaitPeersReady,
+  computeShardGradient,
+  fetchPeerGradients,
+  probePeers,
+  publishReady,
+} from './activity-proxies';
+
+export type StepOutcome =
+  | { kind: 'continue'; loss: number; samples: number; timings: StepTimings; parallelism: number }
+  /** Every peer ends after this step (a stop signal or convergence reached one of them). */
+  | { kind: 'stop'; reason: string; loss: number; samples: number; timings: StepTimings; parallelism: number }
+  /** This peer is no longer in the active set (the others removed it, or an operator did). */
+  | { kind: 'removed'; reason: string; timings: StepTimings };
+
+export interface StepHooks {
+  /** Reports the current phase (status query, UI). */
+  phase(name: string): void;
+  /** Reports the peers suspected at this step. */
+  suspected(peers: string[]): void;
+}
+
+/**
+ * Runs step `step` of `state.epoch` and updates `state` in place (sync cursor, active set, membership,
+ * assignment, catch-up work, missing-gradient streaks).
+ */
+export async function trainingStep(state: PeerTrainingState, step: number, hooks: StepHooks): Promise<StepOutcome> {
+  const { run, config, epoch, peerId } = state;
+  const self = state.peers.find((p) => p.id === peerId);
+  if (!self) throw ApplicationFailure.nonRetryable(`peer ${peerId} is not in the peer list`, 'ConfigError');
+  const timings: StepTimings = {};
+  let mark = Date.now();
+  const phase = (name: string) => {
+    hooks.phase(name);
+    mark = Date.now();
+  };
+  const done = (name: string) => {
+    timings[name] = (timings[name] ?? 0) + (Date.now() - mark);
+  };
+
+  // III.3.3 Compute gradients: one function per unit this peer owns (its own shards first, as shard i = own
+  // shard i), plus catch-up batches of a removed peer. The degree of parallelism follows the workload.
+  phase('compute');
+  const owned = unitsOf(state.owners, peerId).filter((u) => u.rank !== self.rank);
+  const extra: BatchRef[] = [...owned.map((u) => ({ ...u, epoch, step })), ...state.catchUp];
+  const calls = [
+    ...Array.from({ length: config.shardsPerPeer }, (_, shard) => ({ run, epoch, step, shard })),
+    ...extra.map((batch, i) => ({ run, epoch, step, shard: config.shardsPerPeer + i, batch })),
+  ];
+  const results = await Promise.all(calls.map((call) => computeShardGradient(call)));
+  state.catchUp = [];
+  done('compute');
+  const samples = results.reduce((a, r) => a + r.count, 0);
+  const loss = results.reduce((a, r) => a + r.loss * r.count, 0) / Math.max(1, samples);
+
+  // III.3.4 Average the shard gradients inside this peer's Redis.
+  phase('average');
+  await averageShardGradients({ run, epoch, step, shards: calls.length });
+  done('average');
+
+  // III.3.5 Liveness: the worker probes every peer continuously; read who is suspected now.
+  phase('probe');
+  const others = state.active.filter((p) => p !== peerId);
+  const probe = await probePeers({
+    run,
+    peers: others,
+    watch: {
+      probeIntervalMs: config.probeIntervalMs,
+      probeTimeoutMs: config.probeTimeoutMs,
+      suspectAfter: config.suspectAfter,
+      heartbeatStaleMs: config.heartbeatStaleMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+    },
+  });
+  const reasons: Record<string, string> = {};
+  for (const s of probe.suspected) reasons[s.peer] = s.reason;
+  for (const p of state.operatorRemoved) reasons[p] = 'removed by operator';
+  const suspects = others.filter((p) => p in reasons);
+  hooks.suspected(suspects);
+  done('probe');
+
+  // III.2.5 Announce ready(epoch, step) with this peer's suspicions (its vote) to every active peer.
+  phase('publish');
+  await publishReady({
+    message: {
+      run,
+      epoch,
+      step,
+      suspects,
+      missing: state.missing,
+      membership: state.membership,
+      adds: state.pendingAdds,
+      stop: state.stopRequested,
+    },
+    to: state.active,
+  });
+  done('publish');
+
+  // III.3.6 Barrier: wait for every active peer that is not suspected.
+  phase('barrier');
+  const barrier = await awaitPeersReady({
+    run,
+    epoch,
+    step,
+    expected: state.active,
+    cursor: state.syncCursor,
+    timeoutMs: config.syncTimeoutMs,
+    forceSuspected: state.operatorRemoved,
+    ignoreRemovedBefore: state.activeSince ?? [0, 0],
+  });
+  state.syncCursor = barrier.cursor;
+  done('barrier');
+  if (barrier.removedNotice) {
+    return { kind: 'removed', reason: `removed by the other peers: ${barrier.removedNotice.reason}`, timings };
+  }
+  const heard = Object.keys(barrier.votes);
+  if (barrier.timedOut && !isQuorum(heard, state.active)) {
+    throw ApplicationFailure.nonRetryable(
+      `lost quorum at epoch ${epoch} step ${step}: heard from ${heard.join(',') || 'nobody'} of ${state.active.join(',')} within ${config.syncTimeoutMs} ms`,
+      'QuorumLostError',
+    );
+  }
+  for (const s of barrier.suspected) reasons[s.peer] ??= s.reason;
+
+  // III.3.10 Agree on inactive peers: a peer leaves when every other active peer lists it. Decisions
+  // another peer reached earlier (and this one missed) are adopted from its message.
+  phase('agree');
+  adoptDecisions(state, barrier.votes);
+  const votes: Record<string, string[]> = {};
+  for (const [p, v] of Object.entries(barrier.votes)) if (state.active.includes(p)) votes[p] = v.suspects;
+  const agreement = await agreeOnInactivePeers({ run, epoch, step, active: state.active, votes, reasons });
+  if (agreement.decided && agreement.events.length > 0) applyRemovals(state, agreement.events, barrier.votes);
+  done('agree');
+  if (!state.active.includes(peerId)) {
+    const event = state.membership.filter((e) => e.peer === peerId).pop();
+    return { kind: 'removed', reason: event?.reason ?? 'removed from the active set', timings };
+  }
+
+  // III.3.7 Fetch the other active peers' averaged gradients, then aggregate them robustly.
+  phase('fetch');
+  const contributors = heard.filter((p) => p !== peerId && state.active.includes(p));
+  const fetched = await fetchPeerGradients({ run, epoch, step, peers: contributors });
+  done('fetch');
+  for (const d of fetched.dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
+  const inputs = state.active.filter((p) => p === peerId || fetched.fetched.includes(p));
+
+  phase('aggregate');
+  await aggregateGradients({
+    run,
+    epoch,
+    step,
+    peers: inputs,
+    aggregation: config.aggregation,
+    byzantineF: config.byzantineF,
+  });
+  done('aggregate');
+
+  // III.3.8 Update the model inside Redis (once per step, even when retried).
+  phase('update');
+  const update = await applyUpdate({
+    run,
+    epoch,
+    step,
+    peers: inputs,
+    lr: config.learningRate,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    timings,
+  });
+  timings.update = update.ms;
+
+  // Streaks of peers whose gradient this peer did not aggregate: where catch-up starts if they are removed.
+  for (const p of state.active) {
+    if (p === peerId) continue;
+    if (inputs.includes(p)) delete state.missing[p];
+    else state.missing[p] ??= [epoch, step];
+  }
+  const stop = state.stopRequested ?? Object.values(barrier.votes).find((v) => v.stop)?.stop ?? null;
+  const parallelism = calls.length;
+  return stop
+    ? { kind: 'stop', reason: stop, loss, samples, timings, parallelism }
+    : { kind: 'continue', loss, samples, timings, parallelism };
+}
+
+/**
+ * Applies agreed removals: the active set shrinks, the removed peers' units go to the survivors by rank, and
+ * this peer queues its share of their batches not aggregated since the earliest streak a survivor reported.
+ */
+export function applyRemovals(
+  state: PeerTrainingState,
+  events: MembershipEvent[],
+  votes: Record<string, { missing: Record<string, [number, number]> }>,
+): void {
+  const removed = events.map((e) => e.peer).filter((p) => state.active.includes(p));
+  if (removed.length === 0) return;
+  const before = state.owners;
+  state.active = state.active.filter((p) => !removed.includes(p));
+  state.membership = [...state.membership, ...events.filter((e) => removed.includes(e.peer))];
+  state.operatorRemoved = state.operatorRemoved.filter((p) => !removed.includes(p));
+  if (state.active.length === 0 || !state.active.includes(state.peerId)) return;
+  state.owners = reassignUnits(before, removed, state.active);
+  for (const e of events) {
+    if (!removed.includes(e.peer)) continue;
+    delete state.missing[e.peer];
+    if (e.epoch !== state.epoch) continue;
+    // The removed peer's batches from the earliest step any survivor missed, up to the decision step.
+    let since = e.step;
+    for (const v of Object.values(votes)) {
+      const streak = v.missing[e.peer];
+      if (streak && streak[0] === e.epoch) since = Math.min(since, streak[1]);
+    }
+    const mine = catchUpBatches(before, state.owners, [e.peer], e.epoch, since, e.step)[state.peerId] ?? [];
+    state.catchUp = [...state.catchUp, ...mine];
+  }
+}
+
+/** Removals recorded by another active peer that this peer did not decide itself (it lacked a vote). */
+function adoptDecisions(state: PeerTrainingState, votes: Record<string, { membership: MembershipEvent[] }>): void {
+  const known = new Set(state.membership.map((e) => `${e.change}:${e.peer}:${e.epoch}:${e.step}`));
+  for (const [sender, v] of Object.entries(votes)) {
+    if (!state.active.includes(sender)) continue;
+    const fresh = v.membership.filter(
+      (e) =>
+        e.change === 'removed' &&
+        state.active.includes(e.peer) &&
+        !known.has(`${e.change}:${e.peer}:${e.epoch}:${e.step}`),
+    );
+    if (fresh.length > 0) {
+      log.info('adopting a membership decision', { from: sender, events: fresh });
+      applyRemovals(state, fresh, {});
+      for (const e of fresh) known.add(`${e.change}:${e.peer}:${e.epoch}:${e.step}`);
+    }
+  }
+}
