@@ -1,4 +1,5 @@
 // Process entry of one peer's worker, started by `spirt up`: `node peer-worker-main.js <state-dir> <peer-id> <functions>`.
+// Its stdout and stderr go to `<state dir>/logs/<peer>.log`, one JSON object per line.
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { PeerDirectory } from '../activities';
 import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
@@ -7,20 +8,24 @@ import { logger } from '../lib/log';
 import { readStackFile } from '../lib/stack/stack-file';
 import { createPeerWorker } from './peer-worker';
 
+const pinoLevels = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+
 async function main(): Promise<void> {
   const [stateDir, peerId, functions] = process.argv.slice(2);
   const stack = readStackFile(stateDir);
   const self = stack.peers.find((p) => p.id === peerId);
   if (!self) throw new Error(`peer ${peerId} is not in the stack`);
+  // Everything the SDK logs (its own and the Rust core's, forwarded) becomes a JSON line of the worker's log.
+  const sdkLog = logger.child({ peer: peerId, component: 'temporal-sdk' });
   Runtime.install({
-    logger: new DefaultLogger('WARN'),
+    logger: new DefaultLogger('WARN', ({ level, message, meta }) => sdkLog[pinoLevels[level]](meta ?? {}, message)),
     shutdownSignals: [],
     telemetryOptions: {
       logging: {
         // The SDK's default (core WARN, other ERROR), except the workflow module's WARN for a status query that
-        // expired before the worker answered it: the CLI just asks again, so it is noise in the demo's output.
+        // expired before the worker answered it: the CLI just asks again, so it is noise in the logs.
         filter: `${makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' })},temporalio_sdk_core::worker::workflow=ERROR`,
-        console: {},
+        forward: {},
       },
     },
   });

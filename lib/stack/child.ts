@@ -20,3 +20,18 @@ export function exitOf(child: ChildProcess): Promise<string> {
     child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
   });
 }
+
+/** Sends SIGKILL (no grace) and resolves when the process has exited. */
+export async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** How a process ended, for an operator: `killed`, `terminated`, `signal SIGSEGV`, `exit code 1`. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal === 'SIGKILL') return 'killed';
+  if (signal === 'SIGTERM') return 'terminated';
+  return signal ? `signal ${signal}` : `exit code ${code}`;
+}

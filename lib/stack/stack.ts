@@ -1,16 +1,26 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { StackError } from '../errors/stack-error';
 import { peerIdForRank, peerTaskQueue } from '../protocol/names';
-import { exitOf, stopChild } from './child';
+import { describeExit, killChild, stopChild } from './child';
 import { packageRoot, readToolchain } from './paths';
 import { assertPortsFree } from './ports';
 import { startRedisServer, type RedisProcess } from './redis-process';
 import { isAlive, stackFilePath, writeStackFile, type StackFile, type StackPeer } from './stack-file';
-import { startTemporalDevServer, type TemporalDevServer } from './temporal-process';
+import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerOptions } from './temporal-process';
 
 export interface StackOptions {
   peers: number;
@@ -23,20 +33,46 @@ export interface StackOptions {
   functionsPerPeer?: number;
   /** Stack id, part of every task queue name. @default 'local' */
   id?: string;
-  /** Progress lines (what is starting). */
+  /** Progress lines: what is starting, and a peer's Redis or worker that stopped while the stack runs. */
   onProgress?: (line: string) => void;
 }
 
 export interface Stack {
   file: StackFile;
+  /** `<state dir>/logs`: `<peer>.log` per worker (its JSON log lines), `temporal.log`. */
+  logDir: string;
   stop(): Promise<void>;
-  /** Resolves with a description when any component dies unexpectedly. */
+  /**
+   * Resolves with a description when the Temporal dev server dies unexpectedly. A peer's Redis or worker
+   * that dies is only reported through onProgress (training is meant to survive it); a component stopped
+   * through this object (killWorker, killRedis, stopTemporal, stop) never counts.
+   */
   failure: Promise<string>;
+  /** The current process ids of every peer's Redis and worker (a killed one keeps its last pid). */
+  pids(): { peerId: string; redisPid: number; workerPid: number }[];
+  /** SIGKILL the peer's worker and wait until it has exited. */
+  killWorker(peerId: string): Promise<void>;
+  /** Start the peer's worker again (stopping it first if it runs) and wait until it is ready. */
+  restartWorker(peerId: string): Promise<void>;
+  /** SIGKILL the peer's redis-server and wait until it has exited. */
+  killRedis(peerId: string): Promise<void>;
+  /** Start the peer's redis-server again: same port, password and data dir (its append-only file reloads). */
+  restartRedis(peerId: string): Promise<void>;
+  /** Stop the Temporal dev server (SIGTERM). */
+  stopTemporal(): Promise<void>;
+  /** Start the Temporal dev server again on the same ports and database file. */
+  startTemporal(): Promise<void>;
+}
+
+/** The log file of one peer's worker in a state dir. */
+export function workerLogPath(stateDir: string, peerId: string): string {
+  return join(stateDir, 'logs', `${peerId}.log`);
 }
 
 /**
  * Starts the local stack: the Temporal dev server, one redis-server per peer and one worker process
- * per peer. On any failure everything already started is stopped before the error is thrown.
+ * per peer (its output appended to `<state dir>/logs/<peer>.log`). On any failure everything already
+ * started is stopped before the error is thrown.
  */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const progress = opts.onProgress ?? (() => undefined);
@@ -49,9 +85,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       'redis-server not found: install the Debian package redis-server (or run npm run setup as root)',
     );
   }
+  const redisServer = toolchain.redisServer;
   if (!(opts.peers >= 1 && opts.peers <= 64)) throw new StackError('--peers must be between 1 and 64');
   const stateDir = opts.stateDir;
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const logDir = join(stateDir, 'logs');
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  chmodSync(logDir, 0o700);
   const existing = stackFilePath(stateDir);
   if (existsSync(existing)) {
     const { pid } = JSON.parse(readFileSync(existing, 'utf8')) as { pid: number };
@@ -69,47 +109,123 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...ranks.map((rank) => ({ port: redisPortBase + rank, what: `Redis of peer ${peerIdForRank(rank)}` })),
   ]);
 
-  const started: { stop(): Promise<void> }[] = [];
-  const children: { name: string; child: ChildProcess }[] = [];
-  const stopAll = async () => {
-    for (const s of started.reverse()) await s.stop().catch(() => undefined);
-    started.length = 0;
+  let stopping = false;
+  /** Children being stopped on purpose: their exit is neither a failure nor news. */
+  const deliberate = new WeakSet<ChildProcess>();
+  let reportFailure: (why: string) => void = () => undefined;
+  const failure = new Promise<string>((resolve) => (reportFailure = resolve));
+  /** Watches a child: an unexpected exit is fatal (Temporal) or reported (a peer's Redis or worker). */
+  const watch = (name: string, child: ChildProcess, fatal: boolean) => {
+    const report = (code: number | null, signal: NodeJS.Signals | null) => {
+      const how = describeExit(code, signal);
+      if (stopping || deliberate.has(child)) return;
+      if (fatal) reportFailure(`${name} stopped unexpectedly (${how})`);
+      else progress(`${name} stopped (${how})`);
+    };
+    if (child.exitCode !== null || child.signalCode !== null) report(child.exitCode, child.signalCode);
+    else child.once('exit', report);
   };
+
+  const temporalOptions: TemporalDevServerOptions = {
+    executable: toolchain.temporal,
+    port: temporalPort,
+    dbFile: join(stateDir, 'temporal', 'temporal.db'),
+    logFile: join(logDir, 'temporal.log'),
+  };
+  let temporal: TemporalDevServer | null = null;
+  const redis = new Map<string, RedisProcess>();
+  const workers = new Map<string, ChildProcess>();
+  const peers: StackPeer[] = [];
+  let stackFileWritten = false;
+
+  const stopAll = async () => {
+    stopping = true;
+    await Promise.all([...workers.values()].map((child) => stopChild(child, 15_000).catch(() => undefined)));
+    if (stackFileWritten) rmSync(stackFilePath(stateDir), { force: true });
+    await Promise.all([...redis.values()].map((r) => r.stop().catch(() => undefined)));
+    await temporal?.stop().catch(() => undefined);
+  };
+
+  const startRedis = async (peer: StackPeer) => {
+    const server = await startRedisServer({
+      executable: redisServer,
+      port: peer.port,
+      password: peer.password,
+      dir: peer.dataDir,
+      modulePath: toolchain.module,
+    });
+    redis.set(peer.id, server);
+    watch(`redis of peer ${peer.id}`, server.child, false);
+    return server;
+  };
+
+  const startTemporal = async () => {
+    temporal = await startTemporalDevServer(temporalOptions);
+    watch('Temporal dev server', temporal.child, true);
+    return temporal;
+  };
+
+  const workerEntry = join(packageRoot(), 'dist', 'workers', 'peer-worker-main.js');
+  const startWorker = async (peer: StackPeer) => {
+    const logFile = workerLogPath(stateDir, peer.id);
+    const log = openSync(logFile, 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      chmodSync(logFile, 0o600);
+      child = fork(workerEntry, [stateDir, peer.id, String(opts.functionsPerPeer ?? 2)], {
+        stdio: ['ignore', log, log, 'ipc'],
+        detached: true,
+      });
+    } finally {
+      closeSync(log);
+    }
+    workers.set(peer.id, child);
+    appendLogLine(logFile, 30, peer.id, child.pid, 'worker process started');
+    const name = `worker of peer ${peer.id}`;
+    child.once('exit', (code, signal) =>
+      appendLogLine(logFile, 40, peer.id, child.pid, `worker process exited (${describeExit(code, signal)})`),
+    );
+    await new Promise<void>((resolve, reject) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        reject(new StackError(`${name} exited during start (${describeExit(code, signal)}); see ${logFile}`));
+      child.once('exit', onExit);
+      child.once('message', () => {
+        child.off('exit', onExit);
+        resolve();
+      });
+    });
+    // Watched once ready: a worker that fails to start is the start's error, not news.
+    watch(name, child, false);
+  };
+
+  const peerOf = (peerId: string): StackPeer => {
+    const peer = peers.find((p) => p.id === peerId);
+    if (!peer) throw new StackError(`no peer ${peerId} in this stack (peers ${peers.map((p) => p.id).join(', ')})`);
+    return peer;
+  };
+  const kill = async (child: ChildProcess | undefined) => {
+    if (!child) return;
+    deliberate.add(child);
+    await killChild(child);
+  };
+
   try {
     progress(`starting Temporal dev server on 127.0.0.1:${temporalPort}`);
-    const temporal: TemporalDevServer = await startTemporalDevServer({
-      executable: toolchain.temporal,
-      port: temporalPort,
-      dbFile: join(stateDir, 'temporal', 'temporal.db'),
-    });
-    started.push(temporal);
-    children.push({ name: 'Temporal dev server', child: temporal.child });
+    const firstTemporal = await startTemporal();
 
-    const peers: StackPeer[] = [];
-    const redisProcesses: RedisProcess[] = await Promise.all(
+    const redisProcesses = await Promise.all(
       ranks.map(async (rank) => {
         const peerId = peerIdForRank(rank);
-        const dataDir = join(stateDir, 'peers', peerId);
-        const password = randomBytes(24).toString('hex');
-        const redis = await startRedisServer({
-          executable: toolchain.redisServer as string,
-          port: redisPortBase + rank,
-          password,
-          dir: dataDir,
-          modulePath: toolchain.module,
-        });
-        started.push(redis);
-        children.push({ name: `Redis of peer ${peerId}`, child: redis.child });
         peers[rank] = {
           id: peerId,
           rank,
-          host: redis.host,
-          port: redis.port,
-          password,
+          host: '127.0.0.1',
+          port: redisPortBase + rank,
+          password: randomBytes(24).toString('hex'),
           taskQueue: peerTaskQueue(id, peerId),
-          dataDir,
+          dataDir: join(stateDir, 'peers', peerId),
         };
-        return redis;
+        return startRedis(peers[rank]);
       }),
     );
     progress(
@@ -125,51 +241,75 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       id,
       pid: process.pid,
       startedAt: new Date().toISOString(),
-      temporal: { address: temporal.address, namespace: 'default', uiUrl: temporal.uiUrl },
+      temporal: { address: firstTemporal.address, namespace: 'default', uiUrl: firstTemporal.uiUrl },
       peers,
       moduleLoaded: redisProcesses.every((r) => r.moduleLoaded),
       workflowBundle: bundlePath,
     };
     writeStackFile(stateDir, file);
-    started.push({ stop: async () => rmSync(stackFilePath(stateDir), { force: true }) });
+    stackFileWritten = true;
 
-    progress(`starting ${opts.peers} peer workers`);
-    const entry = join(packageRoot(), 'dist', 'workers', 'peer-worker-main.js');
-    if (!existsSync(entry)) throw new StackError(`${entry} is missing; run npm run setup to build`);
-    await Promise.all(
-      peers.map(async (peer) => {
-        const child = fork(entry, [stateDir, peer.id, String(opts.functionsPerPeer ?? 2)], {
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          detached: true,
-        });
-        started.push({ stop: () => stopChild(child, 15_000) });
-        children.push({ name: `worker of peer ${peer.id}`, child });
-        await new Promise<void>((resolve, reject) => {
-          child.once('message', () => resolve());
-          child.once('exit', (code) =>
-            reject(new StackError(`worker of peer ${peer.id} exited during start (code ${code})`)),
-          );
-        });
-      }),
-    );
-    let stopping = false;
-    const failure = Promise.race(
-      children.map(async ({ name, child }) => {
-        const how = await exitOf(child);
-        return stopping ? new Promise<string>(() => undefined) : `${name} stopped unexpectedly (${how})`;
-      }),
-    );
+    progress(`starting ${opts.peers} peer workers (logs in ${logDir})`);
+    if (!existsSync(workerEntry)) throw new StackError(`${workerEntry} is missing; run npm run setup to build`);
+    await Promise.all(peers.map((peer) => startWorker(peer)));
+
     return {
       file,
+      logDir,
       failure,
-      stop: async () => {
-        stopping = true;
-        await stopAll();
+      stop: stopAll,
+      pids: () =>
+        peers.map((p) => ({
+          peerId: p.id,
+          redisPid: redis.get(p.id)?.child.pid ?? -1,
+          workerPid: workers.get(p.id)?.pid ?? -1,
+        })),
+      killWorker: async (peerId) => kill(workers.get(peerOf(peerId).id)),
+      restartWorker: async (peerId) => {
+        const peer = peerOf(peerId);
+        const current = workers.get(peer.id);
+        if (current && current.exitCode === null && current.signalCode === null) {
+          deliberate.add(current);
+          await stopChild(current, 15_000);
+        }
+        await startWorker(peer);
+      },
+      killRedis: async (peerId) => kill(redis.get(peerOf(peerId).id)?.child),
+      restartRedis: async (peerId) => {
+        const peer = peerOf(peerId);
+        const current = redis.get(peer.id);
+        if (current) {
+          deliberate.add(current.child);
+          await current.stop();
+        }
+        await startRedis(peer);
+      },
+      stopTemporal: async () => {
+        if (!temporal) return;
+        deliberate.add(temporal.child);
+        await temporal.stop();
+      },
+      startTemporal: async () => {
+        const current = temporal;
+        if (current && current.child.exitCode === null && current.child.signalCode === null) {
+          throw new StackError('the Temporal dev server is running; stop it first');
+        }
+        await startTemporal();
       },
     };
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+/** A pino-shaped JSON line, so a worker's log file stays one JSON object per line. */
+function appendLogLine(file: string, level: number, peer: string, workerPid: number | undefined, msg: string): void {
+  const line = { level, time: Date.now(), pid: process.pid, name: 'spirt-stack', peer, workerPid, msg };
+  try {
+    appendFileSync(file, JSON.stringify(line) + '\n');
+  } catch {
+    // A log line is not worth failing the stack for.
   }
 }
 

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { StackError } from '../errors/stack-error';
@@ -15,12 +15,16 @@ export interface TemporalDevServerOptions {
   uiPort?: number;
   /** SQLite file that keeps workflows across restarts. */
   dbFile: string;
+  /** Where the server's output goes (appended, mode 0600). @default `temporal.log` beside dbFile */
+  logFile?: string;
   /** @default 60000 (the first start creates the database) */
   startTimeoutMs?: number;
 }
 
 export interface TemporalDevServer {
   address: string;
+  /** The server's output. */
+  logFile: string;
   uiUrl: string;
   child: ChildProcess;
   stop(): Promise<void>;
@@ -61,16 +65,23 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     'synchronous=normal',
     ...searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag]),
   ];
-  const log = openSync(join(dirname(opts.dbFile), 'temporal.log'), 'a');
-  const child = spawn(opts.executable, args, { stdio: ['ignore', log, log], detached: true });
+  const logFile = opts.logFile ?? join(dirname(opts.dbFile), 'temporal.log');
+  mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+  const log = openSync(logFile, 'a', 0o600);
+  chmodSync(logFile, 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.executable, args, { stdio: ['ignore', log, log], detached: true });
+  } finally {
+    // The child holds its own copy of the descriptor.
+    closeSync(log);
+  }
   const address = `127.0.0.1:${opts.port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   try {
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new StackError(
-          `temporal dev server exited (${await exitOf(child)}); see ${join(dirname(opts.dbFile), 'temporal.log')}`,
-        );
+        throw new StackError(`temporal dev server exited (${await exitOf(child)}); see ${logFile}`);
       }
       try {
         const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -89,5 +100,5 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     await stopChild(child, 2000);
     throw err;
   }
-  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, child, stop: () => stopChild(child, 10_000) };
+  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, logFile, child, stop: () => stopChild(child, 10_000) };
 }
