@@ -1,44 +1,20 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  Client,
-  Connection,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import type { RunConfig } from '../config/schema';
 import { ConfigError } from '../errors/config-error';
 import { StackError } from '../errors/stack-error';
 import { peerWorkflowId } from '../protocol/names';
 import { epochAttribute, peerAttribute, runAttribute } from '../protocol/search-attributes';
-import type { EpochRecord, PeerStatus, PeerTrainingState, TrainingResult } from '../protocol/types';
+import type { PeerTrainingStart } from '../protocol/types';
 import { connectRedis } from '../redis/connect';
 import type { StackFile } from '../stack/stack-file';
+import { connectTemporal } from './connect';
+import { followRun } from './follow';
+import { PlainProgressDisplay, type ProgressDisplay } from './progress-display';
+import { summarize, type TrainingSummary } from './summary';
 
-export interface TrainingSummary {
-  run: string;
-  model: string;
-  peers: number;
-  epochs: number;
-  batchSize: number;
-  shardsPerPeer: number;
-  learningRate: number;
-  testAccuracy: number | null;
-  testLoss: number | null;
-  /** Wall time of each epoch (slowest peer). */
-  epochMs: number[];
-  totalMs: number;
-  perEpoch: {
-    epoch: number;
-    trainLoss: number;
-    testAccuracy: number | null;
-    testLoss: number | null;
-    epochMs: number;
-  }[];
-  workflowIds: string[];
-  temporalUi: string;
-}
+export type { TrainingSummary } from './summary';
 
 export interface RunTrainingOptions {
   stack: StackFile;
@@ -47,6 +23,11 @@ export interface RunTrainingOptions {
   stateDir: string;
   /** One line per progress event. */
   onProgress?: (line: string) => void;
+  /**
+   * Where progress goes while the run is followed (live lines on a terminal).
+   * @default plain lines through onProgress, a progress line at most every 5 s
+   */
+  display?: ProgressDisplay;
   /** @default 1000 */
   pollMs?: number;
 }
@@ -55,7 +36,7 @@ export interface RunTrainingOptions {
  * Starts one peerTrainingWorkflow per peer on a running stack, follows progress through the
  * status query, and writes summary.json when every peer has finished.
  * @throws ConfigError when the config asks for more peers than the stack has; StackError when a peer's Redis
- * or Temporal is unreachable; Error when a workflow fails.
+ * or Temporal is unreachable; Error when every peer workflow fails.
  */
 export async function runTraining(
   opts: RunTrainingOptions,
@@ -79,29 +60,17 @@ export async function runTraining(
       redis.disconnect();
     }),
   );
-  const connection = await Connection.connect({ address: stack.temporal.address, connectTimeout: 3000 }).catch(
-    (err: Error) => {
-      throw new StackError(`cannot reach Temporal at ${stack.temporal.address}: ${err.message}`);
-    },
-  );
+  const { client, connection } = await connectTemporal(stack.temporal);
   try {
-    const client = new Client({ connection, namespace: stack.temporal.namespace });
-    const peerRefs = peers.map((p) => ({ id: p.id, rank: p.rank, redis: `${p.host}:${p.port}` }));
+    const peerIds = peers.map((p) => p.id);
     const started = Date.now();
     const handles: WorkflowHandle[] = [];
     for (const peer of peers) {
-      const state: PeerTrainingState = {
-        run: config.run,
-        peerId: peer.id,
-        peers: peerRefs,
-        config,
-        epoch: 1,
-        step: 0,
-        syncCursor: '-',
-        history: [],
-      };
+      // The workflow's public start input (the same a user gives `temporal workflow start`): it validates the
+      // config and builds its own state. Redis addresses and passwords stay with the workers.
+      const input: PeerTrainingStart = { ...config, peer: peer.id, peers: peerIds };
       const start = client.workflow.start('peerTrainingWorkflow', {
-        args: [state],
+        args: [input],
         taskQueue: peer.taskQueue,
         workflowId: peerWorkflowId(config.run, peer.id),
         typedSearchAttributes: [
@@ -121,8 +90,20 @@ export async function runTraining(
       `Temporal UI: ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows?query=SpirtRun%3D%22${config.run}%22`,
     );
 
-    const results = await followProgress(handles, config, say, opts.pollMs ?? 1000);
-    const summary = summarize(config, results, handles, stack, Date.now() - started);
+    const ends = await followRun(
+      peers.map((p, i) => ({ peerId: p.id, handle: handles[i] })),
+      config.epochs,
+      opts.display ?? new PlainProgressDisplay(say),
+      opts.pollMs ?? 1000,
+    );
+    const summary = summarize({
+      config,
+      initialPeers: peers.map((p) => p.id),
+      peers: ends,
+      workflowIds: handles.map((h) => h.workflowId),
+      temporalUi: stack.temporal.uiUrl,
+      totalMs: Date.now() - started,
+    });
     const runDir = join(opts.stateDir, 'runs', config.run);
     mkdirSync(runDir, { recursive: true });
     const summaryPath = join(runDir, 'summary.json');
@@ -145,118 +126,4 @@ async function attachToRunning(client: Client, err: unknown, run: string, peerId
     throw new ConfigError(`run ${run} already exists (${status.name.toLowerCase()}); choose another --run`);
   }
   return handle;
-}
-
-async function followProgress(
-  handles: WorkflowHandle[],
-  config: RunConfig,
-  say: (line: string) => void,
-  pollMs: number,
-): Promise<TrainingResult[]> {
-  const reported = new Set<number>();
-  let lastStepLine = 0;
-  let settled = false;
-  const results = Promise.all(
-    handles.map((h) =>
-      h.result().catch((err: unknown) => {
-        const cause = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : String(err);
-        throw new Error(`peer workflow ${h.workflowId} failed: ${cause}`);
-      }),
-    ),
-  ).finally(() => (settled = true));
-  results.catch(() => undefined);
-  while (!settled) {
-    await Promise.race([results.catch(() => undefined), new Promise((r) => setTimeout(r, pollMs))]);
-    if (settled) break;
-    const statuses = (await Promise.all(handles.map((h) => h.query<PeerStatus>('status').catch(() => null)))).filter(
-      (s): s is PeerStatus => s !== null,
-    );
-    if (statuses.length === 0) continue;
-    reportEpochs(
-      statuses.map((s) => s.history),
-      config,
-      reported,
-      say,
-    );
-    if (Date.now() - lastStepLine > 5000) {
-      lastStepLine = Date.now();
-      const slowest = statuses.reduce((a, b) => (a.epoch * 1e6 + a.step <= b.epoch * 1e6 + b.step ? a : b));
-      if (slowest.stepsPerEpoch > 0) {
-        say(
-          `  epoch ${slowest.epoch}/${config.epochs} step ${slowest.step + 1}/${slowest.stepsPerEpoch} (slowest peer ${slowest.peerId}, ${slowest.phase}) loss ${fmt(slowest.lastLoss)}`,
-        );
-      }
-    }
-  }
-  const final = await results;
-  reportEpochs(
-    final.map((r) => r.history),
-    config,
-    reported,
-    say,
-  );
-  return final;
-}
-
-function reportEpochs(
-  histories: EpochRecord[][],
-  config: RunConfig,
-  reported: Set<number>,
-  say: (line: string) => void,
-) {
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    if (reported.has(epoch)) continue;
-    const records = histories.map((h) => h.find((r) => r.epoch === epoch));
-    if (records.some((r) => !r) || records.length < histories.length) return;
-    reported.add(epoch);
-    const rs = records as EpochRecord[];
-    const loss = rs.reduce((a, r) => a + r.trainLoss, 0) / rs.length;
-    const acc = rs[0].testAccuracy;
-    const ms = Math.max(...rs.map((r) => r.epochMs));
-    say(
-      `epoch ${epoch}/${config.epochs}  train loss ${fmt(loss)}  test accuracy ${acc === null ? '-' : acc.toFixed(4)}  ${(ms / 1000).toFixed(1)} s`,
-    );
-  }
-}
-
-function fmt(x: number | null): string {
-  return x === null || !Number.isFinite(x) ? '-' : x.toFixed(4);
-}
-
-function summarize(
-  config: RunConfig,
-  results: TrainingResult[],
-  handles: WorkflowHandle[],
-  stack: StackFile,
-  totalMs: number,
-): TrainingSummary {
-  const perEpoch = Array.from({ length: config.epochs }, (_, i) => {
-    const rs = results.map((r) => r.history[i]).filter((r): r is EpochRecord => !!r);
-    const accs = rs.map((r) => r.testAccuracy).filter((a): a is number => a !== null);
-    const losses = rs.map((r) => r.testLoss).filter((a): a is number => a !== null);
-    return {
-      epoch: i + 1,
-      trainLoss: rs.reduce((a, r) => a + r.trainLoss, 0) / Math.max(1, rs.length),
-      testAccuracy: accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : null,
-      testLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
-      epochMs: rs.length ? Math.max(...rs.map((r) => r.epochMs)) : 0,
-    };
-  });
-  const last = perEpoch[perEpoch.length - 1];
-  return {
-    run: config.run,
-    model: config.model,
-    peers: config.peers,
-    epochs: config.epochs,
-    batchSize: config.batchSize,
-    shardsPerPeer: config.shardsPerPeer,
-    learningRate: config.learningRate,
-    testAccuracy: last?.testAccuracy ?? null,
-    testLoss: last?.testLoss ?? null,
-    epochMs: perEpoch.map((e) => e.epochMs),
-    totalMs,
-    perEpoch,
-    workflowIds: handles.map((h) => h.workflowId),
-    temporalUi: stack.temporal.uiUrl,
-  };
 }
