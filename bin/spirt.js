@@ -4,7 +4,7 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-const cli = join(__dirname, '..', 'dist', 'workers', 'cli.js');
+const cli = join(__dirname, '..', 'dist', 'workers', 'cli', 'index.js');
 if (!existsSync(cli)) {
   process.stderr.write('spirt: error: not built yet; run: npm run setup\n');
   process.exit(1);

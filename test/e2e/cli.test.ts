@@ -1,6 +1,6 @@
 // The CLI as a user runs it: real processes, real servers, exit codes and what is left running.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,60 @@ async function stackPorts() {
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'spirt-e2e-'));
 }
+
+describe('spirt --help', () => {
+  const commands = [
+    'up',
+    'train',
+    'demo',
+    'models',
+    'model import',
+    'bench',
+    'bench engine',
+    'status',
+    'stop',
+    'peer remove',
+    'peer add',
+    'logs',
+  ];
+
+  it('spirt --help lists every command', () => {
+    const r = spirt(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: spirt <command> \[options\]/);
+    for (const name of ['up', 'train', 'demo', 'models', 'model', 'bench', 'status', 'stop', 'peer', 'logs']) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    }
+  });
+
+  it.each(commands)('spirt %s --help prints its usage', (command) => {
+    const r = spirt([...command.split(' '), '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Usage: spirt ${command} `));
+  });
+
+  it('run flags of the failure detector and convergence are in train --help', () => {
+    const r = spirt(['train', '--help']);
+    for (const flag of ['--probe-interval-ms', '--suspect-after', '--heartbeat-stale-ms', '--target-accuracy']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('an unknown command prints the usage and exits 2', () => {
+    const r = spirt(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^spirt: unknown command "frobnicate"\nUsage: spirt <command>/);
+    const suite = spirt(['bench', 'nosuch']);
+    expect(suite.code).toBe(2);
+    expect(suite.stderr).toMatch(/^spirt: unknown command "bench nosuch"\nUsage: spirt bench/);
+  });
+
+  it('an unknown flag is one line and exit 1', () => {
+    const r = spirt(['train', '--epoch', '2']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("spirt: error: unknown option '--epoch' (Did you mean --epochs?)\n");
+  });
+});
 
 describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
   it('an invalid config field, named with the allowed values', () => {
@@ -197,6 +251,33 @@ describe('spirt up + train + Ctrl-C', () => {
     expect(summary).toMatchObject({ run, peers: 2, epochs: 2 });
     expect(summary.epochMs).toHaveLength(2);
 
+    // status of a finished run comes from the workflows' results.
+    const status = spirt(['status', '--state-dir', dir, '--run', run]);
+    expect(status.stderr).toBe('');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^p1 +completed {2}epochs 2 {2}train loss \d\.\d{4} {2}test accuracy 0\.\d{4}$/m);
+    expect(status.stdout).toMatch(/^p2 +completed/m);
+    expect(status.stdout).toContain('membership: no changes');
+    // Without --run: the run started last.
+    expect(spirt(['status', '--state-dir', dir, '--json']).stdout).toContain(`"run":"${run}"`);
+    const noSuchRun = spirt(['status', '--state-dir', dir, '--run', 'nosuchrun']);
+    expect(noSuchRun.code).toBe(1);
+    expect(noSuchRun.stderr).toBe('spirt: error: run nosuchrun has no peer workflows in namespace default\n');
+    const stopFinished = spirt(['stop', '--state-dir', dir, '--run', run]);
+    expect(stopFinished.code).toBe(1);
+    expect(stopFinished.stderr).toBe(`spirt: error: run ${run} has no running peer workflows\n`);
+
+    // Worker logs go to <state dir>/logs/<peer>.log, readable by the owner only.
+    expect(statSync(join(dir, 'logs')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'logs', 'p1.log')).mode & 0o777).toBe(0o600);
+    const logs = spirt(['logs', '--state-dir', dir]);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toMatch(/^p1 +\{.*"msg":"worker process started"/m);
+    expect(logs.stdout).toMatch(/^p2 +\{.*"msg":"worker process started"/m);
+    const p2Log = spirt(['logs', 'p2', '--state-dir', dir]);
+    expect(p2Log.stdout.trim().split('\n')[0]).toBe(readFileSync(join(dir, 'logs', 'p2.log'), 'utf8').split('\n')[0]);
+    for (const line of p2Log.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+
     const again = spirt(['train', '--state-dir', dir, '--run', run, '--peers', '2']);
     expect(again.code).toBe(1);
     expect(again.stderr.trim()).toBe(`spirt: error: run ${run} already exists (completed); choose another --run`);
@@ -224,6 +305,7 @@ describe('spirt up + train + Ctrl-C', () => {
 
     expect(await interrupt(child)).toBe(0);
     expect(started.output()).toContain('stopped');
+    expect(out).toContain(`logs:        ${join(dir, 'logs')}`);
     expect(existsSync(join(dir, 'stack.json'))).toBe(false);
     expect(processesMentioning(dir)).toEqual([]);
     expect(await isPortFree(temporalPort)).toBe(true);

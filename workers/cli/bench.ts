@@ -1,0 +1,37 @@
+// `spirt bench <suite>`: the benchmark suites in bench/, each with its own flags (passed through as given).
+import type { Command } from 'commander';
+import { optionalModule } from './common';
+
+const SUITES: { name: string; description: string; flags: string }[] = [
+  {
+    name: 'engine',
+    description: 'forward and training-step times of the zoo models in onnxruntime-node',
+    flags: '--json  --models a,b  --batches 64,256  --repeats N  --threads N',
+  },
+  {
+    name: 'indb',
+    description: 'in-database averaging, aggregation and SGD: native module vs Lua vs client vs C reference',
+    flags: '--json  --quick  --reps N  --models a,b  --k 4,15  --lua-max-floats N',
+  },
+  {
+    name: 'faults',
+    description: 'training under injected faults (killed workers and Redis, Temporal restarts)',
+    flags: '--json (see bench/faults.ts)',
+  },
+];
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('run a benchmark suite: engine | indb | faults');
+  for (const suite of SUITES) {
+    bench
+      .command(suite.name)
+      .description(suite.description)
+      .usage('[suite flags]')
+      .addHelpText('after', `\nsuite flags: ${suite.flags}`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action((_options: unknown, command: Command) =>
+        optionalModule(`../../bench/${suite.name}`, 'main')(command.args),
+      );
+  }
+}
