@@ -8,6 +8,8 @@ import type { MembershipEvent, PeerStatus, TrainingResult } from '../protocol/ty
 import { RunNotFoundError } from './run-not-found-error';
 import { comparePeerIds, mergeMembership } from './summary';
 
+const RUN_ID = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
 /** One peer workflow of a run, as its latest execution stands. */
 export interface PeerWorkflow {
   peerId: string;
@@ -50,6 +52,8 @@ export async function latestRun(client: Client): Promise<string | null> {
  * @throws RunNotFoundError when the run has no peer workflow.
  */
 export async function findPeerWorkflows(client: Client, run: string, opts: FindOptions = {}): Promise<PeerWorkflow[]> {
+  // Also keeps the visibility query below well-formed.
+  if (!RUN_ID.test(run)) throw new RunNotFoundError(`"${run}" is not a run id (1-40 of a-z, 0-9 and -)`);
   const peerOf = new Map<string, string>();
   for await (const wf of client.workflow.list({ query: `${runAttribute.name}="${run}"` })) {
     peerOf.set(
