@@ -59,7 +59,9 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
     let removedNotice: RemovedNotice | null = null;
     let timedOut = false;
     const suspectedNow = () => {
-      const fromDetector = deps.monitor.suspects(input.expected).map((h) => ({ peer: h.peer, reason: h.reason ?? '' }));
+      const fromDetector = deps.monitor
+        .suspects(input.run, input.expected)
+        .map((h) => ({ peer: h.peer, reason: h.reason ?? '' }));
       const forced = input.forceSuspected
         .filter((p) => expected.has(p) && !fromDetector.some((s) => s.peer === p))
         .map((peer) => ({ peer, reason: 'removed by operator' }));
@@ -77,6 +79,7 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
             if (msg.target === deps.peerId && compareStep(msg, { epoch: e, step: st }) >= 0) removedNotice = msg;
             continue;
           }
+          if (msg.type !== 'ready') continue;
           const order = compareStep(msg, current);
           if (order === 0) {
             const { suspects, missing, membership, adds, stop } = msg;

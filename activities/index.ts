@@ -1,7 +1,9 @@
+import { makeAdmitPeers } from './admit-peers';
 import { makeAgreeOnInactivePeers } from './agree-on-inactive-peers';
 import { makeAggregateGradients } from './aggregate-gradients';
 import { makeApplyUpdate } from './apply-update';
 import { makeAverageShardGradients } from './average-shard-gradients';
+import { makeAwaitAdmission } from './await-admission';
 import { makeAwaitPeersReady } from './await-peers-ready';
 import { makeComputeShardGradient } from './compute-shard-gradient';
 import type { ActivityDeps } from './deps';
@@ -29,6 +31,8 @@ export function createActivities(deps: ActivityDeps) {
     aggregateGradients: makeAggregateGradients(deps),
     applyUpdate: makeApplyUpdate(deps),
     evaluateModel: makeEvaluateModel(deps),
+    admitPeers: makeAdmitPeers(deps),
+    awaitAdmission: makeAwaitAdmission(deps),
   };
 }
 

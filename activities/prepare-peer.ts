@@ -5,6 +5,7 @@ import type { RunPlan } from '../lib/protocol/plan';
 import { runKeys } from '../lib/redis/keys';
 import { float32ToBuffer } from '../lib/tensor/float32';
 import type { ActivityDeps } from './deps';
+import { withHeartbeat } from './heartbeat';
 
 export interface PreparePeerInput {
   run: string;
@@ -37,6 +38,12 @@ export interface PreparePeerResult {
  */
 export function makePreparePeer(deps: ActivityDeps) {
   return async function preparePeer(input: PreparePeerInput): Promise<PreparePeerResult> {
+    return withHeartbeat(() => prepare(deps, input));
+  };
+}
+
+async function prepare(deps: ActivityDeps, input: PreparePeerInput): Promise<PreparePeerResult> {
+  {
     const train = loadDataset(input.dataset, 'train');
     const test = loadDataset(input.dataset, 'test');
     const trainCount = Math.min(train.count, input.trainLimit ?? train.count);
@@ -86,5 +93,5 @@ export function makePreparePeer(deps: ActivityDeps) {
       bufferCount: trainer.bufferLayout.size,
       initialised: created,
     };
-  };
+  }
 }

@@ -23,7 +23,7 @@ export function makeProbePeers(deps: ActivityDeps) {
     return {
       suspected: health
         .filter((h) => h.suspected)
-        .map((h) => ({ peer: h.peer, reason: h.reason ?? 'unknown', since: h.suspectedSince ?? 0 })),
+        .map((h) => ({ peer: h.peer, reason: h.reason ?? 'unknown', since: h.since ?? 0 })),
     };
   };
 }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { batchIndices, gatherBatch, loadDataset, shardRange } from '../lib/data';
+import { InjectedFault } from '../lib/errors/injected-fault';
 import { TensorError } from '../lib/errors/tensor-error';
 import { logger } from '../lib/log';
 import { runKeys } from '../lib/redis/keys';
@@ -18,10 +19,11 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
   const plan = await runPlan(event.run);
   const trainer = await trainerFor(plan.model);
   const redis = await peerRedis();
-  const [paramsBuf, buffersBuf] = await redis
+  const [paramsBuf, buffersBuf, chaos] = await redis
     .pipeline()
     .getBuffer(keys.params)
     .getBuffer(keys.buffers)
+    .getdelBuffer(keys.chaosFailOnce(event.epoch, event.step, event.shard))
     .exec()
     .then((replies) =>
       (replies ?? []).map(([err, value]) => {
@@ -29,6 +31,8 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
         return value as Buffer | null;
       }),
     );
+  // Fault injection for tests and drills: an operator-set key makes this one call fail, once.
+  if (chaos) throw new InjectedFault(`compute-gradient: injected failure (${chaos.toString()})`);
   if (!paramsBuf)
     throw new TensorError(`compute-gradient: parameters ${keys.params} are missing (model not initialised?)`);
   const params = bufferToFloat32(paramsBuf, trainer.layout.size, 'compute-gradient parameters');

@@ -10,8 +10,15 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes,
 };
 
-// Function fan-out and evaluation: regular activities, each shard visible in the UI and retried alone.
+// Function fan-out and evaluation: regular activities, each shard visible in the UI and retried alone. They
+// heartbeat while the function runs, so a killed worker's calls are retried within seconds, not minutes.
 export const { preparePeer, computeShardGradient, evaluateModel } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '5 seconds',
+  retry,
+});
+
+export const { admitPeers } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   retry,
 });
@@ -31,9 +38,9 @@ export const {
   retry,
 });
 
-export const { awaitPeersReady } = proxyActivities<Activities>({
+export const { awaitPeersReady, awaitAdmission } = proxyActivities<Activities>({
   // The barrier has its own timeout (syncTimeoutMs); heartbeats show it is alive while it waits.
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: '5 seconds',
   retry,
 });

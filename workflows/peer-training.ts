@@ -29,7 +29,7 @@ import type {
   StepTimings,
   TrainingResult,
 } from '../lib/protocol/types';
-import { evaluateModel, preparePeer } from './activity-proxies';
+import { admitPeers, awaitAdmission, evaluateModel, preparePeer } from './activity-proxies';
 import { addPeerSignal, removePeerSignal, statusQuery, stopSignal } from './messages';
 import { trainingStep } from './training-step';
 
@@ -136,6 +136,28 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     };
     state.hasBuffers = prepared.bufferCount > 0;
   }
+  if (state.joining) {
+    // III.3.1 (the model half of a join): wait until an active peer has copied the current model here
+    // and named the epoch to start with; the handshake workflow will authenticate this first.
+    phase = 'joining';
+    const notice = await awaitAdmission({ run, timeoutMs: 3_600_000 });
+    if (!notice) throw ApplicationFailure.nonRetryable(`peer ${peerId} was not admitted within an hour`, 'JoinTimeout');
+    state.joining = false;
+    state.epoch = notice.epoch;
+    state.step = 0;
+    state.active = notice.active;
+    state.membership = notice.membership;
+    state.activeSince = [notice.epoch, 0];
+    state.missing = {};
+    state.catchUp = [];
+    state.operatorRemoved = [];
+    state.pendingAdds = [];
+    log.info('admitted', { by: notice.peer, epoch: notice.epoch, active: notice.active });
+    upsertSearchAttributes([
+      { key: epochAttribute, value: state.epoch },
+      { key: activePeersAttribute, value: state.active.length },
+    ]);
+  }
   const { stepsPerEpoch } = state.dataset;
   const partial = state.partial ?? { lossSum: 0, samples: 0, computeMs: 0, startedAt: Date.now(), phaseMs: {} };
   // III.3.11 At an epoch start the data is re-cut by rank over the active peers.
@@ -148,6 +170,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
 
   let stopReason: string | null = null;
   let parallelism = config.shardsPerPeer;
+  let agreedAdds: string[] = [];
   for (let step = state.step; step < stepsPerEpoch; step++) {
     state.step = step;
     if (removedByOperator) {
@@ -171,6 +194,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     partial.samples += outcome.samples;
     lastLoss = outcome.loss;
     parallelism = outcome.parallelism;
+    agreedAdds = outcome.agreedAdds;
     if (state.active.length !== activeBefore) {
       upsertSearchAttributes([{ key: activePeersAttribute, value: state.active.length }]);
       log.warn('active set changed', { active: state.active, step });
@@ -225,6 +249,29 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     return finish(stopReason.startsWith('converged') ? 'converged' : 'stopped');
   }
   if (state.epoch < config.epochs) {
+    // III.3.1 / rejoin: peers every active peer was asked to admit join at this epoch boundary, with the
+    // current model copied from the lowest-rank active peer; the data is re-cut by rank at the epoch start.
+    const admit = agreedAdds.filter((p) => !state.active.includes(p));
+    if (admit.length > 0) {
+      phase = 'admit';
+      const ids = state.peers.map((p) => p.id);
+      const active = ids.filter((p) => state.active.includes(p) || admit.includes(p));
+      const events = admit.map((peer) => ({
+        epoch: state.epoch,
+        step: stepsPerEpoch - 1,
+        peer,
+        change: 'added' as const,
+        reason: 'readmitted by operator',
+      }));
+      const membership = [...state.membership, ...events];
+      if (state.active[0] === peerId)
+        await admitPeers({ run, epoch: state.epoch + 1, peers: admit, active, membership });
+      state.active = active;
+      state.membership = membership;
+      state.pendingAdds = state.pendingAdds.filter((p) => !admit.includes(p));
+      upsertSearchAttributes([{ key: activePeersAttribute, value: state.active.length }]);
+      log.info('peers admitted', { admit, active });
+    }
     // A converged peer does not end alone: it asks every peer to stop after the next step (stop travels on
     // the sync messages), so that all peers end at the same step.
     const converged = convergence(state, config);

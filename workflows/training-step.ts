@@ -16,10 +16,19 @@ import {
   publishReady,
 } from './activity-proxies';
 
+interface StepDone {
+  loss: number;
+  samples: number;
+  timings: StepTimings;
+  parallelism: number;
+  /** Peers every peer heard from at this step asked to admit (addPeer signals), for the epoch boundary. */
+  agreedAdds: string[];
+}
+
 export type StepOutcome =
-  | { kind: 'continue'; loss: number; samples: number; timings: StepTimings; parallelism: number }
+  | ({ kind: 'continue' } & StepDone)
   /** Every peer ends after this step (a stop signal or convergence reached one of them). */
-  | { kind: 'stop'; reason: string; loss: number; samples: number; timings: StepTimings; parallelism: number }
+  | ({ kind: 'stop'; reason: string } & StepDone)
   /** This peer is no longer in the active set (the others removed it, or an operator did). */
   | { kind: 'removed'; reason: string; timings: StepTimings };
 
@@ -186,10 +195,10 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     else state.missing[p] ??= [epoch, step];
   }
   const stop = state.stopRequested ?? Object.values(barrier.votes).find((v) => v.stop)?.stop ?? null;
-  const parallelism = calls.length;
-  return stop
-    ? { kind: 'stop', reason: stop, loss, samples, timings, parallelism }
-    : { kind: 'continue', loss, samples, timings, parallelism };
+  const voters = Object.entries(barrier.votes).filter(([p]) => state.active.includes(p));
+  const agreedAdds = state.pendingAdds.filter((p) => voters.every(([, v]) => v.adds.includes(p)));
+  const result: StepDone = { loss, samples, timings, parallelism: calls.length, agreedAdds };
+  return stop ? { kind: 'stop', reason: stop, ...result } : { kind: 'continue', ...result };
 }
 
 /**

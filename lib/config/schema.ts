@@ -87,9 +87,9 @@ export const runConfigSchema = z
     heartbeatIntervalMs: z.number().int().min(50).max(600_000).default(400),
     /**
      * Heartbeat expiry: a peer whose worker has been silent this long is suspected (a worker restart that
-     * takes longer counts as a failure). @default 2000
+     * takes longer counts as a failure). @default 1500
      */
-    heartbeatStaleMs: z.number().int().min(100).max(3_600_000).default(2000),
+    heartbeatStaleMs: z.number().int().min(100).max(3_600_000).default(1500),
     /** Stop when the test accuracy reaches this (checked every evalEvery epochs). */
     targetAccuracy: z.number().gt(0).max(1).optional(),
     /** Stop when the test loss improved by less than plateauMinDelta over this many checks. */

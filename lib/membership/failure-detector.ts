@@ -1,78 +1,90 @@
 // The failure detector's state (paper III.3.5, made continuous): pure, driven by probe outcomes and a clock.
+//
+// A peer is suspected when its Redis stops answering (`suspectAfter` consecutive failed probes) or when its
+// worker's heartbeat stops changing for `heartbeatStaleMs` (measured on this detector's clock, so the
+// peers' clocks never need to agree). Both thresholds are per query: runs with different settings can
+// share one detector.
 
-export interface DetectorOptions {
-  /** Consecutive failed probes before a peer is suspected. @default 2 */
+export interface SuspicionOptions {
+  /** Consecutive failed probes before suspicion. */
   suspectAfter: number;
+  /** A heartbeat value unchanged (or absent) this long means the peer's worker is down. */
+  heartbeatStaleMs: number;
 }
 
 export interface ProbeOutcome {
+  /** The peer's Redis answered. */
   ok: boolean;
-  /** Why the probe failed: `redis unreachable: connection refused`, `heartbeat missing`, ... */
+  /** Why the probe failed: `connection refused`, `timed out`, ... */
   reason?: string;
+  /** The heartbeat value read (null when the key is absent). */
+  beat?: string | null;
 }
 
 export interface PeerHealth {
   peer: string;
   suspected: boolean;
-  consecutiveFailures: number;
-  /** Time (detector clock) of the last successful probe, null before the first one. */
-  lastOkAt: number | null;
-  /** Time the current suspicion started, null when not suspected. */
-  suspectedSince: number | null;
+  /** Detector time from which the peer counts as suspected, null when not suspected. */
+  since: number | null;
   reason: string | null;
 }
 
-/**
- * Suspects a peer after `suspectAfter` consecutive failed probes and clears the suspicion on the next
- * successful one. Suspicion is local and reversible; only the unanimous agreement removes a peer.
- */
-export class FailureDetector {
-  private readonly health = new Map<string, PeerHealth>();
+interface State {
+  failures: number;
+  /** Time of the probe that reached each failure count (index = count - 1). */
+  failureTimes: number[];
+  lastReason: string | null;
+  beat: string | null;
+  /** When the heartbeat value last changed (or was first seen). */
+  beatChangedAt: number;
+}
 
-  constructor(private readonly opts: DetectorOptions) {
+export class FailureDetector {
+  private readonly peers = new Map<string, State>();
+
+  record(peer: string, outcome: ProbeOutcome, now: number): void {
+    let s = this.peers.get(peer);
+    if (!s) {
+      s = { failures: 0, failureTimes: [], lastReason: null, beat: null, beatChangedAt: now };
+      this.peers.set(peer, s);
+    }
+    if (!outcome.ok) {
+      s.failures += 1;
+      if (s.failureTimes.length < 100) s.failureTimes.push(now);
+      s.lastReason = outcome.reason ?? 'probe failed';
+      return;
+    }
+    s.failures = 0;
+    s.failureTimes = [];
+    s.lastReason = null;
+    const beat = outcome.beat ?? null;
+    if (beat !== null && beat !== s.beat) {
+      s.beat = beat;
+      s.beatChangedAt = now;
+    }
+  }
+
+  health(peer: string, opts: SuspicionOptions, now: number): PeerHealth {
     if (!(Number.isInteger(opts.suspectAfter) && opts.suspectAfter >= 1))
       throw new RangeError('failure detector: suspectAfter must be an integer >= 1');
-  }
-
-  record(peer: string, outcome: ProbeOutcome, now: number): PeerHealth {
-    const h = this.entry(peer);
-    if (outcome.ok) {
-      h.consecutiveFailures = 0;
-      h.lastOkAt = now;
-      h.suspected = false;
-      h.suspectedSince = null;
-      h.reason = null;
-    } else {
-      h.consecutiveFailures += 1;
-      h.reason = outcome.reason ?? 'probe failed';
-      if (!h.suspected && h.consecutiveFailures >= this.opts.suspectAfter) {
-        h.suspected = true;
-        h.suspectedSince = now;
-      }
+    const s = this.peers.get(peer);
+    if (!s) return { peer, suspected: false, since: null, reason: null };
+    if (s.failures >= opts.suspectAfter) {
+      return {
+        peer,
+        suspected: true,
+        since: s.failureTimes[opts.suspectAfter - 1] ?? now,
+        reason: `redis unreachable: ${s.lastReason}`,
+      };
     }
-    return { ...h };
-  }
-
-  /** Suspected peers among `peers` (all known peers when absent), in the given order. */
-  suspects(peers?: readonly string[]): string[] {
-    const list = peers ?? [...this.health.keys()];
-    return list.filter((p) => this.health.get(p)?.suspected === true);
-  }
-
-  get(peer: string): PeerHealth {
-    return { ...this.entry(peer) };
+    if (now - s.beatChangedAt >= opts.heartbeatStaleMs) {
+      const why = s.beat === null ? 'heartbeat missing' : `heartbeat stale for ${now - s.beatChangedAt} ms`;
+      return { peer, suspected: true, since: s.beatChangedAt + opts.heartbeatStaleMs, reason: `${why} (worker down?)` };
+    }
+    return { peer, suspected: false, since: null, reason: null };
   }
 
   forget(peer: string): void {
-    this.health.delete(peer);
-  }
-
-  private entry(peer: string): PeerHealth {
-    let h = this.health.get(peer);
-    if (!h) {
-      h = { peer, suspected: false, consecutiveFailures: 0, lastOkAt: null, suspectedSince: null, reason: null };
-      this.health.set(peer, h);
-    }
-    return h;
+    this.peers.delete(peer);
   }
 }

@@ -1,4 +1,4 @@
-export { FailureDetector, type DetectorOptions, type PeerHealth, type ProbeOutcome } from './failure-detector';
+export { FailureDetector, type PeerHealth, type ProbeOutcome, type SuspicionOptions } from './failure-detector';
 export { agreeOnRemovals, isQuorum, type AgreementInput, type AgreementOutcome } from './agreement';
 export {
   catchUpBatches,

@@ -13,7 +13,7 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
   if (input && (input as PeerTrainingState).kind === 'state') return input as PeerTrainingState;
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     throw new ConfigError('workflow input: expected a JSON object like {"run":"r1","peer":"p1","peers":4}');
-  const { peer, peers: peersField, ...rest } = input as PeerTrainingStart;
+  const { peer, peers: peersField, join, ...rest } = input as PeerTrainingStart;
   if (typeof peer !== 'string' || !PEER_ID.test(peer))
     throw new ConfigError('workflow input field "peer": expected this peer\'s id, e.g. "p1"');
   if (typeof rest.run !== 'string') throw new ConfigError('workflow input field "run": expected the run id');
@@ -53,5 +53,6 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
     pendingAdds: [],
     stopRequested: null,
     checks: [],
+    ...(join === true ? { joining: true } : {}),
   };
 }

@@ -34,7 +34,23 @@ export interface RemovedNotice {
   reason: string;
 }
 
-export type SyncMessage = ReadyMessage | RemovedNotice;
+/** Sent by the admitting peer to a (re)admitted peer once its model is in place: where to start. */
+export interface AdmittedNotice {
+  type: 'admitted';
+  run: string;
+  peer: string;
+  target: string;
+  /** The first (epoch, step) the admitted peer takes part in. */
+  epoch: number;
+  step: number;
+  /** The active set from then on (the admitted peer included), in rank order. */
+  active: string[];
+  membership: MembershipEvent[];
+  /** SHA-256 (hex) of the parameters the admitting peer copied: checked before the first step. */
+  paramsSha256: string;
+}
+
+export type SyncMessage = ReadyMessage | RemovedNotice | AdmittedNotice;
 
 export function encodeSync(msg: SyncMessage): string[] {
   const { type, run, peer, epoch, step, ...body } = msg;
@@ -78,6 +94,12 @@ export function decodeSync(fields: string[]): SyncMessage | null {
     if (!adds) return null;
     const stop = typeof body.stop === 'string' ? body.stop : null;
     return { type: 'ready', ...head, suspects, missing, membership, adds, stop };
+  }
+  if (map.type === 'admitted') {
+    const active = stringList(body.active);
+    const membership = Array.isArray(body.membership) ? (body.membership as MembershipEvent[]).filter(isEvent) : null;
+    if (typeof body.target !== 'string' || typeof body.paramsSha256 !== 'string' || !active || !membership) return null;
+    return { type: 'admitted', ...head, target: body.target, active, membership, paramsSha256: body.paramsSha256 };
   }
   if (map.type === 'removed') {
     if (typeof body.target !== 'string' || typeof body.reason !== 'string') return null;

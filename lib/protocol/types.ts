@@ -60,6 +60,8 @@ export interface PeerTrainingState {
   pendingAdds: string[];
   /** Why this peer was asked to stop (stop signal, convergence), or null. */
   stopRequested: string | null;
+  /** This peer asked to (re)join a running network: it waits for an active peer to admit it. */
+  joining?: boolean;
   /** (epoch, step) from which this peer is active (0,0, or when it was readmitted): older removal notices are void. */
   activeSince?: [number, number];
   /** Convergence checks so far: (epoch, test loss, test accuracy). */
@@ -81,6 +83,8 @@ export interface PeerTrainingStart {
   run: string;
   peer: string;
   peers?: number | string[];
+  /** Rejoin a running run: wait to be admitted (after `addPeer` signals to the active peers). */
+  join?: boolean;
   [configField: string]: unknown;
 }
 

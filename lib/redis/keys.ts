@@ -30,6 +30,11 @@ export interface RunKeys {
   metricsStream: string;
   /** Stream of membership events on this peer: suspected, recovered, removed, added (fields `event`, `peer`, `reason`). */
   membershipStream: string;
+  /**
+   * Fault injection (chaos drills, tests): while this key exists, the compute-gradient call for this
+   * (epoch, step, shard) fails once and deletes it. Nothing in spirt sets it.
+   */
+  chaosFailOnce(epoch: number, step: number, shard: number): string;
   /** The run plan (JSON: model, dataset, partition, batch size, seed, ...), written once by preparePeer. */
   plan: string;
 }
@@ -59,5 +64,6 @@ export function runKeys(run: string): RunKeys {
     metricsStream: `${base}:stream:metrics`,
     membershipStream: `${base}:stream:membership`,
     plan: `${base}:plan`,
+    chaosFailOnce: (e, s, shard) => `${base}:chaos:fail-once:${e}:${s}:${shard}`,
   };
 }

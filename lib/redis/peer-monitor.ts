@@ -1,6 +1,7 @@
 // The failure detector's driver in a peer's worker (paper III.3.5, run continuously instead of once per
-// epoch): keeps this peer's heartbeat key fresh in its own Redis and probes every watched peer on an
-// interval. The decisions are in lib/membership/failure-detector.ts; this file only does the I/O.
+// epoch): keeps this peer's heartbeat fresh in its own Redis and probes every watched peer on an interval.
+// The decisions are in lib/membership/failure-detector.ts; this file only does the I/O.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log';
 import { FailureDetector, type PeerHealth } from '../membership/failure-detector';
 import { peerKeys, runKeys } from './keys';
@@ -14,49 +15,57 @@ export interface WatchOptions {
   probeTimeoutMs: number;
   /** Consecutive failed probes before suspicion. @default 2 */
   suspectAfter: number;
-  /** Heartbeat expiry: a worker silent this long is considered down. @default 2000 */
+  /** A worker whose heartbeat has not changed this long is considered down. @default 1500 */
   heartbeatStaleMs: number;
   /** @default 400 */
   heartbeatIntervalMs: number;
 }
 
+export const DEFAULT_WATCH: WatchOptions = {
+  probeIntervalMs: 500,
+  probeTimeoutMs: 500,
+  suspectAfter: 2,
+  heartbeatStaleMs: 1500,
+  heartbeatIntervalMs: 400,
+};
+
 interface Watch {
   peers: Set<string>;
   opts: WatchOptions;
   refreshedAt: number;
+  /** Peers this run currently counts as suspected (to record transitions once). */
+  suspected: Set<string>;
 }
 
 /** A run's watch lapses when no step refreshed it for this long (the run ended or moved away). */
 const WATCH_LAPSE_MS = 15 * 60_000;
+/** The heartbeat key outlives its writer by this much; staleness is judged by the value not changing. */
+const HEARTBEAT_KEY_TTL_MS = 60_000;
 
 export class PeerMonitor {
-  private readonly detector: FailureDetector;
+  private readonly detector = new FailureDetector();
   private readonly watches = new Map<string, Watch>();
   private readonly loops = new Map<string, NodeJS.Timeout>();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The heartbeat value is `<boot id>:<counter>`: it changes on every write, and a restart is visible. */
+  private readonly boot = randomBytes(4).toString('hex');
+  private beats = 0;
 
   constructor(
     private readonly directory: PeerDirectory,
     private readonly selfId: string,
     private readonly log: Logger,
     private readonly defaults: WatchOptions = DEFAULT_WATCH,
-  ) {
-    this.detector = new FailureDetector({ suspectAfter: defaults.suspectAfter });
-  }
+  ) {}
 
   /** Starts writing the heartbeat. */
   start(): void {
     if (this.heartbeatTimer || this.stopped) return;
     const beat = async () => {
-      if (this.stopped) return;
-      const ttl = Math.max(
-        this.defaults.heartbeatStaleMs,
-        ...[...this.watches.values()].map((w) => w.opts.heartbeatStaleMs),
-      );
       try {
         const redis = await this.directory.connection(this.selfId);
-        await redis.set(peerKeys.heartbeat, String(Date.now()), 'PX', ttl);
+        await redis.set(peerKeys.heartbeat, `${this.boot}:${++this.beats}`, 'PX', HEARTBEAT_KEY_TTL_MS);
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'heartbeat not written (own Redis unreachable)');
       }
@@ -64,6 +73,7 @@ export class PeerMonitor {
     const interval = () =>
       Math.min(this.defaults.heartbeatIntervalMs, ...[...this.watches.values()].map((w) => w.opts.heartbeatIntervalMs));
     const tick = () => {
+      if (this.stopped) return;
       void beat().finally(() => {
         if (!this.stopped) this.heartbeatTimer = setTimeout(tick, interval());
       });
@@ -72,25 +82,34 @@ export class PeerMonitor {
   }
 
   /**
-   * Watches `peers` for `run` (refreshing the watch), starts probing new ones, and returns the current health
-   * of each. The first call for a peer waits for one probe, so a peer that is already down is reported at once.
+   * Watches `peers` for `run` (refreshing the watch), starts probing new ones, and returns the health of each
+   * under the run's options. The first call for a peer waits for one probe.
    */
   async watch(run: string, peers: readonly string[], opts: Partial<WatchOptions> = {}): Promise<PeerHealth[]> {
     const merged: WatchOptions = { ...this.defaults, ...opts };
-    this.watches.set(run, { peers: new Set(peers), opts: merged, refreshedAt: Date.now() });
+    const previous = this.watches.get(run);
+    this.watches.set(run, {
+      peers: new Set(peers.filter((p) => p !== this.selfId)),
+      opts: merged,
+      refreshedAt: Date.now(),
+      suspected: previous?.suspected ?? new Set(),
+    });
     const fresh = peers.filter((p) => p !== this.selfId && !this.loops.has(p));
     await Promise.all(fresh.map((p) => this.probeOnce(p)));
     for (const p of fresh) this.schedule(p);
-    return peers.filter((p) => p !== this.selfId).map((p) => this.detector.get(p));
+    return this.health(run, peers);
   }
 
-  /** Suspected peers among `peers` with the reason of each. */
-  suspects(peers: readonly string[]): PeerHealth[] {
-    return this.detector.suspects(peers.filter((p) => p !== this.selfId)).map((p) => this.detector.get(p));
+  /** The health of `peers` under `run`'s options (defaults when the run watches nothing yet). */
+  health(run: string, peers: readonly string[]): PeerHealth[] {
+    const opts = this.watches.get(run)?.opts ?? this.defaults;
+    const now = Date.now();
+    return peers.filter((p) => p !== this.selfId).map((p) => this.detector.health(p, opts, now));
   }
 
-  health(peer: string): PeerHealth {
-    return this.detector.get(peer);
+  /** Suspected peers among `peers` for `run`, with the reason of each. */
+  suspects(run: string, peers: readonly string[]): PeerHealth[] {
+    return this.health(run, peers).filter((h) => h.suspected);
   }
 
   /** Stops probing a peer for `run` (it left the run); other runs may still watch it. */
@@ -105,15 +124,15 @@ export class PeerMonitor {
     this.loops.clear();
   }
 
-  private watchersOf(peer: string): { run: string; opts: WatchOptions }[] {
+  private watchersOf(peer: string): [string, Watch][] {
     const now = Date.now();
-    const out: { run: string; opts: WatchOptions }[] = [];
+    const out: [string, Watch][] = [];
     for (const [run, w] of this.watches) {
       if (now - w.refreshedAt > WATCH_LAPSE_MS) {
         this.watches.delete(run);
         continue;
       }
-      if (w.peers.has(peer)) out.push({ run, opts: w.opts });
+      if (w.peers.has(peer)) out.push([run, w]);
     }
     return out;
   }
@@ -125,7 +144,7 @@ export class PeerMonitor {
       this.detector.forget(peer);
       return;
     }
-    const every = Math.min(...watchers.map((w) => w.opts.probeIntervalMs));
+    const every = Math.min(...watchers.map(([, w]) => w.opts.probeIntervalMs));
     this.loops.set(
       peer,
       setTimeout(() => void this.probeOnce(peer).finally(() => this.schedule(peer)), every),
@@ -134,68 +153,46 @@ export class PeerMonitor {
 
   private async probeOnce(peer: string): Promise<void> {
     const watchers = this.watchersOf(peer);
-    const timeout = Math.min(...watchers.map((w) => w.opts.probeTimeoutMs), this.defaults.probeTimeoutMs * 4);
-    const suspectAfter = Math.min(...watchers.map((w) => w.opts.suspectAfter));
-    const before = this.detector.get(peer);
-    let outcome: { ok: boolean; reason?: string };
+    const timeout = Math.min(this.defaults.probeTimeoutMs, ...watchers.map(([, w]) => w.opts.probeTimeoutMs));
     try {
       const beat = await this.directory.probe(peer, peerKeys.heartbeat, timeout);
-      outcome = beat === null ? { ok: false, reason: 'heartbeat missing (worker down?)' } : { ok: true };
+      this.detector.record(peer, { ok: true, beat }, Date.now());
     } catch (err) {
-      outcome = { ok: false, reason: `redis unreachable: ${(err as Error).message}` };
+      this.detector.record(peer, { ok: false, reason: (err as Error).message }, Date.now());
     }
     if (this.stopped) return;
-    // The detector's threshold is per worker; a run asking for a lower one gets it through forceSuspect.
-    let after = this.detector.record(peer, outcome, Date.now());
-    if (!after.suspected && !outcome.ok && after.consecutiveFailures >= suspectAfter)
-      after = this.force(peer, outcome.reason);
-    if (after.suspected !== before.suspected)
-      await this.announce(
-        peer,
-        after,
-        watchers.map((w) => w.run),
-      );
+    const now = Date.now();
+    for (const [run, w] of watchers) {
+      const h = this.detector.health(peer, w.opts, now);
+      if (h.suspected === w.suspected.has(peer)) continue;
+      if (h.suspected) w.suspected.add(peer);
+      else w.suspected.delete(peer);
+      await this.record(run, peer, h);
+    }
   }
 
-  private force(peer: string, reason?: string): PeerHealth {
-    let h = this.detector.get(peer);
-    while (!h.suspected) h = this.detector.record(peer, { ok: false, reason }, Date.now());
-    return h;
-  }
-
-  private async announce(peer: string, h: PeerHealth, runs: string[]): Promise<void> {
+  /** A change of suspicion, in the worker log and the run's membership stream (with its detector time). */
+  private async record(run: string, peer: string, h: PeerHealth): Promise<void> {
     const event = h.suspected ? 'suspected' : 'recovered';
-    if (h.suspected) this.log.warn({ peer, reason: h.reason }, 'peer suspected');
-    else this.log.info({ peer }, 'peer answers again');
+    if (h.suspected) this.log.warn({ run, peer, reason: h.reason }, 'peer suspected');
+    else this.log.info({ run, peer }, 'peer answers again');
     try {
       const redis = await this.directory.connection(this.selfId);
-      await Promise.all(
-        runs.map((run) =>
-          redis.xadd(
-            runKeys(run).membershipStream,
-            'MAXLEN',
-            '~',
-            '1000',
-            '*',
-            'event',
-            event,
-            'peer',
-            peer,
-            'reason',
-            h.reason ?? '',
-          ),
-        ),
+      await redis.xadd(
+        runKeys(run).membershipStream,
+        'MAXLEN',
+        '~',
+        '1000',
+        '*',
+        'event',
+        event,
+        'peer',
+        peer,
+        'reason',
+        h.reason ?? '',
       );
     } catch {
       // Own Redis down: this peer's own workflow will notice; nothing to record.
     }
   }
 }
-
-export const DEFAULT_WATCH: WatchOptions = {
-  probeIntervalMs: 500,
-  probeTimeoutMs: 500,
-  suspectAfter: 2,
-  heartbeatStaleMs: 2000,
-  heartbeatIntervalMs: 400,
-};

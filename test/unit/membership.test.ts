@@ -2,19 +2,50 @@ import { agreeOnRemovals, isQuorum } from '../../lib/membership/agreement';
 import { FailureDetector } from '../../lib/membership/failure-detector';
 
 describe('failure detector', () => {
-  it('suspects after N consecutive failures and clears on the next success', () => {
-    const d = new FailureDetector({ suspectAfter: 2 });
-    d.record('p2', { ok: true }, 0);
-    expect(d.record('p2', { ok: false, reason: 'redis unreachable: connection refused' }, 500).suspected).toBe(false);
-    const h = d.record('p2', { ok: false, reason: 'redis unreachable: connection refused' }, 1000);
-    expect(h).toMatchObject({ suspected: true, suspectedSince: 1000, reason: 'redis unreachable: connection refused' });
-    expect(d.suspects(['p1', 'p2'])).toEqual(['p2']);
-    expect(d.record('p2', { ok: true }, 1500).suspected).toBe(false);
-    expect(d.suspects()).toEqual([]);
+  const opts = { suspectAfter: 2, heartbeatStaleMs: 1500 };
+
+  it('suspects a peer whose Redis fails N probes in a row, and clears it on the next answer', () => {
+    const d = new FailureDetector();
+    d.record('p2', { ok: true, beat: 'a:1' }, 0);
+    d.record('p2', { ok: false, reason: 'connection refused' }, 500);
+    expect(d.health('p2', opts, 500).suspected).toBe(false);
+    d.record('p2', { ok: false, reason: 'connection refused' }, 1000);
+    expect(d.health('p2', opts, 1000)).toEqual({
+      peer: 'p2',
+      suspected: true,
+      since: 1000,
+      reason: 'redis unreachable: connection refused',
+    });
+    d.record('p2', { ok: true, beat: 'a:2' }, 1200);
+    expect(d.health('p2', opts, 1200).suspected).toBe(false);
+  });
+
+  it('suspects a peer whose heartbeat stops changing, on its own clock, with per-run thresholds', () => {
+    const d = new FailureDetector();
+    d.record('p3', { ok: true, beat: 'a:1' }, 0);
+    d.record('p3', { ok: true, beat: 'a:2' }, 400);
+    d.record('p3', { ok: true, beat: 'a:2' }, 1800);
+    expect(d.health('p3', opts, 1800).suspected).toBe(false);
+    d.record('p3', { ok: true, beat: 'a:2' }, 2000);
+    expect(d.health('p3', opts, 2000)).toMatchObject({ suspected: true, since: 1900 });
+    expect(d.health('p3', opts, 2000).reason).toMatch(/heartbeat stale/);
+    // A run that tolerates long worker restarts does not suspect it yet.
+    expect(d.health('p3', { suspectAfter: 2, heartbeatStaleMs: 60_000 }, 2000).suspected).toBe(false);
+    // A restarted worker writes a new value: trusted by the detector again (the agreement decides membership).
+    d.record('p3', { ok: true, beat: 'b:1' }, 2100);
+    expect(d.health('p3', opts, 2100).suspected).toBe(false);
+  });
+
+  it('a peer whose heartbeat key is missing altogether is suspected after the stale time', () => {
+    const d = new FailureDetector();
+    d.record('p4', { ok: true, beat: null }, 0);
+    expect(d.health('p4', opts, 1000).suspected).toBe(false);
+    expect(d.health('p4', opts, 1500).reason).toMatch(/heartbeat missing/);
   });
 
   it('rejects a bad threshold', () => {
-    expect(() => new FailureDetector({ suspectAfter: 0 })).toThrow(RangeError);
+    const d = new FailureDetector();
+    expect(() => d.health('p1', { suspectAfter: 0, heartbeatStaleMs: 1 }, 0)).toThrow(RangeError);
   });
 });
 

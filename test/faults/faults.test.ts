@@ -1,0 +1,321 @@
+// Failure is tested by doing it: one local stack (a real Temporal dev server, 4 redis-server processes with
+// the module, 4 worker processes), runs started as users start them, and real kill -9 of real processes.
+// The scenarios share the stack and run in order; the ones that break a peer for good come last.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client, Connection, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  failureTimeline,
+  membershipEvents,
+  results,
+  startRun,
+  stepMetrics,
+  temporalClient,
+  waitForStatus,
+  type PeerOutcome,
+} from '../../bench/fault-run';
+import { parseRunConfig } from '../../lib/config';
+import type { RunConfigInput } from '../../lib/config/schema';
+import { peerWorkflowId } from '../../lib/protocol/names';
+import { activePeersAttribute, peerAttribute, runAttribute } from '../../lib/protocol/search-attributes';
+import type { TrainingResult } from '../../lib/protocol/types';
+import { connectRedis } from '../../lib/redis/connect';
+import { runKeys } from '../../lib/redis/keys';
+import { freePort } from '../../lib/stack/ports';
+import { startStack, type Stack } from '../../lib/stack/stack';
+import { bufferToFloat32 } from '../../lib/tensor/float32';
+import { excess, referenceTraining } from '../helpers/replay';
+import { toolchain } from '../helpers/servers';
+
+jest.setTimeout(300_000);
+
+const SPIRT = join(__dirname, '..', '..', 'bin', 'spirt.js');
+/** Small and fast: softmax on 4096 samples, 16 steps per epoch at 4 peers x 2 shards x 32. */
+const SMALL: RunConfigInput = {
+  model: 'softmax',
+  peers: 4,
+  trainLimit: 4096,
+  testLimit: 2000,
+  batchSize: 32,
+  shardsPerPeer: 2,
+  epochs: 3,
+  learningRate: 0.1,
+  seed: 7,
+};
+
+let stack: Stack;
+let stateDir: string;
+let client: Client;
+let connection: Connection;
+let runCounter = 0;
+const runId = (what: string) => `f${process.pid % 10000}-${++runCounter}-${what}`;
+
+const completed = (outcomes: PeerOutcome[]): TrainingResult[] =>
+  outcomes.map((o) => {
+    if (!('result' in o)) throw new Error(`peer ${o.peer} failed: ${o.failure}`);
+    return o.result;
+  });
+
+const spirt = (args: string[]) =>
+  spawnSync(process.execPath, [SPIRT, ...args, '--state-dir', stateDir], { encoding: 'utf8', timeout: 60_000 });
+
+const peerRedis = (peerId: string) => {
+  const p = stack.file.peers.find((x) => x.id === peerId);
+  if (!p) throw new Error(peerId);
+  return connectRedis({ host: p.host, port: p.port, password: p.password });
+};
+
+const handlesOf = (run: string, peers = ['p1', 'p2', 'p3', 'p4']): WorkflowHandle[] =>
+  peers.map((p) => client.workflow.getHandle(peerWorkflowId(run, p)));
+
+beforeAll(async () => {
+  toolchain();
+  stateDir = mkdtempSync(join(tmpdir(), 'spirt-faults-'));
+  stack = await startStack({
+    peers: 4,
+    stateDir,
+    temporalPort: await freePort(),
+    redisPortBase: await freePort(),
+    // Room for a survivor's degree of parallelism to grow when it takes over a removed peer's shards.
+    functionsPerPeer: 3,
+  });
+  ({ client, connection } = await temporalClient(stack.file));
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await stack?.stop();
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+});
+
+let baselineAccuracy = NaN;
+
+describe('faults on a real 4-peer stack', () => {
+  it('(d) a function that throws once on one shard: only that shard is retried; this is also the baseline', async () => {
+    const config = parseRunConfig({ ...SMALL, run: runId('baseline') });
+    const redis = await peerRedis('p1');
+    await redis.set(runKeys(config.run).chaosFailOnce(1, 2, 1), 'test (d)');
+    redis.disconnect();
+    const handles = (await startRun(client, stack.file, config)) as WorkflowHandleWithFirstExecutionRunId[];
+    const done = completed(await results(handles));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(done.every((r) => r.history.length === 3)).toBe(true);
+    baselineAccuracy = done[0].history[2].testAccuracy as number;
+    expect(baselineAccuracy).toBeGreaterThan(0.7);
+
+    // In p1's history: every computeShardGradient ran once, except (epoch 1, step 2, shard 1), which ran twice.
+    const attempts: Record<string, number> = {};
+    // The first workflow run holds epoch 1 (continueAsNew starts a new run per epoch).
+    const history = await client.workflow
+      .getHandle(handles[0].workflowId, handles[0].firstExecutionRunId)
+      .fetchHistory();
+    const scheduled = new Map<string, string>();
+    for (const e of history.events ?? []) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s?.activityType?.name === 'computeShardGradient') {
+        const payload = s.input?.payloads?.[0]?.data;
+        const input = JSON.parse(Buffer.from(payload as Uint8Array).toString()) as { step: number; shard: number };
+        scheduled.set(String(e.eventId), `${input.step}:${input.shard}`);
+      }
+      const started = e.activityTaskStartedEventAttributes;
+      if (started && scheduled.has(String(started.scheduledEventId)))
+        attempts[scheduled.get(String(started.scheduledEventId)) as string] = started.attempt ?? 1;
+    }
+    expect(Object.keys(attempts)).toHaveLength(16 * 2);
+    expect(Object.entries(attempts).filter(([, a]) => a > 1)).toEqual([['2:1', 2]]);
+  });
+
+  it('a peer started by hand with `temporal workflow start` and a short input trains and shows in the UI filters', async () => {
+    const run = runId('byhand');
+    for (const p of stack.file.peers) {
+      const input = JSON.stringify({
+        run,
+        peer: p.id,
+        peers: 4,
+        model: 'softmax',
+        trainLimit: 1024,
+        testLimit: 500,
+        epochs: 1,
+      });
+      const r = spawnSync(
+        toolchain().temporal,
+        [
+          'workflow',
+          'start',
+          '--address',
+          stack.file.temporal.address,
+          '--type',
+          'peerTrainingWorkflow',
+          '--task-queue',
+          p.taskQueue,
+          '--workflow-id',
+          peerWorkflowId(run, p.id),
+          '--input',
+          input,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
+    const handles = handlesOf(run);
+    const done = completed(await results(handles));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    const d = await handles[1].describe();
+    expect(d.typedSearchAttributes.get(runAttribute)).toBe(run);
+    expect(d.typedSearchAttributes.get(peerAttribute)).toBe('p2');
+    expect(d.typedSearchAttributes.get(activePeersAttribute)).toBe(4);
+
+    // A bad input fails at once with the field named.
+    const bad = runId('bad');
+    spawnSync(toolchain().temporal, [
+      'workflow',
+      'start',
+      '--address',
+      stack.file.temporal.address,
+      '--type',
+      'peerTrainingWorkflow',
+      '--task-queue',
+      stack.file.peers[0].taskQueue,
+      '--workflow-id',
+      peerWorkflowId(bad, 'p1'),
+      '--input',
+      JSON.stringify({ run: bad, peer: 'p1', modle: 'lenet5' }),
+    ]);
+    const [outcome] = await results([client.workflow.getHandle(peerWorkflowId(bad, 'p1'))]);
+    expect('failure' in outcome && outcome.failure).toMatch(/unknown field\(s\) "modle"/);
+  });
+
+  it('(f) removePeerSignal and stopSignal through the CLI', async () => {
+    const config = parseRunConfig({ ...SMALL, run: runId('signals'), epochs: 50 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStatus(handles[0], (s) => s.step >= 3);
+    const removed = spirt(['peer', 'remove', 'p4', '--run', config.run]);
+    expect(removed.stderr).toBe('');
+    expect(removed.status).toBe(0);
+    const [p4] = await results([handles[3]]);
+    expect('result' in p4 && p4.result.outcome).toBe('removed');
+    const s1 = await waitForStatus(handles[0], (s) => s.active.length === 3);
+    expect(s1.active).toEqual(['p1', 'p2', 'p3']);
+    expect(s1.membership).toMatchObject([{ peer: 'p4', change: 'removed' }]);
+    expect(s1.membership[0].reason).toMatch(/removed by operator/);
+
+    const stopped = spirt(['stop', '--run', config.run]);
+    expect(stopped.status).toBe(0);
+    const done = completed(await results(handles.slice(0, 3)));
+    expect(done.map((r) => r.outcome)).toEqual(['stopped', 'stopped', 'stopped']);
+    // All three ended at the same step, evaluated, and far before the 50 epochs.
+    const ends = done.map((r) => r.history[r.history.length - 1]);
+    expect(new Set(ends.map((e) => `${e.epoch}:${e.steps}`)).size).toBe(1);
+    expect(ends.every((e) => e.testAccuracy !== null)).toBe(true);
+    expect(done[0].history.length).toBeLessThan(50);
+    // The three agree on the membership history.
+    expect(done[1].membership).toEqual(done[0].membership);
+    expect(done[2].membership).toEqual(done[0].membership);
+  });
+
+  it('(b) kill -9 of a worker during gradient computation, then a restart: no step applied twice', async () => {
+    // A restart takes longer than the default heartbeat expiry; this run gives the worker time to come back.
+    const config = parseRunConfig({ ...SMALL, run: runId('worker'), epochs: 2, heartbeatStaleMs: 120_000 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStatus(handles[1], (s) => s.epoch === 1 && s.step >= 4 && s.phase === 'compute');
+    await stack.killWorker('p2');
+    await new Promise((r) => setTimeout(r, 500));
+    await stack.restartWorker('p2');
+    const done = completed(await results(handles));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(done.every((r) => r.membership.length === 0 && r.history.length === 2)).toBe(true);
+    // Every peer's parameters equal a single-process replay of the failure-free schedule.
+    const expected = await referenceTraining(config);
+    for (const peer of ['p1', 'p2', 'p3', 'p4']) {
+      const redis = await peerRedis(peer);
+      const params = bufferToFloat32((await redis.getBuffer(runKeys(config.run).params)) as Buffer);
+      redis.disconnect();
+      expect(excess(params, expected.params)).toBeLessThanOrEqual(0);
+    }
+  });
+
+  it('(c) the Temporal dev server stopped and restarted mid-run: the run resumes from its database file', async () => {
+    const config = parseRunConfig({ ...SMALL, run: runId('temporal'), epochs: 3, heartbeatStaleMs: 120_000 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStatus(handles[0], (s) => s.epoch === 2 && s.step >= 2);
+    await stack.stopTemporal();
+    await new Promise((r) => setTimeout(r, 2000));
+    await stack.startTemporal();
+    await connection.close();
+    ({ client, connection } = await temporalClient(stack.file));
+    const done = completed(await results(handlesOf(config.run)));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(done.every((r) => r.history.map((h) => h.epoch).join() === '1,2,3')).toBe(true);
+  });
+
+  it('(e) a peer dies for good while the others wait at the barrier: nobody waits syncTimeoutMs', async () => {
+    const config = parseRunConfig({ ...SMALL, run: runId('barrier'), epochs: 2 });
+    const handles = await startRun(client, stack.file, config);
+    // p3's worker dies right after publishing: the others are at (or reach) the barrier waiting for it.
+    await waitForStatus(handles[2], (s) => s.epoch === 1 && s.step >= 5 && s.phase === 'barrier');
+    const killedAt = Date.now();
+    await stack.killWorker('p3');
+    let outcomes: PeerOutcome[];
+    try {
+      outcomes = await results(handles.filter((_, i) => i !== 2));
+    } finally {
+      // p3's worker comes back (also for the next scenario).
+      await stack.restartWorker('p3');
+    }
+    const done = completed(outcomes);
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed']);
+    expect(done.every((r) => r.history.length === 2)).toBe(true);
+    expect(done[0].membership).toMatchObject([{ peer: 'p3', change: 'removed' }]);
+    const metrics = await stepMetrics(stack.file, config.run, 'p1');
+    const barrierMs = metrics.map((m) => m.timings.barrier ?? 0);
+    // No step waited anything like the 60 s sync timeout.
+    expect(Math.max(...barrierMs)).toBeLessThan(config.syncTimeoutMs / 10);
+    // Step time returns to normal after detection: the steps after the removal are as fast as before it.
+    const removal = done[0].membership[0];
+    const stepMs = (m: (typeof metrics)[number]) => Object.values(m.timings).reduce((a, b) => a + b, 0);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const before = metrics.filter((m) => m.epoch === 1 && m.step < 4).map(stepMs);
+    const after = metrics.filter((m) => m.epoch === 2).map(stepMs);
+    expect(median(after)).toBeLessThan(2 * median(before) + 250);
+    const detected = (await membershipEvents(stack.file, config.run, 'p1')).find(
+      (e) => e.event === 'suspected' && e.about === 'p3',
+    );
+    expect(detected).toBeDefined();
+    expect((detected?.at ?? Infinity) - killedAt).toBeLessThanOrEqual(3000);
+    expect(removal.reason).toMatch(/heartbeat/);
+    // Back, p3's workflow learns it was removed and ends: it is not trusted again silently.
+    const [p3] = await results([handles[2]]);
+    expect('result' in p3 && p3.result.outcome).toBe('removed');
+  });
+
+  it('(a) kill -9 of a peer redis-server mid-epoch: detected within 3 s, agreed, data redistributed, no epoch lost', async () => {
+    expect(baselineAccuracy).toBeGreaterThan(0);
+    const config = parseRunConfig({ ...SMALL, run: runId('redis') });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStatus(handles[1], (s) => s.epoch === 2 && s.step >= 6);
+    const killedAt = Date.now();
+    await stack.killRedis('p2');
+    const outcomes = await results(handles);
+    const survivors = outcomes.filter((o) => o.peer !== 'p2');
+    const done = completed(survivors);
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed']);
+    // No epoch lost: every survivor finished all three.
+    expect(done.every((r) => r.history.map((h) => h.epoch).join() === '1,2,3')).toBe(true);
+    // All survivors removed p2 at the same step.
+    const removals = done.map((r) => r.membership.filter((e) => e.peer === 'p2' && e.change === 'removed'));
+    expect(removals.every((r) => r.length === 1)).toBe(true);
+    expect(new Set(removals.map((r) => `${r[0].epoch}:${r[0].step}`)).size).toBe(1);
+    expect(removals[0][0].epoch).toBe(2);
+    // p2's 2 shards went to the survivors by rank: degree of parallelism 3 + 3 + 2 = the 8 functions of 4 peers.
+    expect(done.map((r) => r.history[2].parallelism)).toEqual([3, 3, 2]);
+    const timeline = await failureTimeline(stack.file, config.run, 'p2', ['p1', 'p3', 'p4'], killedAt, removals[0][0]);
+    expect(timeline.detectionMs).toBeLessThanOrEqual(3000);
+    expect(timeline.agreementMs).toBeGreaterThanOrEqual(timeline.detectionMs);
+    expect(timeline.recoveryMs).toBeGreaterThanOrEqual(timeline.agreementMs - 1000);
+    const accuracy = done[0].history[2].testAccuracy as number;
+    expect(Math.abs(accuracy - baselineAccuracy)).toBeLessThanOrEqual(0.01);
+  });
+});
