@@ -29,7 +29,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const opts: Options = { json: false, model: 'lenet5', epochs: 3, trainLimit: 8192, peers: 4, kill: 'redis' };
+  const opts: Options = { json: false, model: 'lenet5', epochs: 3, trainLimit: 24000, peers: 4, kill: 'redis' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -53,7 +53,7 @@ function parse(argv: string[]): Options {
       opts.kill = v;
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        'usage: spirt bench faults [--json] [--model lenet5] [--epochs 3] [--train-limit 8192] [--peers 4] [--kill redis|worker]\n',
+        'usage: spirt bench faults [--json] [--model lenet5] [--epochs 3] [--train-limit 24000] [--peers 4] [--kill redis|worker]\n',
       );
       process.exit(0);
     } else throw new ConfigError(`bench faults: unknown option ${a}`);

@@ -1,2 +1,2 @@
 export { peerTrainingWorkflow } from './peer-training';
-export { addPeerSignal, removePeerSignal, statusQuery, stopSignal } from './messages';
+export { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';

@@ -1,5 +1,6 @@
 // Signals and queries of peerTrainingWorkflow, as typed constants shared by the workflow, the CLI and tests.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { RunConfig } from '../lib/config/schema';
 import type { PeerStatus } from '../lib/protocol/types';
 
 /** Readmit (or admit) a peer at the next epoch boundary; sent to every active peer's workflow. */
@@ -17,3 +18,6 @@ export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
 
 /** Epoch, step, phase, membership, last loss and accuracy, step timings of one peer. */
 export const statusQuery = defineQuery<PeerStatus>('status');
+
+/** The run's validated config and peer ids in rank order: what a (re)joining peer's workflow is started with. */
+export const runPlanQuery = defineQuery<{ run: string; peers: string[]; config: RunConfig }>('runPlan');

@@ -30,7 +30,7 @@ import type {
   TrainingResult,
 } from '../lib/protocol/types';
 import { admitPeers, awaitAdmission, evaluateModel, preparePeer } from './activity-proxies';
-import { addPeerSignal, removePeerSignal, statusQuery, stopSignal } from './messages';
+import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';
 import { trainingStep } from './training-step';
 
 /**
@@ -73,6 +73,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     done: ['done', 'removed', 'stopped', 'converged'].includes(phase),
     endReason,
   }));
+  setHandler(runPlanQuery, () => ({ run, peers: state.peers.map((p) => p.id), config }));
   setHandler(addPeerSignal, ({ peer }) => {
     if (!state.peers.some((p) => p.id === peer)) {
       log.warn('addPeer: unknown peer ignored (new peers join through the handshake)', { peer });

@@ -1,10 +1,17 @@
 // Operator control of a run through Temporal: find its peer workflows, ask their status, send them signals.
 // Pure functions over a Client: the CLI connects, these talk.
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { addPeerSignal, removePeerSignal, statusQuery, stopSignal } from '../../workflows/messages';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from '../../workflows/messages';
+import { ConfigError } from '../errors/config-error';
 import { peerWorkflowId } from '../protocol/names';
 import { peerAttribute, runAttribute } from '../protocol/search-attributes';
-import type { MembershipEvent, PeerStatus, TrainingResult } from '../protocol/types';
+import type { MembershipEvent, PeerStatus, PeerTrainingStart, TrainingResult } from '../protocol/types';
 import { RunNotFoundError } from './run-not-found-error';
 import { comparePeerIds, mergeMembership } from './summary';
 
@@ -200,4 +207,48 @@ export async function removePeer(
 /** Signal `addPeer` to every running peer workflow of the run (the joining peer's own workflow is started apart). */
 export function addPeer(client: Client, run: string, peer: string, opts: FindOptions = {}): Promise<SignalReport> {
   return signalRunning(client, run, (h) => h.signal(addPeerSignal, { peer }), opts);
+}
+
+/**
+ * Starts a (re)joining peer's own workflow with `join: true` and the run's config (asked from a running peer),
+ * on the peer's task queue: it prepares, then waits until the active peers admit it (after `addPeer`).
+ * @throws ConfigError when the peer's previous workflow of this run is still running or the peer is unknown;
+ * RunNotFoundError when no peer of the run is running.
+ */
+export async function startJoiningPeer(
+  client: Client,
+  run: string,
+  peer: string,
+  taskQueue: string,
+  opts: FindOptions = {},
+): Promise<string> {
+  const workflows = await findPeerWorkflows(client, run, opts);
+  const own = workflows.find((wf) => wf.peerId === peer);
+  if (own?.status === 'RUNNING') {
+    throw new ConfigError(`peer ${peer} still runs in run ${run}; it can rejoin once it has left (spirt peer remove)`);
+  }
+  const source = workflows.find((wf) => wf.status === 'RUNNING' && wf.peerId !== peer);
+  if (!source) throw new RunNotFoundError(`run ${run} has no running peer to admit ${peer}`);
+  const plan = await client.workflow.getHandle(source.workflowId).query(runPlanQuery);
+  if (!plan.peers.includes(peer)) {
+    throw new ConfigError(
+      `peer ${peer} is not one of run ${run}'s peers (${plan.peers.join(', ')}); new peers join through the handshake`,
+    );
+  }
+  const input: PeerTrainingStart = { ...plan.config, peer, peers: plan.peers, join: true };
+  const workflowId = peerWorkflowId(run, peer);
+  try {
+    await client.workflow.start('peerTrainingWorkflow', {
+      args: [input],
+      taskQueue,
+      workflowId,
+      typedSearchAttributes: [
+        { key: runAttribute, value: run },
+        { key: peerAttribute, value: peer },
+      ],
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  return workflowId;
 }

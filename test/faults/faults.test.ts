@@ -216,6 +216,38 @@ describe('faults on a real 4-peer stack', () => {
     expect(done[2].membership).toEqual(done[0].membership);
   });
 
+  it('rejoin is explicit: a removed peer comes back only through spirt peer add, at an epoch boundary, with the current model', async () => {
+    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 4 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStatus(handles[0], (s) => s.epoch === 1 && s.step >= 3);
+    expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
+    const [gone] = await results([handles[3]]);
+    expect('result' in gone && gone.result.outcome).toBe('removed');
+
+    const added = spirt(['peer', 'add', 'p4', '--run', config.run]);
+    expect(added.stderr).toBe('');
+    expect(added.status).toBe(0);
+    const done = completed(await results(handlesOf(config.run)));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    const events = done[0].membership.map((e) => `${e.change}:${e.peer}`);
+    expect(events).toEqual(['removed:p4', 'added:p4']);
+    const admittedAt = done[0].membership[1].epoch + 1;
+    // The newcomer trained from its admission epoch on, with the others, and every peer ended with 4 active.
+    expect(done[3].history[0].epoch).toBe(admittedAt);
+    expect(done[3].history.map((h) => h.epoch).pop()).toBe(4);
+    expect(done.every((r) => r.history[r.history.length - 1].activePeers.length === 4)).toBe(true);
+    // It received p1's model and then applied the same updates: the parameters agree.
+    const params = await Promise.all(
+      ['p1', 'p4'].map(async (p) => {
+        const redis = await peerRedis(p);
+        const buf = (await redis.getBuffer(runKeys(config.run).params)) as Buffer;
+        redis.disconnect();
+        return bufferToFloat32(buf);
+      }),
+    );
+    expect(excess(params[1], params[0])).toBeLessThanOrEqual(0);
+  });
+
   it('(b) kill -9 of a worker during gradient computation, then a restart: no step applied twice', async () => {
     // A restart takes longer than the default heartbeat expiry; this run gives the worker time to come back.
     const config = parseRunConfig({ ...SMALL, run: runId('worker'), epochs: 2, heartbeatStaleMs: 120_000 });

@@ -13,6 +13,8 @@ export interface TemporalSession {
   target: TemporalTarget;
   /** The stack's peer ids (looked up by workflow id too), empty with --address. */
   knownPeers: string[];
+  /** The stack's task queue of each peer, empty with --address. */
+  taskQueues: Record<string, string>;
 }
 
 /** Connects to the Temporal of `--address`, else of the stack in `--state-dir`; runs `fn`; closes. */
@@ -22,16 +24,18 @@ export async function withTemporal<T>(
 ): Promise<T> {
   let target: TemporalTarget;
   let knownPeers: string[] = [];
+  let taskQueues: Record<string, string> = {};
   if (options.address) {
     target = { address: options.address, namespace: options.namespace ?? 'default' };
   } else {
     const stack = readStackFile(options.stateDir ?? defaultStateDir());
     target = { address: stack.temporal.address, namespace: options.namespace ?? stack.temporal.namespace };
     knownPeers = stack.peers.map((p) => p.id);
+    taskQueues = Object.fromEntries(stack.peers.map((p) => [p.id, p.taskQueue]));
   }
   const { client, connection } = await connectTemporal(target);
   try {
-    return await fn({ client, connection, target, knownPeers });
+    return await fn({ client, connection, target, knownPeers, taskQueues });
   } finally {
     await connection.close();
   }
