@@ -14,8 +14,6 @@ import { makeProbePeers } from './probe-peers';
 import { makePublishReady } from './publish-ready';
 
 export type { ActivityDeps } from './deps';
-// Kept for callers that built a directory from here before it moved to lib/redis.
-export { PeerDirectory } from '../lib/redis/peer-directory';
 
 /** All activities of one peer's worker, sharing its clients (built once per worker). One per paper step. */
 export function createActivities(deps: ActivityDeps) {

@@ -1,7 +1,7 @@
 // Process entry of one peer's worker, started by `spirt up`: `node peer-worker-main.js <state-dir> <peer-id> <functions>`.
 // Its stdout and stderr go to `<state dir>/logs/<peer>.log`, one JSON object per line.
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
-import { PeerDirectory } from '../activities';
+import { PeerDirectory } from '../lib/redis/peer-directory';
 import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
 import { logger } from '../lib/log';

@@ -20,6 +20,7 @@ import {
   peerAttribute,
   runAttribute,
 } from '../lib/protocol/search-attributes';
+import { convergence } from '../lib/protocol/convergence';
 import { initialState } from '../lib/protocol/start';
 import type {
   EpochRecord,
@@ -226,7 +227,8 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   }
   const record: EpochRecord = {
     epoch: state.epoch,
-    steps: stepsPerEpoch,
+    // Fewer than stepsPerEpoch when the run stopped inside the epoch.
+    steps: stopReason !== null ? state.step + 1 : stepsPerEpoch,
     trainLoss: partial.samples > 0 ? partial.lossSum / partial.samples : 0,
     testLoss,
     testAccuracy,
@@ -275,7 +277,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     }
     // A converged peer does not end alone: it asks every peer to stop after the next step (stop travels on
     // the sync messages), so that all peers end at the same step.
-    const converged = convergence(state, config);
+    const converged = convergence(state.checks, state.epoch, config);
     if (converged) state.stopRequested ??= converged;
     phase = 'next-epoch';
     await condition(allHandlersFinished);
@@ -288,21 +290,4 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   }
   await condition(allHandlersFinished);
   return finish('completed');
-}
-
-/** The configured stopping rule over the checks so far: a reason string when it holds, else null. */
-function convergence(state: PeerTrainingState, config: PeerTrainingState['config']): string | null {
-  const checks = state.checks;
-  const latest = checks[checks.length - 1];
-  if (!latest || latest.epoch !== state.epoch) return null;
-  if (config.targetAccuracy !== undefined && latest.accuracy >= config.targetAccuracy)
-    return `converged: test accuracy ${latest.accuracy.toFixed(4)} >= ${config.targetAccuracy} at epoch ${state.epoch}`;
-  const k = config.plateauChecks;
-  if (k !== undefined && checks.length > k) {
-    const best = Math.min(...checks.slice(0, checks.length - k).map((c) => c.loss));
-    const recent = Math.min(...checks.slice(-k).map((c) => c.loss));
-    if (best - recent < config.plateauMinDelta)
-      return `converged: test loss improved by less than ${config.plateauMinDelta} over ${k} checks (epoch ${state.epoch})`;
-  }
-  return null;
 }

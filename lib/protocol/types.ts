@@ -13,6 +13,7 @@ export interface PeerRef {
 
 export interface EpochRecord {
   epoch: number;
+  /** Steps run in this epoch (stepsPerEpoch, or fewer when the run stopped inside it). */
   steps: number;
   /** Sample-weighted mean training loss of this peer's shards over the epoch. */
   trainLoss: number;

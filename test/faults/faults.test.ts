@@ -188,6 +188,22 @@ describe('faults on a real 4-peer stack', () => {
     expect('failure' in outcome && outcome.failure).toMatch(/unknown field\(s\) "modle"/);
   });
 
+  it('the convergence check (target accuracy) ends the run on every peer at the same step', async () => {
+    const config = parseRunConfig({
+      ...SMALL,
+      run: runId('converge'),
+      trainLimit: 2048,
+      epochs: 20,
+      targetAccuracy: 0.5,
+    });
+    const done = completed(await results(await startRun(client, stack.file, config)));
+    expect(done.map((r) => r.outcome)).toEqual(['converged', 'converged', 'converged', 'converged']);
+    expect(done[0].endReason).toMatch(/converged: test accuracy/);
+    // Epoch 1 reached the target; every peer ran one more step of epoch 2 (the stop travels on its messages).
+    expect(new Set(done.map((r) => r.history.map((h) => `${h.epoch}:${h.steps}`).join()))).toEqual(new Set(['1:8,2:1']));
+    expect(done[0].history[0].testAccuracy).toBeGreaterThanOrEqual(0.5);
+  });
+
   it('(f) removePeerSignal and stopSignal through the CLI', async () => {
     const config = parseRunConfig({ ...SMALL, run: runId('signals'), epochs: 50 });
     const handles = await startRun(client, stack.file, config);

@@ -67,7 +67,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   flag('probe-timeout-ms', 'number', 'a probe that takes longer fails (default 500)'),
   flag('suspect-after', 'number', 'consecutive failed probes before a peer is suspected (default 2)'),
   flag('heartbeat-interval-ms', 'number', 'how often a worker refreshes its heartbeat (default 400)'),
-  flag('heartbeat-stale-ms', 'number', 'a peer silent this long is suspected (default 2000)'),
+  flag('heartbeat-stale-ms', 'number', 'a peer silent this long is suspected (default 1500)'),
   flag('target-accuracy', 'number', 'stop when the test accuracy reaches this', 'x'),
   flag('plateau-checks', 'number', 'stop when the test loss has not improved over this many checks'),
   flag('plateau-min-delta', 'number', 'smallest test loss improvement that counts (default 0.001)', 'x'),
