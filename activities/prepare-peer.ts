@@ -1,5 +1,4 @@
 import { loadDataset, stepsPerEpoch } from '../lib/data';
-import type { DatasetSource } from '../lib/data/dataset';
 import { createTrainer } from '../lib/engine';
 import type { RunPlan } from '../lib/protocol/plan';
 import { runKeys } from '../lib/redis/keys';
@@ -7,21 +6,10 @@ import { float32ToBuffer } from '../lib/tensor/float32';
 import type { ActivityDeps } from './deps';
 import { withHeartbeat } from './heartbeat';
 
-export interface PreparePeerInput {
-  run: string;
-  model: string;
-  seed: number;
-  dataset: DatasetSource;
-  trainLimit?: number;
-  testLimit?: number;
-  peers: number;
-  rank: number;
-  shardsPerPeer: number;
-  batchSize: number;
+/** The run plan's constant part (what the workflow knows); the rest is learned here from the data and model. */
+export type PreparePeerInput = Omit<RunPlan, 'trainCount' | 'testCount' | 'stepsPerEpoch' | 'hasBuffers'> & {
   maxStepsPerEpoch?: number;
-  ttlSeconds: number;
-  path: RunPlan['path'];
-}
+};
 
 export interface PreparePeerResult {
   trainCount: number;
@@ -53,19 +41,9 @@ async function prepare(deps: ActivityDeps, input: PreparePeerInput): Promise<Pre
     const keys = runKeys(input.run);
     const redis = await deps.directory.connection(deps.peerId);
     const manifest = JSON.stringify({ model: input.model, params: trainer.layout, buffers: trainer.bufferLayout });
+    const { maxStepsPerEpoch: _maxSteps, ...constants } = input;
     const plan: RunPlan = {
-      run: input.run,
-      model: input.model,
-      dataset: input.dataset,
-      trainLimit: input.trainLimit,
-      testLimit: input.testLimit,
-      peers: input.peers,
-      rank: input.rank,
-      shardsPerPeer: input.shardsPerPeer,
-      batchSize: input.batchSize,
-      seed: input.seed,
-      ttlSeconds: input.ttlSeconds,
-      path: input.path,
+      ...constants,
       trainCount,
       testCount,
       stepsPerEpoch: steps,

@@ -81,19 +81,8 @@ export interface MembershipRecord {
 
 /** Membership events (suspected, recovered, removed) a peer recorded for a run, from its own Redis. */
 export async function membershipEvents(stack: StackFile, run: string, peerId: string): Promise<MembershipRecord[]> {
-  const p = stack.peers.find((x) => x.id === peerId);
-  if (!p) throw new Error(`no peer ${peerId}`);
-  const redis = await connectRedis({ host: p.host, port: p.port, password: p.password });
-  try {
-    const entries = (await redis.xrange(runKeys(run).membershipStream, '-', '+')) as [string, string[]][];
-    return entries.map(([id, f]) => {
-      const m: Record<string, string> = {};
-      for (let i = 0; i + 1 < f.length; i += 2) m[f[i]] = f[i + 1];
-      return { peer: peerId, at: Number(id.split('-')[0]), event: m.event, about: m.peer, reason: m.reason };
-    });
-  } finally {
-    redis.disconnect();
-  }
+  const entries = await readPeerStream(stack, peerId, runKeys(run).membershipStream);
+  return entries.map(({ at, fields: m }) => ({ peer: peerId, at, event: m.event, about: m.peer, reason: m.reason }));
 }
 
 export interface StepMetric {
@@ -105,20 +94,30 @@ export interface StepMetric {
 
 /** Step metrics a peer recorded for a run (one entry per applied step, with its phase durations). */
 export async function stepMetrics(stack: StackFile, run: string, peerId: string): Promise<StepMetric[]> {
+  const entries = await readPeerStream(stack, peerId, runKeys(run).metricsStream);
+  return entries.map(({ at, fields: m }) => ({
+    at,
+    epoch: Number(m.epoch),
+    step: Number(m.step),
+    timings: m.timings ? (JSON.parse(m.timings) as Record<string, number>) : {},
+  }));
+}
+
+/** Every entry of one stream in a peer's Redis: its time (ms, from the entry id) and its fields. */
+async function readPeerStream(
+  stack: StackFile,
+  peerId: string,
+  key: string,
+): Promise<{ at: number; fields: Record<string, string> }[]> {
   const p = stack.peers.find((x) => x.id === peerId);
   if (!p) throw new Error(`no peer ${peerId}`);
   const redis = await connectRedis({ host: p.host, port: p.port, password: p.password });
   try {
-    const entries = (await redis.xrange(runKeys(run).metricsStream, '-', '+')) as [string, string[]][];
+    const entries = (await redis.xrange(key, '-', '+')) as [string, string[]][];
     return entries.map(([id, f]) => {
-      const m: Record<string, string> = {};
-      for (let i = 0; i + 1 < f.length; i += 2) m[f[i]] = f[i + 1];
-      return {
-        at: Number(id.split('-')[0]),
-        epoch: Number(m.epoch),
-        step: Number(m.step),
-        timings: m.timings ? (JSON.parse(m.timings) as Record<string, number>) : {},
-      };
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < f.length; i += 2) fields[f[i]] = f[i + 1];
+      return { at: Number(id.split('-')[0]), fields };
     });
   } finally {
     redis.disconnect();

@@ -61,6 +61,27 @@ const completed = (outcomes: PeerOutcome[]): TrainingResult[] =>
 const spirt = (args: string[]) =>
   spawnSync(process.execPath, [SPIRT, ...args, '--state-dir', stateDir], { encoding: 'utf8', timeout: 60_000 });
 
+/** `temporal workflow start` of a peer training workflow, as a user types it. */
+const temporalWorkflowStart = (taskQueue: string, workflowId: string, input: string) =>
+  spawnSync(
+    toolchain().temporal,
+    [
+      'workflow',
+      'start',
+      '--address',
+      stack.file.temporal.address,
+      '--type',
+      'peerTrainingWorkflow',
+      '--task-queue',
+      taskQueue,
+      '--workflow-id',
+      workflowId,
+      '--input',
+      input,
+    ],
+    { encoding: 'utf8' },
+  );
+
 const peerRedis = (peerId: string) => {
   const p = stack.file.peers.find((x) => x.id === peerId);
   if (!p) throw new Error(peerId);
@@ -139,24 +160,7 @@ describe('faults on a real 4-peer stack', () => {
         testLimit: 500,
         epochs: 1,
       });
-      const r = spawnSync(
-        toolchain().temporal,
-        [
-          'workflow',
-          'start',
-          '--address',
-          stack.file.temporal.address,
-          '--type',
-          'peerTrainingWorkflow',
-          '--task-queue',
-          p.taskQueue,
-          '--workflow-id',
-          peerWorkflowId(run, p.id),
-          '--input',
-          input,
-        ],
-        { encoding: 'utf8' },
-      );
+      const r = temporalWorkflowStart(p.taskQueue, peerWorkflowId(run, p.id), input);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     }
@@ -170,20 +174,11 @@ describe('faults on a real 4-peer stack', () => {
 
     // A bad input fails at once with the field named.
     const bad = runId('bad');
-    spawnSync(toolchain().temporal, [
-      'workflow',
-      'start',
-      '--address',
-      stack.file.temporal.address,
-      '--type',
-      'peerTrainingWorkflow',
-      '--task-queue',
+    temporalWorkflowStart(
       stack.file.peers[0].taskQueue,
-      '--workflow-id',
       peerWorkflowId(bad, 'p1'),
-      '--input',
       JSON.stringify({ run: bad, peer: 'p1', modle: 'lenet5' }),
-    ]);
+    );
     const [outcome] = await results([client.workflow.getHandle(peerWorkflowId(bad, 'p1'))]);
     expect('failure' in outcome && outcome.failure).toMatch(/unknown field\(s\) "modle"/);
   });
@@ -200,7 +195,9 @@ describe('faults on a real 4-peer stack', () => {
     expect(done.map((r) => r.outcome)).toEqual(['converged', 'converged', 'converged', 'converged']);
     expect(done[0].endReason).toMatch(/converged: test accuracy/);
     // Epoch 1 reached the target; every peer ran one more step of epoch 2 (the stop travels on its messages).
-    expect(new Set(done.map((r) => r.history.map((h) => `${h.epoch}:${h.steps}`).join()))).toEqual(new Set(['1:8,2:1']));
+    expect(new Set(done.map((r) => r.history.map((h) => `${h.epoch}:${h.steps}`).join()))).toEqual(
+      new Set(['1:8,2:1']),
+    );
     expect(done[0].history[0].testAccuracy).toBeGreaterThanOrEqual(0.5);
   });
 
