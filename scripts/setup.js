@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 // Idempotent setup run first by the README's two commands: npm dependencies, redis-server, the
-// temporal CLI, the TypeScript build and the native module. What it builds is cached outside the
-// repo (~/.cache/spirt, or $SPIRT_CACHE_DIR); it never downloads a prebuilt binary.
+// temporal CLI, the TypeScript build, the native module and moto (the KMS endpoint of the tests). What it
+// builds is cached outside the repo (~/.cache/spirt, or $SPIRT_CACHE_DIR); it never downloads a prebuilt
+// binary. `--moto-only` runs only the moto step and adds it to the recorded toolchain.
 const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
@@ -12,6 +13,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const cache = process.env.SPIRT_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'spirt');
 const TEMPORAL_VERSION = 'v1.5.1';
+const MOTO_VERSION = '5.2.5';
 const quiet = process.argv.includes('--quiet');
 
 function log(line) {
@@ -58,6 +60,55 @@ function listFiles(dir, filter) {
 }
 
 fs.mkdirSync(cache, { recursive: true });
+
+// moto in server mode speaks the AWS KMS API on 127.0.0.1; test/kms starts it (test/support/moto.ts). It is
+// installed from PyPI into a virtualenv in the cache, once per MOTO_VERSION; nothing downloads it at run time.
+// Only tests need it, so a machine without python3 gets a warning, not a failed setup.
+function setupMoto() {
+  if (process.env.SPIRT_MOTO_SERVER) return process.env.SPIRT_MOTO_SERVER;
+  const venv = path.join(cache, 'moto-venv');
+  const server = path.join(venv, 'bin', 'moto_server');
+  const stamp = path.join(venv, '.spirt-moto-version');
+  if (fs.existsSync(server) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === MOTO_VERSION) return server;
+  const python = which('python3');
+  if (!python) {
+    log('warning: no python3, so no moto server; the AWS KMS tests (test/kms) need it: install python3 and run setup again');
+    return null;
+  }
+  // Debian splits ensurepip (which venv needs) into the python3-venv package.
+  const hasVenv = () => run(python, ['-c', 'import ensurepip, venv'], { stdio: 'pipe' }).ok;
+  if (!hasVenv() && process.getuid && process.getuid() === 0 && which('apt-get')) {
+    log('installing python3-venv (Debian package)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (!run('apt-get', ['update', '-qq'], { env }).ok || !run('apt-get', ['install', '-y', '-qq', 'python3-venv'], { env }).ok) {
+      log('warning: apt-get install python3-venv failed');
+    }
+  }
+  if (!hasVenv()) {
+    log('warning: python3 has no venv module, so no moto server for test/kms: install python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv) and run setup again');
+    return null;
+  }
+  log(`installing moto[server] ${MOTO_VERSION} from PyPI into ${venv} (once)`);
+  fs.rmSync(venv, { recursive: true, force: true });
+  const made = run(python, ['-m', 'venv', venv]);
+  const pip = made.ok && run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `moto[server]==${MOTO_VERSION}`]);
+  if (!pip || !pip.ok || !fs.existsSync(server)) {
+    log(`warning: installing moto failed (${(pip || made).why}); test/kms needs it: run setup again`);
+    fs.rmSync(venv, { recursive: true, force: true });
+    return null;
+  }
+  fs.writeFileSync(stamp, MOTO_VERSION);
+  return server;
+}
+
+if (process.argv.includes('--moto-only')) {
+  const file = path.join(cache, 'toolchain.json');
+  const recorded = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  const moto = setupMoto();
+  fs.writeFileSync(file, JSON.stringify({ ...recorded, moto }, null, 2) + '\n');
+  log(`moto server: ${moto || '(none)'}`);
+  process.exit(moto ? 0 : 1);
+}
 
 // 1. npm dependencies (re-installed only when package.json / package-lock.json change).
 const depsStamp = path.join(root, 'node_modules', '.spirt-deps');
@@ -151,6 +202,9 @@ if (fs.existsSync(path.join(moduleDir, 'Makefile'))) {
   modulePath = so;
 }
 
-const toolchain = { temporal, redisServer, module: modulePath };
+// 6. moto (see setupMoto above).
+const moto = setupMoto();
+
+const toolchain = { temporal, redisServer, module: modulePath, moto };
 fs.writeFileSync(path.join(cache, 'toolchain.json'), JSON.stringify(toolchain, null, 2) + '\n');
-log(`ready: temporal ${temporal}, redis-server ${redisServer}, module ${modulePath || '(none: Lua path)'}`);
+log(`ready: temporal ${temporal}, redis-server ${redisServer}, module ${modulePath || '(none: Lua path)'}, moto ${moto || '(none)'}`);

@@ -2,3 +2,4 @@ export { ConfigError } from './config-error';
 export { StackError } from './stack-error';
 export { DataError } from './data-error';
 export { TensorError } from './tensor-error';
+export { SecurityError, type SecurityReason } from './security-error';

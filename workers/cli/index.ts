@@ -1,8 +1,10 @@
 // The `spirt` command line (commander): one file per command. Errors are one line `spirt: error: ...` with exit
 // code 1; an unknown or missing command prints the usage and exits 2.
 import { Command, CommanderError } from 'commander';
+import { registerAdmin } from './admin';
 import { registerBench } from './bench';
 import { registerDemo } from './demo';
+import { registerKeys } from './keys';
 import { registerLogs } from './logs';
 import { registerModelImport } from './model-import';
 import { registerModels } from './models';
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerStop(program);
   registerPeer(program);
   registerLogs(program);
+  registerAdmin(program);
+  registerKeys(program);
   program.addHelpText('after', '\nRun `spirt <command> --help` for the options of a command.');
   return program;
 }

@@ -1,0 +1,112 @@
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { generatePeerKeys } from '../../lib/crypto/keys';
+import { openPrivateKeys, sealPrivateKeys } from '../../lib/crypto/key-store';
+import { SecurityError } from '../../lib/errors/security-error';
+import { AwsKms } from '../../lib/kms/aws';
+import { kmsFromConfig } from '../../lib/kms';
+import { freePort } from '../../lib/stack/ports';
+import { motoClientConfig, startMoto, type MotoServer } from '../support/moto';
+
+// The AWS KMS adapter against moto in server mode (a real HTTP endpoint speaking the KMS API).
+let moto: MotoServer;
+let keyId: string;
+let kms: AwsKms;
+const context = { purpose: 'test', peer: 'p1' };
+
+beforeAll(async () => {
+  moto = await startMoto();
+  const admin = new KMSClient({ ...motoClientConfig, endpoint: moto.endpoint });
+  const created = await admin.send(new CreateKeyCommand({ Description: 'spirt test key' }));
+  admin.destroy();
+  keyId = created.KeyMetadata!.KeyId!;
+  kms = new AwsKms({ keyId, endpoint: moto.endpoint, ...motoClientConfig });
+});
+
+afterAll(async () => {
+  await kms?.close();
+  await moto?.stop();
+});
+
+async function reasonOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(SecurityError);
+    return (err as SecurityError).reason;
+  }
+  throw new Error('expected a SecurityError');
+}
+
+describe('AwsKms against moto', () => {
+  it('encrypts and decrypts with the encryption context', async () => {
+    const blob = await kms.encrypt(Buffer.from('redis password'), context);
+    expect(blob.includes(Buffer.from('redis password'))).toBe(false);
+    expect((await kms.decrypt(blob, context)).toString()).toBe('redis password');
+  });
+
+  it('refuses another encryption context with a SecurityError', async () => {
+    const blob = await kms.encrypt(Buffer.from('secret'), context);
+    expect(await reasonOf(kms.decrypt(blob, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
+    expect(await reasonOf(kms.decrypt(blob, {}))).toBe('decrypt-failed');
+  });
+
+  it('refuses a tampered ciphertext', async () => {
+    const blob = await kms.encrypt(Buffer.from('secret'), context);
+    blob[blob.length - 5] ^= 0x01;
+    await expect(kms.decrypt(blob, context)).rejects.toBeInstanceOf(SecurityError);
+  });
+
+  it('generates a 256-bit data key whose ciphertext decrypts to it', async () => {
+    const dataKey = await kms.generateDataKey(context);
+    expect(dataKey.plaintext).toHaveLength(32);
+    expect((await kms.decrypt(dataKey.ciphertext, context)).equals(dataKey.plaintext)).toBe(true);
+    expect(await reasonOf(kms.decrypt(dataKey.ciphertext, { purpose: 'other' }))).toBe('decrypt-failed');
+  });
+
+  it('names a missing key without leaking anything else', async () => {
+    const missing = new AwsKms({
+      keyId: '00000000-0000-0000-0000-000000000000',
+      endpoint: moto.endpoint,
+      ...motoClientConfig,
+    });
+    try {
+      await missing.encrypt(Buffer.from('secret'), context);
+      throw new Error('expected a SecurityError');
+    } catch (err) {
+      expect((err as SecurityError).reason).toBe('kms-key');
+      expect((err as Error).message).toMatch(/^AWS KMS Encrypt failed: key 0{8}-.* does not exist/);
+      expect((err as Error).message).not.toContain('secret');
+    } finally {
+      await missing.close();
+    }
+  });
+
+  it('reports an unreachable endpoint as kms-unavailable', async () => {
+    const port = await freePort();
+    const down = new AwsKms({ keyId, endpoint: `http://127.0.0.1:${port}`, ...motoClientConfig });
+    expect(await reasonOf(down.encrypt(Buffer.from('x'), context))).toBe('kms-unavailable');
+    await down.close();
+  });
+
+  it('seals and opens peer keys (key-store) with the factory-built adapter', async () => {
+    // The factory uses the SDK's default credential chain (here the environment); moto takes any credentials.
+    const saved = { ...process.env };
+    process.env.AWS_ACCESS_KEY_ID = 'testing';
+    process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+    const viaFactory = kmsFromConfig({ kind: 'aws', keyId, endpoint: moto.endpoint, region: motoClientConfig.region });
+    try {
+      const keys = generatePeerKeys('modern');
+      const record = await sealPrivateKeys(viaFactory, keys, context);
+      expect(record.kms).toBe('aws');
+      const stored = JSON.stringify(record);
+      expect(stored).not.toContain(keys.signing.privateKey);
+      expect(stored).not.toContain(keys.encryption.privateKey);
+      expect(stored).not.toContain('PRIVATE KEY');
+      expect(await openPrivateKeys(viaFactory, record, context)).toEqual(keys);
+      expect(await reasonOf(openPrivateKeys(viaFactory, record, { ...context, peer: 'p9' }))).toBe('decrypt-failed');
+    } finally {
+      await viaFactory.close();
+      process.env = saved;
+    }
+  });
+});

@@ -1,0 +1,146 @@
+// `spirt admin init|enrol|revoke`: the administrator key, enrolment tokens, the revocation list.
+// The key lives in <state dir>/admin (0700): its private half only sealed by a local KMS master key.
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { defaultStateDir } from '../../lib/stack/paths';
+import { say } from './common';
+
+interface AdminOptions {
+  dir?: string;
+  stateDir?: string;
+}
+type InitOptions = AdminOptions & { force?: boolean };
+type EnrolOptions = AdminOptions & { peer: string; pubkeys: string; expires: string; network?: string };
+type RevokeOptions = AdminOptions & { peer: string };
+
+/** The revocation list in the administrator folder: signed JSON lines (lib/crypto/revocation.ts). */
+export const REVOCATION_FILE = 'revoked.jsonl';
+
+function addDirOptions(command: Command): Command {
+  return command
+    .option('--dir <dir>', 'administrator folder (default <state dir>/admin)')
+    .option('--state-dir <dir>', 'state dir (default $SPIRT_STATE_DIR or ~/.local/state/spirt)');
+}
+
+function adminDir(options: AdminOptions): string {
+  return options.dir ?? join(options.stateDir ?? defaultStateDir(), 'admin');
+}
+
+export function registerAdmin(program: Command): void {
+  const admin = program
+    .command('admin')
+    .description('the administrator key: create it, enrol peers with signed tokens, revoke peers');
+  addDirOptions(
+    admin
+      .command('init')
+      .description(
+        'create the administrator key pair (Ed25519) in the administrator folder (0700): the private key sealed by a local master key (0600); prints the public key fingerprint',
+      )
+      .option('--force', 'replace an existing administrator key (tokens and revocations it signed stop verifying)'),
+  ).action((options: InitOptions) => init(options));
+  addDirOptions(
+    admin
+      .command('enrol')
+      .description(
+        "issue an enrolment token binding a peer id, its public keys (its pubkeys.json from 'spirt keys generate'), a network and an expiry; prints the token alone on stdout",
+      )
+      .requiredOption('--peer <id>', 'peer id, e.g. p5')
+      .requiredOption('--pubkeys <file>', "the peer's pubkeys.json")
+      .requiredOption('--expires <when>', 'a duration (30m, 24h, 7d) or an ISO date-time with a zone')
+      .option(
+        '--network <name>',
+        'network the token admits the peer to (default: the network of the stack in the state dir)',
+      ),
+  ).action((options: EnrolOptions) => enrol(options));
+  addDirOptions(
+    admin
+      .command('revoke')
+      .description(
+        `revoke a peer: appends a signed line to ${REVOCATION_FILE} in the administrator folder; its tokens issued until now are refused`,
+      )
+      .requiredOption('--peer <id>', 'peer id, e.g. p2'),
+  ).action((options: RevokeOptions) => revoke(options));
+}
+
+async function init(options: InitOptions): Promise<void> {
+  const { existsSync, readdirSync, renameSync } = await import('node:fs');
+  const { createAdminKey } = await import('../../lib/peer/admin');
+  const { keyFingerprint } = await import('../../lib/crypto/keys');
+  const { ConfigError } = await import('../../lib/errors/config-error');
+  const dir = adminDir(options);
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    if (!options.force) {
+      throw new ConfigError(`${dir} already holds an administrator key; pass --force to replace it`);
+    }
+    const list = join(dir, REVOCATION_FILE);
+    // The old list is signed by the old key and would no longer verify; kept aside for the record.
+    if (existsSync(list)) renameSync(list, `${list}.replaced-${Date.now()}`);
+  }
+  const keys = await createAdminKey(dir);
+  say(`administrator key created in ${dir}`);
+  say(`fingerprint: ${keyFingerprint(keys.publicKey)}`);
+}
+
+async function enrol(options: EnrolOptions): Promise<void> {
+  const { readFileSync, existsSync } = await import('node:fs');
+  const { loadAdminKey } = await import('../../lib/peer/admin');
+  const { checkPublicKeysFile } = await import('../../lib/crypto/public-keys');
+  const { issueEnrolment } = await import('../../lib/crypto/enrolment');
+  const { parseExpiry } = await import('../../lib/crypto/expiry');
+  const { ConfigError } = await import('../../lib/errors/config-error');
+  // One clock reading: a token asked to last 24h lasts exactly 24h from its issuedAt.
+  const issuedAt = new Date();
+  const expiresAt = parseExpiry(options.expires, issuedAt);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(options.pubkeys, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`--pubkeys ${options.pubkeys}: ${(err as Error).message}`);
+  }
+  const pubkeys = checkPublicKeysFile(parsed);
+  if (pubkeys.peer !== options.peer) {
+    throw new ConfigError(`--pubkeys ${options.pubkeys} is for peer ${pubkeys.peer}, not ${options.peer}`);
+  }
+  let network = options.network;
+  if (!network) {
+    const { networkFilePath, readNetworkFile } = await import('../../lib/peer/network-file');
+    const stateDir = options.stateDir ?? defaultStateDir();
+    if (!existsSync(networkFilePath(stateDir))) {
+      throw new ConfigError(`--network is required: there is no network file in ${stateDir}`);
+    }
+    network = readNetworkFile(stateDir).network;
+  }
+  const dir = adminDir(options);
+  const admin = await loadAdminKey(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new ConfigError(`no administrator key in ${dir}; create it with spirt admin init`);
+    throw err;
+  });
+  const token = issueEnrolment(admin.privateKey, {
+    network,
+    peer: pubkeys.peer,
+    suite: pubkeys.suite,
+    signingKey: pubkeys.signingKey,
+    encryptionKey: pubkeys.encryptionKey,
+    issuedAt,
+    expiresAt,
+  });
+  process.stderr.write(
+    `enrolled ${pubkeys.peer} (signing key ${pubkeys.fingerprint}) in network ${network} until ${expiresAt.toISOString()}\n`,
+  );
+  say(token);
+}
+
+async function revoke(options: RevokeOptions): Promise<void> {
+  const { loadAdminKey } = await import('../../lib/peer/admin');
+  const { appendRevocation, signRevocation } = await import('../../lib/crypto/revocation');
+  const { ConfigError } = await import('../../lib/errors/config-error');
+  const dir = adminDir(options);
+  const admin = await loadAdminKey(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new ConfigError(`no administrator key in ${dir}; create it with spirt admin init`);
+    throw err;
+  });
+  const revocation = signRevocation(admin.privateKey, options.peer);
+  const list = join(dir, REVOCATION_FILE);
+  appendRevocation(list, revocation);
+  say(`revoked ${options.peer} at ${revocation.revokedAt}: its tokens issued until now are refused (${list})`);
+}
