@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { signSnapshot, snapshotStatement } from '../lib/protocol/model-snapshot';
 import { encodeSync } from '../lib/protocol/sync-message';
 import type { MembershipEvent } from '../lib/protocol/types';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
+import { signedSync } from './signing';
 
 export interface AdmitPeersInput {
   run: string;
@@ -12,12 +13,18 @@ export interface AdmitPeersInput {
   /** The active set from then on, admitted peers included. */
   active: string[];
   membership: MembershipEvent[];
+  /** Every peer of the run in rank order (peers that joined after the start last). */
+  order?: string[];
 }
 
+/** How long a published snapshot stays readable by the admitted peers. */
+const SNAPSHOT_TTL_SECONDS = 3600;
+
 /**
- * Run by the lowest-rank active peer at an epoch boundary (paper III.3.1, the model half of a join): copies
- * its current parameters, optimiser state and buffers into each admitted peer's Redis, then tells the peer
- * where to start, with the parameters' hash so that the newcomer can check what it received.
+ * Run by the lowest-rank active peer at an epoch boundary (paper III.3.1, the model half of a join):
+ * publishes its current parameters, optimiser state and buffers as a snapshot in its own Redis with a
+ * manifest it signs (hashes of every part), then tells each admitted peer, on that peer's sync stream, where
+ * to start. The admitted peer pulls and checks the snapshot itself: no peer may write another peer's model.
  */
 export function makeAdmitPeers(deps: ActivityDeps) {
   return async function admitPeers(input: AdmitPeersInput): Promise<{ admitted: string[]; failed: string[] }> {
@@ -31,27 +38,40 @@ export function makeAdmitPeers(deps: ActivityDeps) {
       own.get(keys.appliedStep),
     ]);
     if (!params || !layout) throw new Error(`admitPeers: this peer has no model for run ${input.run}`);
-    const paramsSha256 = createHash('sha256').update(params).digest('hex');
+    const statement = snapshotStatement(
+      { run: input.run, epoch: input.epoch, peer: deps.peerId },
+      { params, momentum, buffers, layout, appliedStep: applied },
+    );
+    const manifest = signSnapshot(statement, deps.security?.keys.signing.privateKey ?? null);
+    const ex = ['EX', SNAPSHOT_TTL_SECONDS] as const;
+    const tx = own
+      .multi()
+      .set(keys.snapshot(input.epoch, 'params'), params, ...ex)
+      .set(keys.snapshot(input.epoch, 'layout'), layout, ...ex);
+    if (momentum) tx.set(keys.snapshot(input.epoch, 'momentum'), momentum, ...ex);
+    else tx.del(keys.snapshot(input.epoch, 'momentum'));
+    if (buffers) tx.set(keys.snapshot(input.epoch, 'buffers'), buffers, ...ex);
+    else tx.del(keys.snapshot(input.epoch, 'buffers'));
+    tx.set(keys.snapshot(input.epoch, 'manifest'), JSON.stringify(manifest), ...ex);
+    await tx.exec();
     const outcomes = await Promise.allSettled(
       input.peers.map(async (peer) => {
         const remote = await deps.directory.connection(peer);
-        const tx = remote.multi().set(keys.params, params).set(keys.layout, layout);
-        if (momentum) tx.set(keys.momentum, momentum);
-        else tx.del(keys.momentum);
-        if (buffers) tx.set(keys.buffers, buffers);
-        if (applied) tx.set(keys.appliedStep, applied);
-        await tx.exec();
-        const notice = encodeSync({
-          type: 'admitted',
-          run: input.run,
-          peer: deps.peerId,
-          target: peer,
-          epoch: input.epoch,
-          step: 0,
-          active: input.active,
-          membership: input.membership,
-          paramsSha256,
-        });
+        const notice = signedSync(
+          deps,
+          encodeSync({
+            type: 'admitted',
+            run: input.run,
+            peer: deps.peerId,
+            target: peer,
+            epoch: input.epoch,
+            step: 0,
+            active: input.active,
+            membership: input.membership,
+            paramsSha256: statement.paramsSha256,
+            ...(input.order ? { order: input.order } : {}),
+          }),
+        );
         await remote.xadd(keys.syncStream, 'MAXLEN', '~', '10000', '*', ...notice);
       }),
     );
@@ -61,7 +81,7 @@ export function makeAdmitPeers(deps: ActivityDeps) {
       if (o.status === 'fulfilled') admitted.push(input.peers[i]);
       else {
         failed.push(input.peers[i]);
-        deps.log.warn({ run: input.run, peer: input.peers[i], err: String(o.reason) }, 'admission: model not copied');
+        deps.log.warn({ run: input.run, peer: input.peers[i], err: String(o.reason) }, 'admission: peer not told');
       }
     });
     return { admitted, failed };

@@ -2,7 +2,9 @@ import { agreeOnRemovals, type AgreementOutcome } from '../lib/membership/agreem
 import { encodeSync } from '../lib/protocol/sync-message';
 import type { MembershipEvent } from '../lib/protocol/types';
 import { runKeys } from '../lib/redis/keys';
+import { deletePeerUser } from '../lib/redis/acl';
 import type { ActivityDeps } from './deps';
+import { signedSync } from './signing';
 
 export interface AgreeOnInactivePeersInput {
   run: string;
@@ -60,20 +62,32 @@ export function makeAgreeOnInactivePeers(deps: ActivityDeps) {
     // Not awaited: a removed peer is usually unreachable, and nobody should wait for its Redis.
     void Promise.allSettled(
       events.map(async (e) => {
-        const notice = encodeSync({
-          type: 'removed',
-          run: input.run,
-          peer: deps.peerId,
-          target: e.peer,
-          epoch: e.epoch,
-          step: e.step,
-          reason: e.reason,
-        });
+        const notice = signedSync(
+          deps,
+          encodeSync({
+            type: 'removed',
+            run: input.run,
+            peer: deps.peerId,
+            target: e.peer,
+            epoch: e.epoch,
+            step: e.step,
+            reason: e.reason,
+          }),
+        );
         const remote = await deps.directory.connection(e.peer);
         await remote.xadd(keys.syncStream, 'MAXLEN', '~', '10000', '*', ...notice);
       }),
     );
     for (const e of events) deps.monitor.unwatch(input.run, e.peer);
+    // A removed peer loses its user in this peer's database: it comes back only through a new handshake.
+    if (deps.security) {
+      for (const e of events) {
+        await deletePeerUser(own, e.peer).catch((err: Error) =>
+          deps.log.warn({ peer: e.peer, err: err.message }, 'removed peer: database user not deleted'),
+        );
+        deps.keyRing?.forget(e.peer);
+      }
+    }
     return { ...outcome, events };
   };
 }

@@ -14,6 +14,8 @@ export interface ApplyUpdateInput {
   weightDecay: number;
   /** Step metrics recorded with the update (phase durations so far). */
   timings?: Record<string, number>;
+  /** Peer gradients left out of this step's aggregation, and why: recorded with the step's metrics. */
+  dropped?: { peer: string; reason: string }[];
 }
 
 /**
@@ -70,6 +72,7 @@ export function makeApplyUpdate(deps: ActivityDeps) {
       String(ms),
       'timings',
       JSON.stringify(timings),
+      ...(input.dropped?.length ? ['dropped', JSON.stringify(input.dropped)] : []),
     );
     return { applied, ms };
   };

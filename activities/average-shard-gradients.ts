@@ -1,3 +1,4 @@
+import { signGradient } from '../lib/protocol/gradient-signature';
 import { averageTensors } from '../lib/redis/tensor-ops';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
@@ -15,7 +16,7 @@ export interface AverageShardGradientsInput {
 export function makeAverageShardGradients(deps: ActivityDeps) {
   return async function averageShardGradients(
     input: AverageShardGradientsInput,
-  ): Promise<{ length: number; ms: number }> {
+  ): Promise<{ length: number; ms: number; signMs: number }> {
     const started = Date.now();
     const keys = runKeys(input.run);
     const plan = await loadPlan(deps, input.run);
@@ -35,6 +36,38 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
         { ttlSeconds: plan.ttlSeconds, path: plan.path },
       );
     }
-    return { length, ms: Date.now() - started };
+    const signMs = deps.security ? await signAverage(deps, input) : 0;
+    return { length, ms: Date.now() - started, signMs };
   };
+}
+
+/**
+ * Signs the step's averaged gradient (and buffers) over (run, epoch, step, peer, SHA-256 of the bytes), so the
+ * peers that fetch it can check where it came from and that no byte changed. Returns the time it took.
+ */
+async function signAverage(deps: ActivityDeps, input: AverageShardGradientsInput): Promise<number> {
+  const started = Date.now();
+  const keys = runKeys(input.run);
+  const plan = await loadPlan(deps, input.run);
+  const redis = await deps.directory.connection(deps.peerId);
+  const [gradient, buffers] = await Promise.all([
+    redis.getBuffer(keys.averagedGradient(input.epoch, input.step)),
+    plan.hasBuffers ? redis.getBuffer(keys.averagedBuffers(input.epoch, input.step)) : Promise.resolve(null),
+  ]);
+  if (!gradient) throw new Error(`averaged gradient of step ${input.epoch}:${input.step} is missing`);
+  const signed = signGradient(
+    deps.security!.keys.signing.privateKey,
+    { run: input.run, epoch: input.epoch, step: input.step, peer: deps.peerId },
+    gradient,
+    buffers,
+  );
+  await redis.set(keys.averagedSignature(input.epoch, input.step), JSON.stringify(signed), 'EX', plan.ttlSeconds);
+  // Test-only chaos (a key an operator sets in this peer's own Redis): one byte flipped after signing, as an
+  // attacker with write access to the database would. The low byte of the last float: the value stays finite.
+  if (await redis.exists(keys.chaosTamper(input.epoch, input.step))) {
+    const at = gradient.length - 4;
+    await redis.setrange(keys.averagedGradient(input.epoch, input.step), at, Buffer.from([gradient[at] ^ 0x01]));
+    deps.log.warn({ run: input.run, epoch: input.epoch, step: input.step }, 'chaos: averaged gradient tampered');
+  }
+  return Date.now() - started;
 }

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { DataError } from '../lib/errors/data-error';
+import { checkSnapshot, type SnapshotParts } from '../lib/protocol/model-snapshot';
 import { decodeSync, type AdmittedNotice } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
+import { refuseSync } from './signing';
 
 export interface AwaitAdmissionInput {
   run: string;
@@ -11,9 +12,10 @@ export interface AwaitAdmissionInput {
 }
 
 /**
- * Run by a peer that asked to (re)join: waits for the admitting peer's notice on its own sync stream, then
- * checks the parameters copied into its Redis against the hash in the notice.
- * @throws DataError when the copied parameters do not match the hash (nothing is trained on them)
+ * Run by a peer that asked to (re)join: waits for the admitting peer's signed notice on its own sync stream,
+ * pulls the model snapshot that peer published in its Redis, checks every part against the manifest the
+ * admitting peer signed (and the hash in the notice), and installs it in this peer's Redis.
+ * @throws DataError when the snapshot does not verify (nothing is trained on it)
  */
 export function makeAwaitAdmission(deps: ActivityDeps) {
   return async function awaitAdmission(input: AwaitAdmissionInput): Promise<AdmittedNotice | null> {
@@ -34,10 +36,8 @@ export function makeAwaitAdmission(deps: ActivityDeps) {
             last = id;
             const msg = decodeSync(fields);
             if (msg?.type !== 'admitted' || msg.run !== input.run || msg.target !== deps.peerId) continue;
-            const params = await own.getBuffer(keys.params);
-            const sha = params ? createHash('sha256').update(params).digest('hex') : 'none';
-            if (sha !== msg.paramsSha256)
-              throw new DataError(`admission by ${msg.peer}: the copied parameters do not match their hash`);
+            if (await refuseSync(deps, fields, msg.peer, { run: input.run, id })) continue;
+            await installSnapshot(deps, msg);
             return msg;
           }
         }
@@ -47,4 +47,36 @@ export function makeAwaitAdmission(deps: ActivityDeps) {
       blocking.disconnect();
     }
   };
+}
+
+async function installSnapshot(deps: ActivityDeps, notice: AdmittedNotice): Promise<void> {
+  const keys = runKeys(notice.run);
+  const remote = await deps.directory.connection(notice.peer);
+  const [params, momentum, buffers, layout, manifest] = await Promise.all([
+    remote.getBuffer(keys.snapshot(notice.epoch, 'params')),
+    remote.getBuffer(keys.snapshot(notice.epoch, 'momentum')),
+    remote.getBuffer(keys.snapshot(notice.epoch, 'buffers')),
+    remote.get(keys.snapshot(notice.epoch, 'layout')),
+    remote.get(keys.snapshot(notice.epoch, 'manifest')),
+  ]);
+  if (!params || layout === null)
+    throw new DataError(`admission by ${notice.peer}: its model snapshot for epoch ${notice.epoch} is gone`);
+  const appliedStep = manifest
+    ? ((JSON.parse(manifest) as { statement?: { appliedStep?: string | null } }).statement?.appliedStep ?? null)
+    : null;
+  const parts: SnapshotParts = { params, momentum, buffers, layout, appliedStep };
+  const key = deps.keyRing ? await deps.keyRing.signingKey(notice.peer) : null;
+  if (deps.keyRing && !key) throw new DataError(`admission by ${notice.peer}: it is not a trusted peer`);
+  const reason = checkSnapshot(key, manifest, notice, parts);
+  if (reason) {
+    deps.log.warn({ run: notice.run, from: notice.peer, reason }, 'admission snapshot refused');
+    throw new DataError(`admission by ${notice.peer}: ${reason}`);
+  }
+  const own = await deps.directory.connection(deps.peerId);
+  const tx = own.multi().set(keys.params, params).set(keys.layout, layout);
+  if (momentum) tx.set(keys.momentum, momentum);
+  else tx.del(keys.momentum);
+  if (buffers) tx.set(keys.buffers, buffers);
+  if (appliedStep) tx.set(keys.appliedStep, appliedStep);
+  await tx.exec();
 }

@@ -3,6 +3,7 @@ import { isQuorum } from '../lib/membership/agreement';
 import { compareStep, decodeSync, type ReadyMessage, type RemovedNotice } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
+import { refuseSync } from './signing';
 
 export interface AwaitPeersReadyInput {
   run: string;
@@ -74,6 +75,7 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
           lastId = id;
           const msg = decodeSync(fields);
           if (!msg || msg.run !== input.run || !expected.has(msg.peer)) continue;
+          if (await refuseSync(deps, fields, msg.peer, { run: input.run, ...current, id })) continue;
           if (msg.type === 'removed') {
             const [e, st] = input.ignoreRemovedBefore ?? [0, 0];
             if (msg.target === deps.peerId && compareStep(msg, { epoch: e, step: st }) >= 0) removedNotice = msg;

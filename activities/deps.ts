@@ -1,5 +1,7 @@
 import type { Invoker } from '../lib/invoker/types';
 import type { Logger } from '../lib/log';
+import type { KeyRing } from '../lib/peer/key-ring';
+import type { PeerSecurity } from '../lib/peer/security';
 import type { PeerMonitor } from '../lib/redis/peer-monitor';
 import type { PeerDirectory } from '../lib/redis/peer-directory';
 
@@ -12,4 +14,11 @@ export interface ActivityDeps {
   /** The worker's failure detector (heartbeat writer and prober), shared by the probe and barrier activities. */
   monitor: PeerMonitor;
   log: Logger;
+  /**
+   * Keys, enrolment and the network file. Every worker started by the stack has one; only tests that
+   * exercise single steps go without (then nothing is signed or verified).
+   */
+  security?: PeerSecurity;
+  /** Other peers' verified signing keys (present with `security`). */
+  keyRing?: KeyRing;
 }

@@ -1,3 +1,5 @@
+import { recordSecurityEvent } from '../lib/peer/trust';
+import { checkGradientSignature } from '../lib/protocol/gradient-signature';
 import { describeRedisError } from '../lib/redis/connect';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
@@ -42,9 +44,25 @@ export function makeFetchPeerGradients(deps: ActivityDeps) {
         withTimeout(
           (async () => {
             const remote = await deps.directory.connection(peer);
-            const blobs = await Promise.all(pairs(peer).map(([src]) => remote.getBuffer(src)));
+            const [blobs, signature] = await Promise.all([
+              Promise.all(pairs(peer).map(([src]) => remote.getBuffer(src))),
+              deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
+            ]);
             const absent = pairs(peer).find((_, i) => !blobs[i]);
             if (absent) throw new Error(`key ${absent[0]} is gone`);
+            if (deps.security && deps.keyRing) {
+              const key = await deps.keyRing.signingKey(peer);
+              const refused = key
+                ? checkGradientSignature(
+                    key,
+                    signature,
+                    { run: input.run, epoch, step, peer },
+                    blobs[0] as Buffer,
+                    plan.hasBuffers ? blobs[1] : null,
+                  )
+                : 'not a trusted peer';
+              if (refused) throw new SignatureRefused(refused);
+            }
             const tx = own.multi();
             pairs(peer).forEach(([, dst], i) => tx.set(dst, blobs[i] as Buffer, 'EX', plan.ttlSeconds));
             await tx.exec();
@@ -61,6 +79,23 @@ export function makeFetchPeerGradients(deps: ActivityDeps) {
     });
     for (const d of dropped)
       deps.log.warn({ run: input.run, epoch, step, ...d }, 'peer gradient dropped from this step');
+    const refusals = outcomes.flatMap((o, i) =>
+      o.status === 'rejected' && o.reason instanceof SignatureRefused
+        ? [{ peer: input.peers[i], reason: o.reason.message }]
+        : [],
+    );
+    if (refusals.length > 0) {
+      await Promise.all(
+        refusals.map((r) =>
+          recordSecurityEvent(own, {
+            event: 'rejected',
+            from: r.peer,
+            type: 'gradient',
+            reason: `${epoch}:${step}: ${r.reason}`,
+          }),
+        ),
+      ).catch(() => undefined);
+    }
     return { fetched, dropped, ms: Date.now() - started };
   };
 }
@@ -71,4 +106,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     promise,
     new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** A fetched gradient whose signature does not verify: the message is the reason. */
+class SignatureRefused extends Error {
+  override name = 'SignatureRefused';
 }

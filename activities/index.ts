@@ -11,6 +11,10 @@ import { makeEvaluateModel } from './evaluate-model';
 import { makeFetchPeerGradients } from './fetch-peer-gradients';
 import { makePreparePeer } from './prepare-peer';
 import { makeProbePeers } from './probe-peers';
+import { makeAcceptOffers } from './join/accept-offers';
+import { makeAnswerJoin } from './join/answer-join';
+import { makeApplyRevocation } from './join/apply-revocation';
+import { makeOfferCredentials } from './join/offer-credentials';
 import { makePublishReady } from './publish-ready';
 
 export type { ActivityDeps } from './deps';
@@ -31,6 +35,11 @@ export function createActivities(deps: ActivityDeps) {
     evaluateModel: makeEvaluateModel(deps),
     admitPeers: makeAdmitPeers(deps),
     awaitAdmission: makeAwaitAdmission(deps),
+    // The handshake (paper III.3.1), in activities/join/.
+    offerCredentials: makeOfferCredentials(deps),
+    acceptOffers: makeAcceptOffers(deps),
+    answerJoin: makeAnswerJoin(deps),
+    applyRevocation: makeApplyRevocation(deps),
   };
 }
 

@@ -1,6 +1,7 @@
 import { encodeSync, type ReadyMessage } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
+import { signedSync } from './signing';
 
 export interface PublishReadyInput {
   message: Omit<ReadyMessage, 'type' | 'peer'>;
@@ -16,7 +17,7 @@ export function makePublishReady(deps: ActivityDeps) {
   return async function publishReady(input: PublishReadyInput): Promise<{ delivered: string[]; failed: string[] }> {
     const { message } = input;
     const stream = runKeys(message.run).syncStream;
-    const fields = encodeSync({ type: 'ready', peer: deps.peerId, ...message });
+    const fields = signedSync(deps, encodeSync({ type: 'ready', peer: deps.peerId, ...message }));
     const outcomes = await Promise.allSettled(
       input.to.map(async (peer) => {
         const redis = await deps.directory.connection(peer);

@@ -10,6 +10,7 @@ import {
 import type { RunConfig } from '../lib/config/schema';
 import { peerWorkflowId } from '../lib/protocol/names';
 import type { PeerStatus, PeerTrainingStart, TrainingResult } from '../lib/protocol/types';
+import { localOwnerEndpoint } from '../lib/stack/owner-access';
 import { connectRedis } from '../lib/redis/connect';
 import { runKeys } from '../lib/redis/keys';
 import type { StackFile } from '../lib/stack/stack-file';
@@ -90,6 +91,8 @@ export interface StepMetric {
   epoch: number;
   step: number;
   timings: Record<string, number>;
+  /** Peer gradients this step left out of its aggregation, and why. */
+  dropped: { peer: string; reason: string }[];
 }
 
 /** Step metrics a peer recorded for a run (one entry per applied step, with its phase durations). */
@@ -100,6 +103,7 @@ export async function stepMetrics(stack: StackFile, run: string, peerId: string)
     epoch: Number(m.epoch),
     step: Number(m.step),
     timings: m.timings ? (JSON.parse(m.timings) as Record<string, number>) : {},
+    dropped: m.dropped ? (JSON.parse(m.dropped) as { peer: string; reason: string }[]) : [],
   }));
 }
 
@@ -109,9 +113,7 @@ async function readPeerStream(
   peerId: string,
   key: string,
 ): Promise<{ at: number; fields: Record<string, string> }[]> {
-  const p = stack.peers.find((x) => x.id === peerId);
-  if (!p) throw new Error(`no peer ${peerId}`);
-  const redis = await connectRedis({ host: p.host, port: p.port, password: p.password });
+  const redis = await connectRedis(await localOwnerEndpoint(stack, peerId));
   try {
     const entries = (await redis.xrange(key, '-', '+')) as [string, string[]][];
     return entries.map(([id, f]) => {

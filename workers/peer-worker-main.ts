@@ -1,6 +1,11 @@
 // Process entry of one peer's worker, started by `spirt up`: `node peer-worker-main.js <state-dir> <peer-id> <functions>`.
 // Its stdout and stderr go to `<state dir>/logs/<peer>.log`, one JSON object per line.
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
+import { openSealed } from '../lib/crypto';
+import { loadPeerIdentity } from '../lib/peer/identity';
+import { networkPeer, readNetworkFile } from '../lib/peer/network-file';
+import { credentialAad, type PeerSecurity } from '../lib/peer/security';
+import { readTrustedPeer } from '../lib/peer/trust';
 import { PeerDirectory } from '../lib/redis/peer-directory';
 import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
@@ -29,12 +34,25 @@ async function main(): Promise<void> {
       },
     },
   });
-  const endpoints = Object.fromEntries(
-    stack.peers.map((p) => [p.id, { host: p.host, port: p.port, password: p.password }]),
-  );
-  const directory = new PeerDirectory(endpoints);
+  // This worker knows only its own secrets (opened through its KMS) and what the handshake gave it: other
+  // peers' credentials come from its trusted-peer table, sealed to its own encryption key.
+  const network = readNetworkFile(stateDir);
+  const identity = await loadPeerIdentity(self.identityDir, peerId);
+  const listed = networkPeer(network, peerId);
+  const security: PeerSecurity = { network, enrolment: listed.enrolment, keys: identity.keys, maxSkewMs: 60_000 };
+  const ownEndpoint = { host: self.host, port: self.port, password: identity.ownerPassword };
+  const directory: PeerDirectory = new PeerDirectory({ [peerId]: ownEndpoint }, async (other) => {
+    const trusted = await readTrustedPeer(await directory.connection(peerId), other);
+    if (!trusted?.credential) return null;
+    const password = openSealed(
+      identity.keys.encryption.privateKey,
+      JSON.parse(trusted.credential.sealedPassword),
+      credentialAad(network.network, other, peerId),
+    ).toString();
+    return { ...trusted.redis, username: trusted.credential.username, password };
+  });
   const invoker =
-    lambdaInvokerFromEnv() ?? new LocalPoolInvoker({ redis: endpoints[peerId], concurrency: Number(functions) || 2 });
+    lambdaInvokerFromEnv() ?? new LocalPoolInvoker({ redis: ownEndpoint, concurrency: Number(functions) || 2 });
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
   const worker = await createPeerWorker({
     connection,
@@ -42,6 +60,7 @@ async function main(): Promise<void> {
     peerId,
     directory,
     invoker,
+    security,
     workflowBundlePath: stack.workflowBundle,
   });
   const stop = () => worker.shutdown();

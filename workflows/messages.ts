@@ -20,4 +20,6 @@ export const stopSignal = defineSignal<[{ reason?: string }?]>('stop');
 export const statusQuery = defineQuery<PeerStatus>('status');
 
 /** The run's validated config and peer ids in rank order: what a (re)joining peer's workflow is started with. */
-export const runPlanQuery = defineQuery<{ run: string; peers: string[]; config: RunConfig }>('runPlan');
+export const runPlanQuery = defineQuery<{ run: string; peers: string[]; partitions?: number; config: RunConfig }>(
+  'runPlan',
+);

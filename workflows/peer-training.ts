@@ -70,16 +70,19 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     lastLoss,
     lastAccuracy: lastAccuracy(),
     lastStep,
+    dropped: state.dropped ?? [],
     history: state.history,
     done: ['done', 'removed', 'stopped', 'converged'].includes(phase),
     endReason,
   }));
-  setHandler(runPlanQuery, () => ({ run, peers: state.peers.map((p) => p.id), config }));
+  setHandler(runPlanQuery, () => ({
+    run,
+    peers: state.peers.map((p) => p.id),
+    partitions: state.partitions ?? state.peers.length,
+    config,
+  }));
   setHandler(addPeerSignal, ({ peer }) => {
-    if (!state.peers.some((p) => p.id === peer)) {
-      log.warn('addPeer: unknown peer ignored (new peers join through the handshake)', { peer });
-      return;
-    }
+    // A peer new to the run is signalled by its join handshake once every active peer has verified it.
     if (!state.active.includes(peer) && !state.pendingAdds.includes(peer))
       state.pendingAdds = [...state.pendingAdds, peer];
   });
@@ -123,7 +126,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       dataset: config.dataset,
       trainLimit: config.trainLimit,
       testLimit: config.testLimit,
-      peers: state.peers.length,
+      peers: state.partitions ?? state.peers.length,
       rank: self.rank,
       shardsPerPeer: config.shardsPerPeer,
       batchSize: config.batchSize,
@@ -149,6 +152,12 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     state.step = 0;
     state.active = notice.active;
     state.membership = notice.membership;
+    if (notice.order) {
+      state.partitions ??= state.peers.length;
+      const partitions = state.partitions;
+      state.peers = notice.order.map((id, rank) => ({ id, rank }));
+      state.partitions = Math.min(partitions, state.peers.length);
+    }
     state.activeSince = [notice.epoch, 0];
     state.missing = {};
     state.catchUp = [];
@@ -168,6 +177,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       state.peers.map((p) => p.id),
       state.active,
       config.shardsPerPeer,
+      state.partitions ?? state.peers.length,
     );
 
   let stopReason: string | null = null;
@@ -257,6 +267,12 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     const admit = agreedAdds.filter((p) => !state.active.includes(p));
     if (admit.length > 0) {
       phase = 'admit';
+      // Peers new to the run join after its peers, in id order (the same ranks on every peer).
+      const newcomers = admit.filter((p) => !state.peers.some((q) => q.id === p)).sort();
+      if (newcomers.length > 0) {
+        state.partitions ??= state.peers.length;
+        state.peers = [...state.peers, ...newcomers.map((id, i) => ({ id, rank: state.peers.length + i }))];
+      }
       const ids = state.peers.map((p) => p.id);
       const active = ids.filter((p) => state.active.includes(p) || admit.includes(p));
       const events = admit.map((peer) => ({
@@ -264,11 +280,11 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
         step: stepsPerEpoch - 1,
         peer,
         change: 'added' as const,
-        reason: 'readmitted by operator',
+        reason: newcomers.includes(peer) ? 'joined through the handshake' : 'readmitted by operator',
       }));
       const membership = [...state.membership, ...events];
       if (state.active[0] === peerId)
-        await admitPeers({ run, epoch: state.epoch + 1, peers: admit, active, membership });
+        await admitPeers({ run, epoch: state.epoch + 1, peers: admit, active, membership, order: ids });
       state.active = active;
       state.membership = membership;
       state.pendingAdds = state.pendingAdds.filter((p) => !admit.includes(p));

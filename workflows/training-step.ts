@@ -60,11 +60,16 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   // III.3.3 Compute gradients: one function per unit this peer owns (its own shards first, as shard i = own
   // shard i), plus catch-up batches of a removed peer. The degree of parallelism follows the workload.
   phase('compute');
-  const owned = unitsOf(state.owners, peerId).filter((u) => u.rank !== self.rank);
+  // A peer owns its own rank's shards unless the data was re-cut for a peer that joined after the start;
+  // then (and for taken-over units) each call names its batch.
+  const mine = unitsOf(state.owners, peerId);
+  const ownShards = mine.filter((u) => u.rank === self.rank).sort((a, b) => a.shard - b.shard);
+  const plain = ownShards.every((u, i) => u.shard === i) ? ownShards : [];
+  const owned = mine.filter((u) => !plain.includes(u));
   const extra: BatchRef[] = [...owned.map((u) => ({ ...u, epoch, step })), ...state.catchUp];
   const calls = [
-    ...Array.from({ length: config.shardsPerPeer }, (_, shard) => ({ run, epoch, step, shard })),
-    ...extra.map((batch, i) => ({ run, epoch, step, shard: config.shardsPerPeer + i, batch })),
+    ...plain.map((u) => ({ run, epoch, step, shard: u.shard })),
+    ...extra.map((batch, i) => ({ run, epoch, step, shard: plain.length + i, batch })),
   ];
   const results = await Promise.all(calls.map((call) => computeShardGradient(call)));
   state.catchUp = [];
@@ -161,6 +166,8 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   const fetched = await fetchPeerGradients({ run, epoch, step, peers: contributors });
   done('fetch');
   for (const d of fetched.dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
+  if (fetched.dropped.length > 0)
+    state.dropped = [...(state.dropped ?? []), ...fetched.dropped.map((d) => ({ epoch, step, ...d }))].slice(-20);
   const inputs = state.active.filter((p) => p === peerId || fetched.fetched.includes(p));
 
   phase('aggregate');
@@ -185,6 +192,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     momentum: config.momentum,
     weightDecay: config.weightDecay,
     timings,
+    dropped: fetched.dropped,
   });
   timings.update = update.ms;
 

@@ -25,7 +25,14 @@ export {
   verifyEnrolment,
   adminFingerprintOf,
 } from './enrolment';
-export { type Revocation, signRevocation, appendRevocation, readRevocations, revocationCheck } from './revocation';
+export {
+  type Revocation,
+  signRevocation,
+  appendRevocation,
+  readRevocations,
+  revocationCheck,
+  verifyRevocation,
+} from './revocation';
 export { parseExpiry } from './expiry';
 export { type PublicKeysFile, publicKeysFile, checkPublicKeysFile } from './public-keys';
 export { type SealedPeerKeys, sealPrivateKeys, openPrivateKeys } from './key-store';

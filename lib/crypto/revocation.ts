@@ -54,36 +54,48 @@ export function appendRevocation(path: string, revocation: Revocation): void {
  */
 export function readRevocations(path: string, adminPublicKey: string): Revocation[] {
   if (!existsSync(path)) return [];
-  const trusted = keyFingerprint(adminPublicKey);
   const lines = readFileSync(path, 'utf8').split('\n');
   const out: Revocation[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     const where = `revocation list ${path} line ${i + 1}`;
-    let r: Partial<Revocation>;
+    out.push(verifyRevocation(line, adminPublicKey, where));
+  });
+  return out;
+}
+
+/**
+ * Parses and verifies one revocation (JSON text or object) against the administrator public key.
+ * @throws SecurityError('malformed' | 'other-admin' | 'bad-signature') prefixed with `where`
+ */
+export function verifyRevocation(input: string | object, adminPublicKey: string, where = 'revocation'): Revocation {
+  const trusted = keyFingerprint(adminPublicKey);
+  let r: Partial<Revocation>;
+  if (typeof input === 'string') {
     try {
-      r = JSON.parse(line) as Partial<Revocation>;
+      r = JSON.parse(input) as Partial<Revocation>;
     } catch {
       throw new SecurityError('malformed', `${where}: not JSON`);
     }
-    if (
-      r.v !== 1 ||
-      typeof r.peer !== 'string' ||
-      typeof r.revokedAt !== 'string' ||
-      typeof r.admin !== 'string' ||
-      typeof r.sig !== 'string' ||
-      Number.isNaN(Date.parse(r.revokedAt))
-    ) {
-      throw new SecurityError('malformed', `${where}: not a revocation`);
-    }
-    if (r.admin !== trusted)
-      throw new SecurityError('other-admin', `${where}: signed by administrator key ${r.admin}, not ${trusted}`);
-    if (!verifyBytes(adminPublicKey, signingInput(r as Revocation), r.sig)) {
-      throw new SecurityError('bad-signature', `${where}: signature does not verify with the administrator key`);
-    }
-    out.push(r as Revocation);
-  });
-  return out;
+  } else r = input as Partial<Revocation>;
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    r.v !== 1 ||
+    typeof r.peer !== 'string' ||
+    typeof r.revokedAt !== 'string' ||
+    typeof r.admin !== 'string' ||
+    typeof r.sig !== 'string' ||
+    Number.isNaN(Date.parse(r.revokedAt))
+  ) {
+    throw new SecurityError('malformed', `${where}: not a revocation`);
+  }
+  if (r.admin !== trusted)
+    throw new SecurityError('other-admin', `${where}: signed by administrator key ${r.admin}, not ${trusted}`);
+  if (!verifyBytes(adminPublicKey, signingInput(r as Revocation), r.sig)) {
+    throw new SecurityError('bad-signature', `${where}: signature does not verify with the administrator key`);
+  }
+  return r as Revocation;
 }
 
 /**

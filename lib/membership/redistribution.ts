@@ -35,22 +35,35 @@ export function parseUnitKey(key: string): Unit {
 /**
  * The assignment at an epoch start: every active peer keeps its own units; the units of each inactive
  * rank are split among the active peers in rank order (contiguous groups of shards).
+ * When an active peer joined after the start (its rank is `partitions` or more), the whole data set is
+ * re-cut instead: all units, in rank order, split in contiguous groups among the active peers by rank.
  * @param peers every peer of the run by rank (`peers[r]` has rank r)
  * @param active ids of the active peers
+ * @param partitions how many of the first peers own a data partition (the run's peers at its start)
  * @throws {DataError} when no peer is active
  */
-export function initialOwners(peers: readonly string[], active: readonly string[], shardsPerPeer: number): UnitOwners {
+export function initialOwners(
+  peers: readonly string[],
+  active: readonly string[],
+  shardsPerPeer: number,
+  partitions: number = peers.length,
+): UnitOwners {
   const activeInOrder = peers.filter((p) => active.includes(p));
   if (activeInOrder.length === 0) throw new DataError('no active peer left to take over the data');
+  const units = peers
+    .slice(0, partitions)
+    .flatMap((_, rank) => Array.from({ length: shardsPerPeer }, (__, shard) => ({ rank, shard })));
+  // Peers that joined after the start own no partition: the whole data set is re-cut by rank.
+  if (activeInOrder.some((p) => peers.indexOf(p) >= partitions)) return splitAmong(units, activeInOrder);
   const owners: UnitOwners = {};
-  peers.forEach((peer, rank) => {
+  peers.slice(0, partitions).forEach((peer, rank) => {
     for (let shard = 0; shard < shardsPerPeer; shard++)
       if (active.includes(peer)) owners[unitKey({ rank, shard })] = peer;
   });
-  peers.forEach((peer, rank) => {
+  peers.slice(0, partitions).forEach((peer, rank) => {
     if (active.includes(peer)) return;
-    const units = Array.from({ length: shardsPerPeer }, (_, shard) => ({ rank, shard }));
-    Object.assign(owners, splitAmong(units, activeInOrder));
+    const own = Array.from({ length: shardsPerPeer }, (_, shard) => ({ rank, shard }));
+    Object.assign(owners, splitAmong(own, activeInOrder));
   });
   return owners;
 }

@@ -13,7 +13,7 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
   if (input && (input as PeerTrainingState).kind === 'state') return input as PeerTrainingState;
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     throw new ConfigError('workflow input: expected a JSON object like {"run":"r1","peer":"p1","peers":4}');
-  const { peer, peers: peersField, join, ...rest } = input as PeerTrainingStart;
+  const { peer, peers: peersField, join, partitions: partitionsField, ...rest } = input as PeerTrainingStart;
   if (typeof peer !== 'string' || !PEER_ID.test(peer))
     throw new ConfigError('workflow input field "peer": expected this peer\'s id, e.g. "p1"');
   if (typeof rest.run !== 'string') throw new ConfigError('workflow input field "run": expected the run id');
@@ -33,12 +33,18 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
   }
   if (!ids.includes(peer))
     throw new ConfigError(`workflow input: peer "${peer}" is not among the peers ${ids.join(',')}`);
-  const config = parseRunConfig({ ...rest, peers: ids.length });
+  // A peer that joins a running run after its start is listed after the run's first peers: the data stays
+  // cut into the first peers' partitions (the units), which are re-split among all active peers.
+  const partitions = partitionsField ?? ids.length;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > ids.length)
+    throw new ConfigError(`workflow input field "partitions": expected a count 1..${ids.length}`);
+  const config = parseRunConfig({ ...rest, peers: partitions });
   return {
     kind: 'state',
     run: config.run,
     peerId: peer,
     peers: ids.map((id, rank) => ({ id, rank })),
+    ...(partitions !== ids.length ? { partitions } : {}),
     config,
     epoch: 1,
     step: 0,
@@ -46,7 +52,7 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
     history: [],
     active: [...ids],
     membership: [],
-    owners: initialOwners(ids, ids, config.shardsPerPeer),
+    owners: initialOwners(ids, ids, config.shardsPerPeer, partitions),
     catchUp: [],
     missing: {},
     operatorRemoved: [],

@@ -48,6 +48,8 @@ export interface AdmittedNotice {
   membership: MembershipEvent[];
   /** SHA-256 (hex) of the parameters the admitting peer copied: checked before the first step. */
   paramsSha256: string;
+  /** Every peer of the run in rank order, peers that joined after the start included. */
+  order?: string[];
 }
 
 export type SyncMessage = ReadyMessage | RemovedNotice | AdmittedNotice;
@@ -99,7 +101,17 @@ export function decodeSync(fields: string[]): SyncMessage | null {
     const active = stringList(body.active);
     const membership = Array.isArray(body.membership) ? (body.membership as MembershipEvent[]).filter(isEvent) : null;
     if (typeof body.target !== 'string' || typeof body.paramsSha256 !== 'string' || !active || !membership) return null;
-    return { type: 'admitted', ...head, target: body.target, active, membership, paramsSha256: body.paramsSha256 };
+    const order = body.order === undefined ? undefined : stringList(body.order);
+    if (order === null) return null;
+    return {
+      type: 'admitted',
+      ...head,
+      target: body.target,
+      active,
+      membership,
+      paramsSha256: body.paramsSha256,
+      ...(order ? { order } : {}),
+    };
   }
   if (map.type === 'removed') {
     if (typeof body.target !== 'string' || typeof body.reason !== 'string') return null;

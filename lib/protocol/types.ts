@@ -45,6 +45,11 @@ export interface PeerTrainingState {
   /** Stream position for the sync barrier (an XRANGE start argument). */
   syncCursor: string;
   history: EpochRecord[];
+  /**
+   * How many data partitions the run has: its first peers' count (units are (rank, shard) with rank below
+   * it). Peers listed after them joined later and own units only by redistribution. @default peers.length
+   */
+  partitions?: number;
   /** The agreed active set, in rank order. */
   active: string[];
   /** Agreed removals and admissions, in order. */
@@ -61,6 +66,8 @@ export interface PeerTrainingState {
   pendingAdds: string[];
   /** Why this peer was asked to stop (stop signal, convergence), or null. */
   stopRequested: string | null;
+  /** The latest peer gradients left out of an aggregation (unreachable, bad signature), newest last, at most 20. */
+  dropped?: DroppedInput[];
   /** This peer asked to (re)join a running network: it waits for an active peer to admit it. */
   joining?: boolean;
   /** (epoch, step) from which this peer is active (0,0, or when it was readmitted): older removal notices are void. */
@@ -86,6 +93,8 @@ export interface PeerTrainingStart {
   peers?: number | string[];
   /** Rejoin a running run: wait to be admitted (after `addPeer` signals to the active peers). */
   join?: boolean;
+  /** Data partitions of the run (its first peers' count) when `peers` also lists peers that joined later. */
+  partitions?: number;
   [configField: string]: unknown;
 }
 
@@ -98,12 +107,21 @@ export interface MembershipEvent {
   step: number;
   peer: string;
   change: 'removed' | 'added';
-  /** Why: `suspected by p1,p3 (redis unreachable)`, `removed by operator`, `readmitted by operator`. */
+  /** Why: `suspected by p1,p3 (redis unreachable)`, `removed by operator`, `readmitted by operator`, `joined through the handshake`. */
   reason: string;
 }
 
 /** Durations of one step's phases in milliseconds (compute, average, probe, publish, barrier, agree, fetch, aggregate, update). */
 export type StepTimings = Record<string, number>;
+
+/** A peer's gradient left out of one step's aggregation. */
+export interface DroppedInput {
+  epoch: number;
+  step: number;
+  peer: string;
+  /** `unreachable: ...`, `key ... is gone`, `bad signature`, `gradient bytes do not match ... (tampered)`. */
+  reason: string;
+}
 
 export interface PeerStatus {
   run: string;
@@ -123,6 +141,8 @@ export interface PeerStatus {
   lastAccuracy: number | null;
   /** Phase durations of the last completed step. */
   lastStep: StepTimings | null;
+  /** The latest peer gradients left out of an aggregation, and why (newest last). */
+  dropped: DroppedInput[];
   history: EpochRecord[];
   done: boolean;
   /** Why the peer's run ended early (removed, stopped, converged), when it did. */

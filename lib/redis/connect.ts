@@ -24,6 +24,8 @@ export async function connectRedis(endpoint: RedisEndpoint, opts: { name?: strin
     password: endpoint.password,
     username: endpoint.username,
     connectionName: opts.name,
+    // A least-privilege user may not run INFO (the ready check): it would only print a warning.
+    enableReadyCheck: !endpoint.username,
     lazyConnect: true,
     connectTimeout: opts.timeoutMs ?? 3000,
     maxRetriesPerRequest: 2,

@@ -19,6 +19,10 @@ export interface RunKeys {
   /** This peer's average over its shards for one step; read by the other peers. */
   averagedGradient(epoch: number, step: number): string;
   averagedBuffers(epoch: number, step: number): string;
+  /** This peer's signature over its averaged gradient (and buffers) for one step (JSON SignedGradient). */
+  averagedSignature(epoch: number, step: number): string;
+  /** The model snapshot an admitting peer publishes in its own Redis for peers it admits at `epoch`. */
+  snapshot(epoch: number, part: 'params' | 'momentum' | 'buffers' | 'layout' | 'manifest'): string;
   /** Copy of another peer's averaged gradient, fetched into this peer's Redis for aggregation. */
   peerGradient(epoch: number, step: number, peerId: string): string;
   peerBuffers(epoch: number, step: number, peerId: string): string;
@@ -35,6 +39,8 @@ export interface RunKeys {
    * (epoch, step, shard) fails once and deletes it. Nothing in spirt sets it.
    */
   chaosFailOnce(epoch: number, step: number, shard: number): string;
+  /** Test-only chaos: when present, this peer flips one byte of its averaged gradient of (epoch, step) after signing it. */
+  chaosTamper(epoch: number, step: number): string;
   /** The run plan (JSON: model, dataset, partition, batch size, seed, ...), written once by preparePeer. */
   plan: string;
 }
@@ -43,6 +49,22 @@ export interface RunKeys {
 export const peerKeys = {
   /** Kept fresh by the peer's worker (PX expiry); absent means the worker is down. */
   heartbeat: 'spirt:peer:heartbeat',
+  /** Hash: peer id -> JSON TrustedPeer (what the handshake verified about each peer it trusts). */
+  trustedPeers: 'spirt:trust:peers',
+  /** Hash: peer id -> reason, for every peer removed or refused (a revoked peer is refused from then on). */
+  revokedPeers: 'spirt:trust:revoked',
+  /** Stream of handshake decisions: accepted and rejected messages with the reason. */
+  securityStream: 'spirt:trust:stream:events',
+  /** Replay guard: one key per (sender, nonce) seen, expiring after the freshness window. */
+  seenNonce: (sender: string, nonce: string) => `spirt:trust:nonce:${sender}:${nonce}`,
+};
+
+/** The handshake inbox of a peer: streams other peers may append to with the public `inbox` user. */
+export const inboxKeys = {
+  /** Signed hello / join request messages (with the sender's enrolment token). */
+  joinRequests: 'spirt:inbox:join-requests',
+  /** Signed credential messages: a database user and its password sealed to this peer's key. */
+  credentials: 'spirt:inbox:credentials',
 };
 
 export function runKeys(run: string): RunKeys {
@@ -57,6 +79,8 @@ export function runKeys(run: string): RunKeys {
     shardBuffers: (e, s, shard) => `${base}:bufs:${e}:${s}:${shard}`,
     averagedGradient: (e, s) => `${base}:grad:${e}:${s}:avg`,
     averagedBuffers: (e, s) => `${base}:bufs:${e}:${s}:avg`,
+    averagedSignature: (e, s) => `${base}:sig:${e}:${s}:avg`,
+    snapshot: (e, part) => `${base}:snapshot:${e}:${part}`,
     peerGradient: (e, s, peer) => `${base}:grad:${e}:${s}:from:${peer}`,
     peerBuffers: (e, s, peer) => `${base}:bufs:${e}:${s}:from:${peer}`,
     aggregatedGradient: (e, s) => `${base}:grad:${e}:${s}:agg`,
@@ -65,5 +89,6 @@ export function runKeys(run: string): RunKeys {
     membershipStream: `${base}:stream:membership`,
     plan: `${base}:plan`,
     chaosFailOnce: (e, s, shard) => `${base}:chaos:fail-once:${e}:${s}:${shard}`,
+    chaosTamper: (e, s) => `${base}:chaos:tamper:${e}:${s}`,
   };
 }

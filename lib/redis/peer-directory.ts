@@ -2,32 +2,52 @@ import Redis from 'ioredis';
 import { StackError } from '../errors/stack-error';
 import { connectRedis, describeRedisError, type RedisEndpoint } from './connect';
 
+/** Finds the endpoint and credential of a peer not known yet (the trusted-peer table); null when unknown. */
+export type EndpointResolver = (peerId: string) => Promise<RedisEndpoint | null>;
+
 /**
  * Redis endpoints of the peers this worker may talk to, with their credentials (which stay in the
- * worker process). Data connections are opened once and reused; probes use their own short-timeout
- * connections so a hung peer never delays a data command or another probe.
+ * worker process). Peers not given at construction are looked up once through the resolver (the
+ * handshake's trusted-peer table). Data connections are opened once and reused; probes use their own
+ * short-timeout connections so a hung peer never delays a data command or another probe.
  */
 export class PeerDirectory {
   private readonly clients = new Map<string, Promise<Redis>>();
   private readonly probes = new Map<string, Redis>();
+  private readonly endpoints = new Map<string, RedisEndpoint>();
 
-  constructor(private readonly endpoints: Record<string, RedisEndpoint>) {}
-
-  has(peerId: string): boolean {
-    return peerId in this.endpoints;
+  constructor(
+    endpoints: Record<string, RedisEndpoint>,
+    private readonly resolver: EndpointResolver = async () => null,
+  ) {
+    for (const [peer, endpoint] of Object.entries(endpoints)) this.endpoints.set(peer, endpoint);
   }
 
-  peers(): string[] {
-    return Object.keys(this.endpoints);
+  /** Forgets a peer's endpoint and closes its connections (a new credential, or a removed peer). */
+  forget(peerId: string): void {
+    this.endpoints.delete(peerId);
+    const client = this.clients.get(peerId);
+    this.clients.delete(peerId);
+    client?.then((c) => c.disconnect()).catch(() => undefined);
+    this.probes.get(peerId)?.disconnect();
+    this.probes.delete(peerId);
+  }
+
+  /** @throws StackError for a peer this worker does not know. */
+  async endpoint(peerId: string): Promise<RedisEndpoint> {
+    const known = this.endpoints.get(peerId);
+    if (known) return known;
+    const resolved = await this.resolver(peerId);
+    if (!resolved) throw new StackError(`unknown peer "${peerId}" (not in this peer's trusted-peer table)`);
+    this.endpoints.set(peerId, resolved);
+    return resolved;
   }
 
   /** @throws StackError for a peer this worker does not know, or whose Redis is unreachable. */
   connection(peerId: string): Promise<Redis> {
     let client = this.clients.get(peerId);
     if (!client) {
-      const endpoint = this.endpoints[peerId];
-      if (!endpoint) return Promise.reject(new StackError(`unknown peer "${peerId}"`));
-      client = connectRedis(endpoint, { name: 'spirt-worker' });
+      client = this.endpoint(peerId).then((endpoint) => connectRedis(endpoint, { name: 'spirt-worker' }));
       this.clients.set(peerId, client);
       client.then(
         (c) => c.once('end', () => this.clients.get(peerId) === client && this.clients.delete(peerId)),
@@ -43,8 +63,7 @@ export class PeerDirectory {
    * failure detector decides what repeated failures mean.
    */
   async probe(peerId: string, key: string, timeoutMs: number): Promise<string | null> {
-    const endpoint = this.endpoints[peerId];
-    if (!endpoint) throw new StackError(`unknown peer "${peerId}"`);
+    const endpoint = await this.endpoint(peerId);
     let client = this.probes.get(peerId);
     if (!client || client.status === 'end' || client.status === 'close') {
       client?.disconnect();
@@ -54,6 +73,7 @@ export class PeerDirectory {
         password: endpoint.password,
         username: endpoint.username,
         connectionName: 'spirt-probe',
+        enableReadyCheck: !endpoint.username,
         connectTimeout: timeoutMs,
         commandTimeout: timeoutMs,
         maxRetriesPerRequest: 0,

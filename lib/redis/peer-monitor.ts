@@ -42,6 +42,17 @@ const WATCH_LAPSE_MS = 15 * 60_000;
 /** The heartbeat key outlives its writer by this much; staleness is judged by the value not changing. */
 const HEARTBEAT_KEY_TTL_MS = 60_000;
 
+/**
+ * Signs this peer's heartbeat values and checks other peers' (ARCHITECTURE.md section 8). A value is
+ * `<boot>:<counter>.<signature>`; the signature binds the writer's peer id, so a value copied from another
+ * peer's database does not verify, and a replayed one does not change, so it goes stale.
+ */
+export interface HeartbeatSigner {
+  sign(value: string): string;
+  /** @returns null when `signed` is a valid heartbeat of `peer`, else the reason */
+  check(peer: string, signed: string): Promise<string | null>;
+}
+
 export class PeerMonitor {
   private readonly detector = new FailureDetector();
   private readonly watches = new Map<string, Watch>();
@@ -57,6 +68,7 @@ export class PeerMonitor {
     private readonly selfId: string,
     private readonly log: Logger,
     private readonly defaults: WatchOptions = DEFAULT_WATCH,
+    private readonly signer?: HeartbeatSigner,
   ) {}
 
   /** Starts writing the heartbeat. */
@@ -65,7 +77,9 @@ export class PeerMonitor {
     const beat = async () => {
       try {
         const redis = await this.directory.connection(this.selfId);
-        await redis.set(peerKeys.heartbeat, `${this.boot}:${++this.beats}`, 'PX', HEARTBEAT_KEY_TTL_MS);
+        const value = `${this.boot}:${++this.beats}`;
+        const stored = this.signer ? `${value}.${this.signer.sign(value)}` : value;
+        await redis.set(peerKeys.heartbeat, stored, 'PX', HEARTBEAT_KEY_TTL_MS);
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'heartbeat not written (own Redis unreachable)');
       }
@@ -156,6 +170,8 @@ export class PeerMonitor {
     const timeout = Math.min(this.defaults.probeTimeoutMs, ...watchers.map(([, w]) => w.opts.probeTimeoutMs));
     try {
       const beat = await this.directory.probe(peer, peerKeys.heartbeat, timeout);
+      const refused = beat !== null && this.signer ? await this.signer.check(peer, beat) : null;
+      if (refused) throw new Error(`heartbeat refused: ${refused}`);
       this.detector.record(peer, { ok: true, beat }, Date.now());
     } catch (err) {
       this.detector.record(peer, { ok: false, reason: (err as Error).message }, Date.now());

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { StackError } from '../errors/stack-error';
+import { passwordHashRule } from '../redis/acl';
 import { exitOf, stopChild } from './child';
 import { assertPortsFree } from './ports';
 
@@ -10,7 +11,15 @@ export interface RedisProcessOptions {
   /** redis-server executable. */
   executable: string;
   port: number;
+  /** Password of the `default` user: the peer's own worker (its owner), with every right. */
   password: string;
+  /**
+   * Further ACL users, as aclfile lines (`user inbox on #<sha256> ...`, no plaintext password). When given,
+   * the users live in `<dir>/users.acl`, written afresh here; users added at run time (the handshake's
+   * `peer:<id>` users) are saved there with ACL SAVE and survive a restart. When null, the file is kept
+   * as it is (a restart). When absent, the server has only the `default` user.
+   */
+  users?: string[] | null;
   /** Data dir (append-only file, config, log). Created when missing. */
   dir: string;
   /** Module .so to load (none when null). */
@@ -54,10 +63,14 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
     'save ""',
     `logfile ${join(opts.dir, 'redis.log')}`,
     'daemonize no',
-    `requirepass ${opts.password}`,
+    ...(opts.users === undefined ? [`requirepass ${opts.password}`] : [`aclfile ${join(opts.dir, 'users.acl')}`]),
     ...(opts.modulePath ? [`loadmodule ${opts.modulePath}`] : []),
     ...(opts.extraConfig ?? []),
   ];
+  if (opts.users) {
+    const defaultUser = `user default on ${passwordHashRule(opts.password)} ~* &* +@all`;
+    writeFileSync(join(opts.dir, 'users.acl'), [defaultUser, ...opts.users].join('\n') + '\n', { mode: 0o600 });
+  }
   writeFileSync(configPath, lines.join('\n') + '\n', { mode: 0o600 });
   // Own process group: a terminal Ctrl-C reaches only spirt, which then stops children in order.
   const child = spawn(opts.executable, [configPath], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

@@ -7,10 +7,12 @@ export interface StackPeer {
   rank: number;
   host: string;
   port: number;
-  /** Redis password. The stack file is 0600 and never enters Temporal or logs. */
-  password: string;
   taskQueue: string;
   dataDir: string;
+  /** The peer's identity directory: its KMS master key and KMS-sealed keys and owner password. */
+  identityDir: string;
+  /** Started but not part of the network yet: it joins through the join handshake (spirt peer add). */
+  standby?: boolean;
 }
 
 export interface StackFile {
@@ -18,6 +20,9 @@ export interface StackFile {
   pid: number;
   startedAt: string;
   temporal: { address: string; namespace: string; uiUrl: string };
+  /** The network's name (enrolment tokens and signed messages are bound to it). */
+  network: string;
+  /** Every peer started, including standby peers. No secrets: each peer's are in its identity dir. */
   peers: StackPeer[];
   moduleLoaded: boolean;
   workflowBundle: string;

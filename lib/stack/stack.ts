@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
@@ -13,13 +12,20 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { issueEnrolment, parseExpiry, type KeySuite } from '../crypto';
 import { StackError } from '../errors/stack-error';
+import { ensureAdminKey } from '../peer/admin';
+import { createPeerIdentity, loadPeerIdentity, type PeerIdentity } from '../peer/identity';
+import { writeNetworkFile, type NetworkFile } from '../peer/network-file';
 import { peerIdForRank, peerTaskQueue } from '../protocol/names';
+import { inboxAclLine, inboxUser, randomPassword } from '../redis/acl';
+import type { RedisEndpoint } from '../redis/connect';
 import { describeExit, killChild, stopChild } from './child';
 import { packageRoot, readToolchain } from './paths';
 import { assertPortsFree } from './ports';
 import { startRedisServer, type RedisProcess } from './redis-process';
 import { isAlive, stackFilePath, writeStackFile, type StackFile, type StackPeer } from './stack-file';
+import { initialiseNetwork } from './network-init';
 import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerOptions } from './temporal-process';
 
 export interface StackOptions {
@@ -31,6 +37,16 @@ export interface StackOptions {
   redisPortBase?: number;
   /** Functions running at once per peer. @default 2 */
   functionsPerPeer?: number;
+  /**
+   * Extra peers started (Redis, worker, identity and enrolment) but not initialised into the network: they
+   * join a running network later through the join handshake (`spirt peer add ID --enrolment TOKEN`).
+   * @default 0
+   */
+  standby?: number;
+  /** Key suite of the peers' keys. @default 'modern' */
+  keySuite?: KeySuite;
+  /** Validity of the enrolment tokens issued for the local network. @default '30d' */
+  enrolmentValidity?: string;
   /** Stack id, part of every task queue name. @default 'local' */
   id?: string;
   /** Progress lines: what is starting, and a peer's Redis or worker that stopped while the stack runs. */
@@ -56,6 +72,8 @@ export interface Stack {
   restartWorker(peerId: string): Promise<void>;
   /** SIGKILL the peer's redis-server and wait until it has exited. */
   killRedis(peerId: string): Promise<void>;
+  /** Credentials of a peer's own Redis (its `default` user), for operator tools and tests on this machine. */
+  ownerEndpoint(peerId: string): RedisEndpoint;
   /** Start the peer's redis-server again: same port, password and data dir (its append-only file reloads). */
   restartRedis(peerId: string): Promise<void>;
   /** Stop the Temporal dev server (SIGTERM). */
@@ -102,7 +120,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const id = opts.id ?? 'local';
   const temporalPort = opts.temporalPort ?? 7233;
   const redisPortBase = opts.redisPortBase ?? 6400;
-  const ranks = Array.from({ length: opts.peers }, (_, rank) => rank);
+  const standby = opts.standby ?? 0;
+  if (!(standby >= 0 && standby <= 16)) throw new StackError('--standby must be between 0 and 16');
+  const ranks = Array.from({ length: opts.peers + standby }, (_, rank) => rank);
   await assertPortsFree([
     { port: temporalPort, what: 'Temporal gRPC' },
     { port: temporalPort + 1000, what: 'Temporal UI' },
@@ -136,6 +156,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const redis = new Map<string, RedisProcess>();
   const workers = new Map<string, ChildProcess>();
   const peers: StackPeer[] = [];
+  const identities = new Map<string, PeerIdentity>();
   let stackFileWritten = false;
 
   const stopAll = async () => {
@@ -146,11 +167,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await temporal?.stop().catch(() => undefined);
   };
 
-  const startRedis = async (peer: StackPeer) => {
+  const ownerEndpoint = (peerId: string): RedisEndpoint => {
+    const peer = peerOf(peerId);
+    const identity = identities.get(peerId);
+    if (!identity) throw new StackError(`peer ${peerId} has no identity loaded`);
+    return { host: peer.host, port: peer.port, password: identity.ownerPassword };
+  };
+  /** `users`: the inbox user on a first start (the aclfile is written afresh); null on a restart (kept). */
+  const startRedis = async (peer: StackPeer, users: string[] | null = null) => {
     const server = await startRedisServer({
       executable: redisServer,
       port: peer.port,
-      password: peer.password,
+      password: ownerEndpoint(peer.id).password as string,
+      users,
       dir: peer.dataDir,
       modulePath: toolchain.module,
     });
@@ -213,24 +242,62 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     progress(`starting Temporal dev server on 127.0.0.1:${temporalPort}`);
     const firstTemporal = await startTemporal();
 
+    const network = `spirt-${id}`;
+    const suite = opts.keySuite ?? 'modern';
+    progress(`creating identities and enrolments for network ${network}`);
+    const admin = await ensureAdminKey(join(stateDir, 'admin'));
+    const expiresAt = parseExpiry(opts.enrolmentValidity ?? '30d', new Date());
+    const members: NetworkFile['peers'] = [];
     const redisProcesses = await Promise.all(
       ranks.map(async (rank) => {
         const peerId = peerIdForRank(rank);
+        const dataDir = join(stateDir, 'peers', peerId);
         peers[rank] = {
           id: peerId,
           rank,
           host: '127.0.0.1',
           port: redisPortBase + rank,
-          password: randomBytes(24).toString('hex'),
           taskQueue: peerTaskQueue(id, peerId),
-          dataDir: join(stateDir, 'peers', peerId),
+          dataDir,
+          identityDir: join(dataDir, 'identity'),
+          ...(rank >= opts.peers ? { standby: true } : {}),
         };
-        return startRedis(peers[rank]);
+        const identityDir = peers[rank].identityDir;
+        const identity = existsSync(join(identityDir, 'keys.sealed.json'))
+          ? await loadPeerIdentity(identityDir, peerId)
+          : await createPeerIdentity(identityDir, peerId, suite, randomPassword());
+        identities.set(peerId, identity);
+        const inbox = { username: inboxUser, password: randomPassword() };
+        const enrolment = issueEnrolment(admin.privateKey, {
+          network,
+          peer: peerId,
+          suite: identity.keys.suite,
+          signingKey: identity.keys.signing.publicKey,
+          encryptionKey: identity.keys.encryption.publicKey,
+          expiresAt,
+        });
+        members[rank] = {
+          id: peerId,
+          rank,
+          redis: { host: '127.0.0.1', port: redisPortBase + rank },
+          taskQueue: peers[rank].taskQueue,
+          inbox,
+          enrolment,
+          ...(rank >= opts.peers ? { standby: true } : {}),
+        };
+        return startRedis(peers[rank], [inboxAclLine(inbox.password)]);
       }),
     );
     progress(
-      `started ${opts.peers} redis-server processes${redisProcesses[0].moduleLoaded ? ' with the spirt module' : ' (Lua path: module not built)'}`,
+      `started ${ranks.length} redis-server processes${redisProcesses[0].moduleLoaded ? ' with the spirt module' : ' (Lua path: module not built)'}`,
     );
+    writeNetworkFile(stateDir, {
+      v: 1,
+      network,
+      adminPublicKey: admin.publicKey,
+      temporal: { address: firstTemporal.address, namespace: 'default' },
+      peers: members,
+    });
 
     progress('bundling workflow code');
     const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
@@ -242,6 +309,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       pid: process.pid,
       startedAt: new Date().toISOString(),
       temporal: { address: firstTemporal.address, namespace: 'default', uiUrl: firstTemporal.uiUrl },
+      network,
       peers,
       moduleLoaded: redisProcesses.every((r) => r.moduleLoaded),
       workflowBundle: bundlePath,
@@ -249,9 +317,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     writeStackFile(stateDir, file);
     stackFileWritten = true;
 
-    progress(`starting ${opts.peers} peer workers (logs in ${logDir})`);
+    progress(`starting ${peers.length} peer workers (logs in ${logDir})`);
     if (!existsSync(workerEntry)) throw new StackError(`${workerEntry} is missing; run npm run setup to build`);
     await Promise.all(peers.map((peer) => startWorker(peer)));
+
+    const founders = peers.filter((p) => !p.standby);
+    progress(`initialising network ${network}: signed hellos and sealed credentials between ${founders.length} peers`);
+    await initialiseNetwork({ address: firstTemporal.address, namespace: 'default' }, network, founders);
 
     return {
       file,
@@ -264,6 +336,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           redisPid: redis.get(p.id)?.child.pid ?? -1,
           workerPid: workers.get(p.id)?.pid ?? -1,
         })),
+      ownerEndpoint,
       killWorker: async (peerId) => kill(workers.get(peerOf(peerId).id)),
       restartWorker: async (peerId) => {
         const peer = peerOf(peerId);

@@ -209,6 +209,24 @@ export function addPeer(client: Client, run: string, peer: string, opts: FindOpt
   return signalRunning(client, run, (h) => h.signal(addPeerSignal, { peer }), opts);
 }
 
+/** The active set of a run, as its lowest running peer sees it. @throws RunNotFoundError when none runs */
+export async function activePeers(
+  client: Client,
+  run: string,
+  opts: FindOptions = {},
+  found?: PeerWorkflow[],
+): Promise<string[]> {
+  const workflows = found ?? (await findPeerWorkflows(client, run, opts));
+  for (const wf of workflows.filter((w) => w.status === 'RUNNING')) {
+    const status = await client.workflow
+      .getHandle(wf.workflowId)
+      .query(statusQuery)
+      .catch(() => null);
+    if (status && status.active.includes(wf.peerId)) return status.active;
+  }
+  throw new RunNotFoundError(`run ${run} has no running active peer`);
+}
+
 /**
  * Starts a (re)joining peer's own workflow with `join: true` and the run's config (asked from a running peer),
  * on the peer's task queue: it prepares, then waits until the active peers admit it (after `addPeer`).
@@ -221,8 +239,9 @@ export async function startJoiningPeer(
   peer: string,
   taskQueue: string,
   opts: FindOptions = {},
+  found?: PeerWorkflow[],
 ): Promise<string> {
-  const workflows = await findPeerWorkflows(client, run, opts);
+  const workflows = found ?? (await findPeerWorkflows(client, run, opts));
   const own = workflows.find((wf) => wf.peerId === peer);
   if (own?.status === 'RUNNING') {
     throw new ConfigError(`peer ${peer} still runs in run ${run}; it can rejoin once it has left (spirt peer remove)`);
@@ -230,12 +249,16 @@ export async function startJoiningPeer(
   const source = workflows.find((wf) => wf.status === 'RUNNING' && wf.peerId !== peer);
   if (!source) throw new RunNotFoundError(`run ${run} has no running peer to admit ${peer}`);
   const plan = await client.workflow.getHandle(source.workflowId).query(runPlanQuery);
-  if (!plan.peers.includes(peer)) {
-    throw new ConfigError(
-      `peer ${peer} is not one of run ${run}'s peers (${plan.peers.join(', ')}); new peers join through the handshake`,
-    );
-  }
-  const input: PeerTrainingStart = { ...plan.config, peer, peers: plan.peers, join: true };
+  // A peer new to the run is listed after its peers; the data stays cut into the run's partitions.
+  const partitions = plan.partitions ?? plan.peers.length;
+  const peers = plan.peers.includes(peer) ? plan.peers : [...plan.peers, peer];
+  const input: PeerTrainingStart = {
+    ...plan.config,
+    peer,
+    peers,
+    join: true,
+    ...(partitions !== peers.length ? { partitions } : {}),
+  };
   const workflowId = peerWorkflowId(run, peer);
   try {
     await client.workflow.start('peerTrainingWorkflow', {

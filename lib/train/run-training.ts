@@ -7,6 +7,7 @@ import { StackError } from '../errors/stack-error';
 import { peerWorkflowId } from '../protocol/names';
 import { epochAttribute, peerAttribute, runAttribute } from '../protocol/search-attributes';
 import type { PeerTrainingStart } from '../protocol/types';
+import { networkPeer, readNetworkFile } from '../peer/network-file';
 import { connectRedis } from '../redis/connect';
 import type { StackFile } from '../stack/stack-file';
 import { connectTemporal } from './connect';
@@ -48,11 +49,19 @@ export async function runTraining(
       `config field "peers": ${config.peers} peers requested but the stack runs ${stack.peers.length}`,
     );
   }
-  const peers = stack.peers.slice(0, config.peers);
-  // Fail fast with one clear line when a peer's Redis is down.
+  const founders = stack.peers.filter((p) => !p.standby);
+  if (config.peers > founders.length) {
+    throw new ConfigError(
+      `config field "peers": ${config.peers} peers requested but the network has ${founders.length} (the others are standby peers that join through spirt peer add)`,
+    );
+  }
+  const peers = founders.slice(0, config.peers);
+  const network = readNetworkFile(opts.stateDir);
+  // Fail fast with one clear line when a peer's Redis is down (a PING through its public inbox user).
   await Promise.all(
     peers.map(async (p) => {
-      const redis = await connectRedis({ host: p.host, port: p.port, password: p.password }, { timeoutMs: 2000 }).catch(
+      const { inbox } = networkPeer(network, p.id);
+      const redis = await connectRedis({ host: p.host, port: p.port, ...inbox }, { timeoutMs: 2000 }).catch(
         (err: Error) => {
           throw new StackError(`peer ${p.id}: ${err.message}`);
         },

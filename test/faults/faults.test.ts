@@ -82,11 +82,7 @@ const temporalWorkflowStart = (taskQueue: string, workflowId: string, input: str
     { encoding: 'utf8' },
   );
 
-const peerRedis = (peerId: string) => {
-  const p = stack.file.peers.find((x) => x.id === peerId);
-  if (!p) throw new Error(peerId);
-  return connectRedis({ host: p.host, port: p.port, password: p.password });
-};
+const peerRedis = (peerId: string) => connectRedis(stack.ownerEndpoint(peerId));
 
 const handlesOf = (run: string, peers = ['p1', 'p2', 'p3', 'p4']): WorkflowHandle[] =>
   peers.map((p) => client.workflow.getHandle(peerWorkflowId(run, p)));

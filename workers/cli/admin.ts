@@ -11,7 +11,7 @@ interface AdminOptions {
 }
 type InitOptions = AdminOptions & { force?: boolean };
 type EnrolOptions = AdminOptions & { peer: string; pubkeys: string; expires: string; network?: string };
-type RevokeOptions = AdminOptions & { peer: string };
+type RevokeOptions = AdminOptions & { peer: string; apply?: boolean };
 
 /** The revocation list in the administrator folder: signed JSON lines (lib/crypto/revocation.ts). */
 export const REVOCATION_FILE = 'revoked.jsonl';
@@ -58,7 +58,11 @@ export function registerAdmin(program: Command): void {
       .description(
         `revoke a peer: appends a signed line to ${REVOCATION_FILE} in the administrator folder; its tokens issued until now are refused`,
       )
-      .requiredOption('--peer <id>', 'peer id, e.g. p2'),
+      .requiredOption('--peer <id>', 'peer id, e.g. p2')
+      .option(
+        '--apply',
+        "also apply it now on every other peer of the stack's network (workflow revokePeerWorkflow on each peer's task queue): they refuse the peer's tokens and delete its database user",
+      ),
   ).action((options: RevokeOptions) => revoke(options));
 }
 
@@ -143,4 +147,44 @@ async function revoke(options: RevokeOptions): Promise<void> {
   const list = join(dir, REVOCATION_FILE);
   appendRevocation(list, revocation);
   say(`revoked ${options.peer} at ${revocation.revokedAt}: its tokens issued until now are refused (${list})`);
+  if (options.apply) await applyRevocation(options, revocation);
+}
+
+async function applyRevocation(
+  options: RevokeOptions,
+  revocation: import('../../lib/crypto/revocation').Revocation,
+): Promise<void> {
+  const { readNetworkFile } = await import('../../lib/peer/network-file');
+  const { readStackFile } = await import('../../lib/stack/stack-file');
+  const { connectTemporal } = await import('../../lib/train/connect');
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const network = readNetworkFile(stateDir);
+  const stack = readStackFile(stateDir);
+  const { client, connection } = await connectTemporal({
+    address: stack.temporal.address,
+    namespace: stack.temporal.namespace,
+  });
+  try {
+    const others = network.peers.filter((p) => p.id !== revocation.peer);
+    const outcomes = await Promise.allSettled(
+      others.map((p) =>
+        client.workflow.execute('revokePeerWorkflow', {
+          args: [{ revocation }],
+          taskQueue: p.taskQueue,
+          workflowId: `spirt-revoke-${revocation.peer}-on-${p.id}-${Date.parse(revocation.revokedAt)}`,
+          workflowExecutionTimeout: '1 minute',
+        }),
+      ),
+    );
+    outcomes.forEach((o, i) =>
+      say(
+        o.status === 'fulfilled'
+          ? `applied on ${others[i].id}`
+          : `not applied on ${others[i].id}: ${(o.reason as Error).message}`,
+      ),
+    );
+    if (outcomes.some((o) => o.status === 'rejected')) process.exitCode = 1;
+  } finally {
+    await connection.close();
+  }
 }

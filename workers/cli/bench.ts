@@ -18,10 +18,20 @@ const SUITES: { name: string; description: string; flags: string }[] = [
     description: 'training under injected faults (killed workers and Redis, Temporal restarts)',
     flags: '--json (see bench/faults.ts)',
   },
+  {
+    name: 'join',
+    description: 'a 4th peer joining a running 3-peer run through the signed handshake: join and admission times',
+    flags: '--json  --model softmax  --train-limit 3072',
+  },
+  {
+    name: 'signing',
+    description: 'cost of signing and checking a published gradient and a sync message at each model size',
+    flags: '--json  --reps N  --suite modern|rsa',
+  },
 ];
 
 export function registerBench(program: Command): void {
-  const bench = program.command('bench').description('run a benchmark suite: engine | indb | faults');
+  const bench = program.command('bench').description('run a benchmark suite: engine | indb | faults | join | signing');
   for (const suite of SUITES) {
     bench
       .command(suite.name)

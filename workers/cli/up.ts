@@ -1,5 +1,6 @@
 // `spirt up`: the local stack until Ctrl-C.
 import type { Command } from 'commander';
+import { ConfigError } from '../../lib/errors/config-error';
 import { defaultStateDir } from '../../lib/stack/paths';
 import { intFlag, printStack, say, untilStopped } from './common';
 
@@ -9,6 +10,8 @@ interface UpOptions {
   temporalPort?: string;
   redisPortBase?: string;
   functions?: string;
+  standby?: string;
+  keySuite?: string;
 }
 
 export function registerUp(program: Command): void {
@@ -23,6 +26,11 @@ export function registerUp(program: Command): void {
     .option('--temporal-port <port>', 'Temporal gRPC port; the UI listens on port + 1000 (default 7233)')
     .option('--redis-port-base <port>', "peer i's Redis listens on base + i (default 6400)")
     .option('--functions <n>', 'functions running at once per peer (default 2)')
+    .option(
+      '--standby <n>',
+      'extra peers started but left out of the network, to join a running run later with spirt peer add (default 0)',
+    )
+    .option('--key-suite <suite>', 'peer keys: modern (Ed25519, X25519) or rsa (RSA-PSS, RSA-OAEP) (default modern)')
     .action((options: UpOptions) => up(options));
 }
 
@@ -35,6 +43,8 @@ async function up(options: UpOptions): Promise<void> {
     temporalPort: intFlag(options.temporalPort, 'temporal-port', 7233),
     redisPortBase: intFlag(options.redisPortBase, 'redis-port-base', 6400),
     functionsPerPeer: intFlag(options.functions, 'functions', 2),
+    standby: intFlag(options.standby, 'standby', 0),
+    keySuite: keySuite(options.keySuite),
     onProgress: say,
   });
   printStack(stack, stateDir);
@@ -46,4 +56,9 @@ async function up(options: UpOptions): Promise<void> {
     await stack.stop();
     say('stopped');
   }
+}
+
+function keySuite(raw: string | undefined): 'modern' | 'rsa' {
+  if (raw === undefined || raw === 'modern' || raw === 'rsa') return raw ?? 'modern';
+  throw new ConfigError(`--key-suite: expected modern or rsa, got "${raw}"`);
 }

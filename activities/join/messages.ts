@@ -1,0 +1,17 @@
+/** Handshake message kinds: hello (initialisation, Figure 2), join-request and welcome (join, Figure 3). */
+export type HandshakeMessageType = 'hello' | 'join-request' | 'welcome';
+
+/**
+ * The payload of every handshake message: who the sender is (its enrolment token), where its database is,
+ * and the user it created for the recipient, the password sealed to the recipient's encryption key.
+ */
+export interface CredentialOffer {
+  enrolment: string;
+  rank: number;
+  taskQueue: string;
+  redis: { host: string; port: number };
+  inbox: { username: string; password: string };
+  username: string;
+  /** JSON SealedBox. */
+  sealedPassword: string;
+}

@@ -1,0 +1,77 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generatePeerKeys, openPrivateKeys, sealPrivateKeys, type KeySuite, type PeerKeys } from '../crypto';
+import { StackError } from '../errors/stack-error';
+import { LocalKms } from '../kms/local';
+import type { Kms } from '../kms/types';
+
+// One peer's identity on disk (its own directory, 0700; every file 0600):
+//   master.key         the local KMS master key (the AWS KMS replaces it in the cloud)
+//   keys.sealed.json   public keys in clear, private keys only as KMS ciphertext
+//   owner.sealed       the password of the peer's own Redis `owner` user, KMS-encrypted
+// Nothing else on the machine holds these secrets in the clear; the worker opens them at start.
+
+export interface PeerIdentity {
+  peer: string;
+  keys: PeerKeys;
+  /** Password of the `owner` user of this peer's own Redis. */
+  ownerPassword: string;
+}
+
+const files = {
+  master: 'master.key',
+  keys: 'keys.sealed.json',
+  owner: 'owner.sealed',
+};
+
+function context(peer: string, purpose: string): Record<string, string> {
+  return { peer, purpose };
+}
+
+/** The local KMS of a peer's identity directory (creating its master key when missing). */
+export function localKmsFor(dir: string): Kms {
+  return new LocalKms(join(dir, files.master));
+}
+
+/**
+ * Creates a peer's identity: key pairs (suite), the owner password, all sealed under the peer's KMS.
+ * @returns the identity (private parts in memory only)
+ * @throws StackError when an identity already exists in `dir`
+ */
+export async function createPeerIdentity(
+  dir: string,
+  peer: string,
+  suite: KeySuite,
+  ownerPassword: string,
+  kms: Kms = localKmsFor(dir),
+): Promise<PeerIdentity> {
+  if (existsSync(join(dir, files.keys))) throw new StackError(`peer ${peer} already has an identity in ${dir}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const keys = generatePeerKeys(suite);
+  const sealed = await sealPrivateKeys(kms, keys, context(peer, 'peer-keys'));
+  writePrivate(join(dir, files.keys), JSON.stringify(sealed, null, 2));
+  const owner = await kms.encrypt(Buffer.from(ownerPassword), context(peer, 'redis-owner'));
+  writePrivate(join(dir, files.owner), owner.toString('base64'));
+  return { peer, keys, ownerPassword };
+}
+
+/**
+ * Opens a peer's identity through its KMS.
+ * @throws StackError when the directory holds no identity; SecurityError when the KMS refuses.
+ */
+export async function loadPeerIdentity(dir: string, peer: string, kms: Kms = localKmsFor(dir)): Promise<PeerIdentity> {
+  const keysPath = join(dir, files.keys);
+  if (!existsSync(keysPath)) throw new StackError(`no identity for peer ${peer} in ${dir}`);
+  const keys = await openPrivateKeys(kms, JSON.parse(readFileSync(keysPath, 'utf8')), context(peer, 'peer-keys'));
+  const owner = await kms.decrypt(
+    Buffer.from(readFileSync(join(dir, files.owner), 'utf8'), 'base64'),
+    context(peer, 'redis-owner'),
+  );
+  return { peer, keys, ownerPassword: owner.toString() };
+}
+
+function writePrivate(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}

@@ -1,0 +1,64 @@
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StackError } from '../errors/stack-error';
+
+/** One peer as every other peer and the administrator may know it. Nothing here is a secret. */
+export interface NetworkPeer {
+  id: string;
+  rank: number;
+  /** Where the peer's Redis answers. */
+  redis: { host: string; port: number };
+  taskQueue: string;
+  /**
+   * The peer's public `inbox` user: it may only PING and append to the handshake inbox. Its password is
+   * public by design (anything it lets in is signed and verified before use).
+   */
+  inbox: { username: string; password: string };
+  /** The administrator's enrolment token for this peer (binds its id, public keys, network and expiry). */
+  enrolment: string;
+  /** Not yet part of the network: it joins later through the join handshake (`spirt peer add`). */
+  standby?: boolean;
+}
+
+/** The public description of a network: what any peer or the administrator can hand out. */
+export interface NetworkFile {
+  v: 1;
+  network: string;
+  /** PEM public key of the administrator who signs enrolment tokens. */
+  adminPublicKey: string;
+  temporal: { address: string; namespace: string };
+  peers: NetworkPeer[];
+}
+
+export function networkFilePath(stateDir: string): string {
+  return join(stateDir, 'network.json');
+}
+
+export function writeNetworkFile(stateDir: string, network: NetworkFile): void {
+  const path = networkFilePath(stateDir);
+  writeFileSync(path, JSON.stringify(network, null, 2) + '\n', { mode: 0o644 });
+  chmodSync(path, 0o644);
+}
+
+/** @throws StackError when the file is missing or malformed. */
+export function readNetworkFile(stateDir: string): NetworkFile {
+  const path = networkFilePath(stateDir);
+  if (!existsSync(path)) throw new StackError(`no network file at ${path}; start a stack with spirt up`);
+  let parsed: NetworkFile;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as NetworkFile;
+  } catch (err) {
+    throw new StackError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed.v !== 1 || !Array.isArray(parsed.peers) || typeof parsed.adminPublicKey !== 'string') {
+    throw new StackError(`${path} is not a spirt network file (version 1)`);
+  }
+  return parsed;
+}
+
+/** @throws StackError for a peer the network file does not list. */
+export function networkPeer(network: NetworkFile, peerId: string): NetworkPeer {
+  const peer = network.peers.find((p) => p.id === peerId);
+  if (!peer) throw new StackError(`peer ${peerId} is not in network ${network.network}`);
+  return peer;
+}

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../crypto/canonical';
+import { signBytes, verifyBytes } from '../crypto/sign';
+
+/**
+ * What a peer signs when it publishes its averaged gradient for one step (ARCHITECTURE.md section 8): the
+ * run, epoch, step, its id and the SHA-256 of the bytes (and of its averaged buffers, when the model has
+ * any). Binding all of them stops a signature from being moved to another step, run or peer.
+ */
+export interface GradientStatement {
+  v: 1;
+  kind: 'averaged-gradient';
+  run: string;
+  epoch: number;
+  step: number;
+  peer: string;
+  sha256: string;
+  buffersSha256?: string;
+}
+
+/** The stored signature (JSON, key `spirt:<run>:sig:<epoch>:<step>:avg`). */
+export interface SignedGradient {
+  statement: GradientStatement;
+  sig: string;
+}
+
+export function sha256Bytes(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function signGradient(
+  signingPrivateKey: string,
+  fields: { run: string; epoch: number; step: number; peer: string },
+  gradient: Buffer,
+  buffers?: Buffer | null,
+): SignedGradient {
+  const statement: GradientStatement = {
+    v: 1,
+    kind: 'averaged-gradient',
+    ...fields,
+    sha256: sha256Bytes(gradient),
+    ...(buffers ? { buffersSha256: sha256Bytes(buffers) } : {}),
+  };
+  return { statement, sig: signBytes(signingPrivateKey, Buffer.from(canonicalJson(statement))) };
+}
+
+/**
+ * Checks a published gradient against its signature and the step it is used for.
+ * @returns null when it verifies, else the reason it does not
+ */
+export function checkGradientSignature(
+  signingPublicKey: string,
+  stored: string | null,
+  expected: { run: string; epoch: number; step: number; peer: string },
+  gradient: Buffer,
+  buffers?: Buffer | null,
+): string | null {
+  if (!stored) return 'no signature published';
+  let signed: SignedGradient;
+  try {
+    signed = JSON.parse(stored) as SignedGradient;
+  } catch {
+    return 'signature record is not JSON';
+  }
+  const st = signed?.statement;
+  if (!st || typeof signed.sig !== 'string') return 'signature record is malformed';
+  if (!verifyBytes(signingPublicKey, Buffer.from(canonicalJson(st)), signed.sig)) return 'bad signature';
+  if (st.kind !== 'averaged-gradient' || st.v !== 1) return `signed statement is a ${String(st.kind)}, not a gradient`;
+  for (const f of ['run', 'epoch', 'step', 'peer'] as const) {
+    if (st[f] !== expected[f]) return `signed for ${f} ${String(st[f])}, not ${String(expected[f])}`;
+  }
+  if (st.sha256 !== sha256Bytes(gradient)) return 'gradient bytes do not match the signed SHA-256 (tampered)';
+  if (buffers && st.buffersSha256 !== sha256Bytes(buffers)) return 'buffer bytes do not match the signed SHA-256';
+  return null;
+}

@@ -1,0 +1,46 @@
+import { Client, Connection } from '@temporalio/client';
+import { StackError } from '../errors/stack-error';
+import type { HandshakeResult, NetworkInitInput } from '../../workflows/join-handshake';
+import type { StackPeer } from './stack-file';
+
+/**
+ * Runs the initialisation handshake (paper Figure 2) on every founding peer: one `networkInitWorkflow` per
+ * peer, visible in the Temporal UI, and waits until every peer trusts every other.
+ * @throws StackError naming each peer that was refused or did not answer, with the reason.
+ */
+export async function initialiseNetwork(
+  temporal: { address: string; namespace: string },
+  network: string,
+  peers: StackPeer[],
+  timeoutMs = 30_000,
+): Promise<HandshakeResult[]> {
+  const connection = await Connection.connect({ address: temporal.address });
+  try {
+    const client = new Client({ connection, namespace: temporal.namespace });
+    const stamp = Date.now().toString(36);
+    const results = await Promise.all(
+      peers.map(async (peer) => {
+        const input: NetworkInitInput = {
+          network,
+          peer: peer.id,
+          peers: peers.filter((p) => p.id !== peer.id).map((p) => p.id),
+          timeoutMs,
+        };
+        return client.workflow.execute('networkInitWorkflow', {
+          args: [input],
+          taskQueue: peer.taskQueue,
+          workflowId: `spirt-${network}-init-${stamp}-${peer.id}`,
+        }) as Promise<HandshakeResult>;
+      }),
+    );
+    const problems = results.flatMap((r, i) => [
+      ...r.rejected.map((x) => `${peers[i].id} refused ${x.from}: ${x.reason}`),
+      ...r.missing.map((m) => `${peers[i].id} got no hello from ${m}`),
+      ...r.offerFailures.map((f) => `${peers[i].id} could not offer credentials to ${f.peer}: ${f.reason}`),
+    ]);
+    if (problems.length > 0) throw new StackError(`network ${network} did not initialise: ${problems.join('; ')}`);
+    return results;
+  } finally {
+    await connection.close();
+  }
+}
