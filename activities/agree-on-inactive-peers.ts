@@ -2,7 +2,6 @@ import { agreeOnRemovals, type AgreementOutcome } from '../lib/membership/agreem
 import { encodeSync } from '../lib/protocol/sync-message';
 import type { MembershipEvent } from '../lib/protocol/types';
 import { runKeys } from '../lib/redis/keys';
-import { deletePeerUser } from '../lib/redis/acl';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
 
@@ -79,15 +78,6 @@ export function makeAgreeOnInactivePeers(deps: ActivityDeps) {
       }),
     );
     for (const e of events) deps.monitor.unwatch(input.run, e.peer);
-    // A removed peer loses its user in this peer's database: it comes back only through a new handshake.
-    if (deps.security) {
-      for (const e of events) {
-        await deletePeerUser(own, e.peer).catch((err: Error) =>
-          deps.log.warn({ peer: e.peer, err: err.message }, 'removed peer: database user not deleted'),
-        );
-        deps.keyRing?.forget(e.peer);
-      }
-    }
     return { ...outcome, events };
   };
 }

@@ -135,6 +135,19 @@ if (!redisServer) {
   }
 }
 
+// 2b. openssl CLI (Debian package): makes the local CA and certificates of `spirt up --tls` and the tests.
+if (!which('openssl')) {
+  if (process.getuid && process.getuid() === 0 && which('apt-get')) {
+    log('installing openssl (Debian package)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (!run('apt-get', ['update', '-qq'], { env }).ok || !run('apt-get', ['install', '-y', '-qq', 'openssl'], { env }).ok) {
+      fail('apt-get install openssl failed');
+    }
+  } else {
+    fail('openssl is not installed; install it (Debian/Ubuntu: sudo apt-get install openssl) and run again');
+  }
+}
+
 // 3. temporal CLI: $SPIRT_TEMPORAL_BIN, PATH, cached build, else build the official CLI with go install.
 function temporalWorks(bin) {
   return run(bin, ['--version'], { stdio: 'pipe' }).ok;

@@ -7,6 +7,7 @@ import { networkPeer, readNetworkFile } from '../lib/peer/network-file';
 import { credentialAad, type PeerSecurity } from '../lib/peer/security';
 import { readTrustedPeer } from '../lib/peer/trust';
 import { PeerDirectory } from '../lib/redis/peer-directory';
+import { temporalSecurityFromEnv } from '../lib/train/temporal-tls';
 import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
 import { logger } from '../lib/log';
@@ -40,7 +41,12 @@ async function main(): Promise<void> {
   const identity = await loadPeerIdentity(self.identityDir, peerId);
   const listed = networkPeer(network, peerId);
   const security: PeerSecurity = { network, enrolment: listed.enrolment, keys: identity.keys, maxSkewMs: 60_000 };
-  const ownEndpoint = { host: self.host, port: self.port, password: identity.ownerPassword };
+  const ownEndpoint = {
+    host: self.host,
+    port: self.port,
+    password: identity.ownerPassword,
+    ...(self.tls ? { tls: self.tls } : {}),
+  };
   const directory: PeerDirectory = new PeerDirectory({ [peerId]: ownEndpoint }, async (other) => {
     const trusted = await readTrustedPeer(await directory.connection(peerId), other);
     if (!trusted?.credential) return null;
@@ -53,7 +59,7 @@ async function main(): Promise<void> {
   });
   const invoker =
     lambdaInvokerFromEnv() ?? new LocalPoolInvoker({ redis: ownEndpoint, concurrency: Number(functions) || 2 });
-  const connection = await NativeConnection.connect({ address: stack.temporal.address });
+  const connection = await NativeConnection.connect({ address: stack.temporal.address, ...temporalSecurityFromEnv() });
   const worker = await createPeerWorker({
     connection,
     taskQueue: self.taskQueue,

@@ -105,6 +105,9 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
 
   // III.2.5 Announce ready(epoch, step) with this peer's suspicions (its vote) to every active peer.
   phase('publish');
+  // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
+  // after the same step (a stop signal arriving after this point waits for the next step's ready).
+  const announcedStop = state.stopRequested;
   await publishReady({
     message: {
       run,
@@ -114,7 +117,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
       missing: state.missing,
       membership: state.membership,
       adds: state.pendingAdds,
-      stop: state.stopRequested,
+      stop: announcedStop,
     },
     to: state.active,
   });
@@ -202,7 +205,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     if (inputs.includes(p)) delete state.missing[p];
     else state.missing[p] ??= [epoch, step];
   }
-  const stop = state.stopRequested ?? Object.values(barrier.votes).find((v) => v.stop)?.stop ?? null;
+  const stop = announcedStop ?? Object.values(barrier.votes).find((v) => v.stop)?.stop ?? null;
   const voters = Object.entries(barrier.votes).filter(([p]) => state.active.includes(p));
   const agreedAdds = state.pendingAdds.filter((p) => voters.every(([, v]) => v.adds.includes(p)));
   const result: StepDone = { loss, samples, timings, parallelism: calls.length, agreedAdds };

@@ -9,7 +9,7 @@ export interface CredentialOffer {
   enrolment: string;
   rank: number;
   taskQueue: string;
-  redis: { host: string; port: number };
+  redis: { host: string; port: number; tls?: { ca: string } };
   inbox: { username: string; password: string };
   username: string;
   /** JSON SealedBox. */

@@ -6,8 +6,8 @@ import { StackError } from '../errors/stack-error';
 export interface NetworkPeer {
   id: string;
   rank: number;
-  /** Where the peer's Redis answers. */
-  redis: { host: string; port: number };
+  /** Where the peer's Redis answers; with `tls`, only over TLS, trusting that CA certificate (public). */
+  redis: { host: string; port: number; tls?: { ca: string } };
   taskQueue: string;
   /**
    * The peer's public `inbox` user: it may only PING and append to the handshake inbox. Its password is

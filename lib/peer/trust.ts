@@ -8,7 +8,7 @@ import { peerKeys } from '../redis/keys';
 export interface TrustedPeer {
   peer: string;
   rank: number;
-  redis: { host: string; port: number };
+  redis: { host: string; port: number; tls?: { ca: string } };
   taskQueue: string;
   /** Its public inbox user (to send it handshake messages). */
   inbox: { username: string; password: string };

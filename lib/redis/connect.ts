@@ -7,6 +7,8 @@ export interface RedisEndpoint {
   port: number;
   password?: string;
   username?: string;
+  /** TLS to this server, trusting this CA certificate (PEM). */
+  tls?: { ca: string };
 }
 
 export function formatAddress(endpoint: { host: string; port: number }): string {
@@ -23,6 +25,7 @@ export async function connectRedis(endpoint: RedisEndpoint, opts: { name?: strin
     port: endpoint.port,
     password: endpoint.password,
     username: endpoint.username,
+    ...(endpoint.tls ? { tls: { ca: endpoint.tls.ca } } : {}),
     connectionName: opts.name,
     // A least-privilege user may not run INFO (the ready check): it would only print a warning.
     enableReadyCheck: !endpoint.username,

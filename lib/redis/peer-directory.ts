@@ -72,6 +72,7 @@ export class PeerDirectory {
         port: endpoint.port,
         password: endpoint.password,
         username: endpoint.username,
+        ...(endpoint.tls ? { tls: { ca: endpoint.tls.ca } } : {}),
         connectionName: 'spirt-probe',
         enableReadyCheck: !endpoint.username,
         connectTimeout: timeoutMs,

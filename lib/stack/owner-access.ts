@@ -11,5 +11,5 @@ export async function localOwnerEndpoint(stack: StackFile, peerId: string): Prom
   const peer = stack.peers.find((p) => p.id === peerId);
   if (!peer) throw new Error(`no peer ${peerId} in this stack`);
   const identity = await loadPeerIdentity(peer.identityDir, peerId);
-  return { host: peer.host, port: peer.port, password: identity.ownerPassword };
+  return { host: peer.host, port: peer.port, password: identity.ownerPassword, ...(peer.tls ? { tls: peer.tls } : {}) };
 }

@@ -24,6 +24,8 @@ export interface RedisProcessOptions {
   dir: string;
   /** Module .so to load (none when null). */
   modulePath?: string | null;
+  /** Serve TLS only (the plain port is closed): server certificate, key and the CA clients trust. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   /** Extra config lines. */
   extraConfig?: string[];
   /** @default 10000 */
@@ -54,7 +56,17 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const configPath = join(opts.dir, 'redis.conf');
   const lines = [
-    `port ${opts.port}`,
+    ...(opts.tls
+      ? [
+          'port 0',
+          `tls-port ${opts.port}`,
+          `tls-cert-file ${opts.tls.certFile}`,
+          `tls-key-file ${opts.tls.keyFile}`,
+          `tls-ca-cert-file ${opts.tls.caFile}`,
+          // Clients log in with their ACL user and password; a client certificate is not required.
+          'tls-auth-clients no',
+        ]
+      : [`port ${opts.port}`]),
     'bind 127.0.0.1',
     'protected-mode yes',
     `dir ${opts.dir}`,
@@ -82,7 +94,13 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
   spawnError.catch(() => undefined);
 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
-  const client = new Redis({ port: opts.port, host: '127.0.0.1', password: opts.password, lazyConnect: true });
+  const client = new Redis({
+    port: opts.port,
+    host: '127.0.0.1',
+    password: opts.password,
+    lazyConnect: true,
+    ...(opts.tls ? { tls: { ca: readFileSync(opts.tls.caFile, 'utf8') } } : {}),
+  });
   client.on('error', () => undefined);
   try {
     for (;;) {

@@ -13,6 +13,8 @@ export interface StackPeer {
   identityDir: string;
   /** Started but not part of the network yet: it joins through the join handshake (spirt peer add). */
   standby?: boolean;
+  /** Its Redis serves TLS only; clients trust this CA certificate (PEM, public). */
+  tls?: { ca: string };
 }
 
 export interface StackFile {

@@ -26,6 +26,7 @@ import { assertPortsFree } from './ports';
 import { startRedisServer, type RedisProcess } from './redis-process';
 import { isAlive, stackFilePath, writeStackFile, type StackFile, type StackPeer } from './stack-file';
 import { initialiseNetwork } from './network-init';
+import { ensureLocalTls, readCa, type TlsFiles } from './tls';
 import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerOptions } from './temporal-process';
 
 export interface StackOptions {
@@ -43,6 +44,11 @@ export interface StackOptions {
    * @default 0
    */
   standby?: number;
+  /**
+   * Redis over TLS only, with a local CA and one certificate per peer made with openssl in
+   * `<state dir>/tls` (the CA certificate goes into the network file). @default false
+   */
+  tls?: boolean;
   /** Key suite of the peers' keys. @default 'modern' */
   keySuite?: KeySuite;
   /** Validity of the enrolment tokens issued for the local network. @default '30d' */
@@ -157,6 +163,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const workers = new Map<string, ChildProcess>();
   const peers: StackPeer[] = [];
   const identities = new Map<string, PeerIdentity>();
+  const tlsFiles = new Map<string, TlsFiles>();
   let stackFileWritten = false;
 
   const stopAll = async () => {
@@ -171,7 +178,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const peer = peerOf(peerId);
     const identity = identities.get(peerId);
     if (!identity) throw new StackError(`peer ${peerId} has no identity loaded`);
-    return { host: peer.host, port: peer.port, password: identity.ownerPassword };
+    return {
+      host: peer.host,
+      port: peer.port,
+      password: identity.ownerPassword,
+      ...(peer.tls ? { tls: peer.tls } : {}),
+    };
   };
   /** `users`: the inbox user on a first start (the aclfile is written afresh); null on a restart (kept). */
   const startRedis = async (peer: StackPeer, users: string[] | null = null) => {
@@ -181,6 +193,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       password: ownerEndpoint(peer.id).password as string,
       users,
       dir: peer.dataDir,
+      ...(tlsFiles.has(peer.id) ? { tls: tlsFiles.get(peer.id) } : {}),
       modulePath: toolchain.module,
     });
     redis.set(peer.id, server);
@@ -262,6 +275,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           identityDir: join(dataDir, 'identity'),
           ...(rank >= opts.peers ? { standby: true } : {}),
         };
+        if (opts.tls) {
+          const files = ensureLocalTls(join(stateDir, 'tls'), peerId);
+          tlsFiles.set(peerId, files);
+          peers[rank].tls = { ca: readCa(files) };
+        }
         const identityDir = peers[rank].identityDir;
         const identity = existsSync(join(identityDir, 'keys.sealed.json'))
           ? await loadPeerIdentity(identityDir, peerId)
@@ -279,7 +297,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         members[rank] = {
           id: peerId,
           rank,
-          redis: { host: '127.0.0.1', port: redisPortBase + rank },
+          redis: {
+            host: '127.0.0.1',
+            port: redisPortBase + rank,
+            ...(peers[rank].tls ? { tls: peers[rank].tls } : {}),
+          },
           taskQueue: peers[rank].taskQueue,
           inbox,
           enrolment,

@@ -60,12 +60,10 @@ export async function runTraining(
   // Fail fast with one clear line when a peer's Redis is down (a PING through its public inbox user).
   await Promise.all(
     peers.map(async (p) => {
-      const { inbox } = networkPeer(network, p.id);
-      const redis = await connectRedis({ host: p.host, port: p.port, ...inbox }, { timeoutMs: 2000 }).catch(
-        (err: Error) => {
-          throw new StackError(`peer ${p.id}: ${err.message}`);
-        },
-      );
+      const { inbox: box, redis: where } = networkPeer(network, p.id);
+      const redis = await connectRedis({ ...where, ...box }, { timeoutMs: 2000 }).catch((err: Error) => {
+        throw new StackError(`peer ${p.id}: ${err.message}`);
+      });
       redis.disconnect();
     }),
   );

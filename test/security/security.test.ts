@@ -1,6 +1,6 @@
 // Security on real servers: one local stack (a Temporal dev server, 3 founding peers and 1 standby peer, each
-// with its own redis-server, worker, keys under its own local KMS, and least-privilege ACL users made by the
-// initialisation handshake). Runs are started as users start them; attacks are done, not simulated: forged
+// with its own redis-server serving TLS only, worker, keys under its own local KMS, and least-privilege ACL
+// users made by the initialisation handshake). Runs are started as users start them; attacks are done, not simulated: forged
 // and replayed messages appended to a peer's real inbox, a byte flipped in a peer's real database, a peer's
 // real ACL user trying to write another peer's model.
 import { spawnSync } from 'node:child_process';
@@ -140,6 +140,8 @@ beforeAll(async () => {
   stack = await startStack({
     peers: 3,
     standby: 1,
+    // Every connection of this suite (workers, functions, handshakes, probes, the tests') goes over TLS.
+    tls: true,
     stateDir,
     temporalPort: await freePort(),
     redisPortBase: await freePort(),
@@ -192,6 +194,10 @@ describe('security on a real stack (3 peers + 1 standby)', () => {
     await expect(
       connectRedis({ ...networkPeer(network, 'p1').redis, username: cred.username, password: `${cred.password}x` }),
     ).rejects.toThrow(/wrong password/);
+    // TLS only: the right credential over plain TCP gets nowhere.
+    const { tls, ...plain } = networkPeer(network, 'p1').redis;
+    expect(tls?.ca).toMatch(/BEGIN CERTIFICATE/);
+    await expect(connectRedis({ ...plain, ...cred }, { timeoutMs: 1000 })).rejects.toThrow(/cannot reach Redis/);
   });
 
   it('a 4th peer joins a 3-peer run in epoch 2 through the signed handshake; forged, foreign, expired, revoked, replayed, misaddressed and wrong-password join messages are refused with their reason meanwhile', async () => {

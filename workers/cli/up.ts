@@ -12,6 +12,7 @@ interface UpOptions {
   functions?: string;
   standby?: string;
   keySuite?: string;
+  tls?: boolean;
 }
 
 export function registerUp(program: Command): void {
@@ -30,6 +31,7 @@ export function registerUp(program: Command): void {
       '--standby <n>',
       'extra peers started but left out of the network, to join a running run later with spirt peer add (default 0)',
     )
+    .option('--tls', 'Redis over TLS only: a local CA and one certificate per peer in <state dir>/tls (openssl)')
     .option('--key-suite <suite>', 'peer keys: modern (Ed25519, X25519) or rsa (RSA-PSS, RSA-OAEP) (default modern)')
     .action((options: UpOptions) => up(options));
 }
@@ -45,6 +47,7 @@ async function up(options: UpOptions): Promise<void> {
     functionsPerPeer: intFlag(options.functions, 'functions', 2),
     standby: intFlag(options.standby, 'standby', 0),
     keySuite: keySuite(options.keySuite),
+    tls: options.tls === true,
     onProgress: say,
   });
   printStack(stack, stateDir);
