@@ -9,6 +9,8 @@ import { refuseSync } from './signing';
 export interface AwaitAdmissionInput {
   run: string;
   timeoutMs: number;
+  /** Notices sent at or after this time (ms) count; older ones belong to an earlier admission. @default now */
+  since?: number;
 }
 
 /**
@@ -24,8 +26,8 @@ export function makeAwaitAdmission(deps: ActivityDeps) {
     const own = await deps.directory.connection(deps.peerId);
     const blocking = own.duplicate();
     blocking.on('error', () => undefined);
-    // Only notices sent after this wait began count (an older one belongs to an earlier admission).
-    let last = `${started - 1}-0`;
+    // Only notices sent after the join began count (an older one belongs to an earlier admission).
+    let last = `${(input.since ?? started) - 1}-0`;
     try {
       while (Date.now() - started < input.timeoutMs) {
         Context.current().heartbeat();

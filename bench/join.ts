@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import { parseRunConfig } from '../lib/config';
 import { ConfigError } from '../lib/errors/config-error';
 import { readTrustedPeer } from '../lib/peer/trust';
@@ -112,6 +113,7 @@ export async function main(argv: string[]): Promise<void> {
     const p4 = await stepMetrics(stack.file, config.run, 'p4');
     if (p4.length === 0) throw new Error('p4 applied no step');
     const admittedMs = p4[0].at - started;
+    const phases = await handshakePhases(client);
     const result = {
       suite: 'join',
       join_ms: joinMs,
@@ -120,6 +122,7 @@ export async function main(argv: string[]): Promise<void> {
       peers_before: 3,
       model: opts.model,
       target_join_ms: 3000,
+      handshake_activities: phases,
     };
     say(`join ${joinMs} ms (handshake ${handshakeMs} ms), admitted after ${admittedMs} ms`);
     if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
@@ -129,4 +132,55 @@ export async function main(argv: string[]): Promise<void> {
     await stack.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where the join handshake's time went, from its workflow history: each activity's queueing (scheduled ->
+ * started, i.e. waiting for a worker) and running time, in ms from the workflow's start.
+ */
+async function handshakePhases(
+  client: Client,
+): Promise<{ activity: string; queue: string; at: number; wait: number; run: number }[]> {
+  let id: { workflowId: string; runId: string } | null = null;
+  for await (const wf of client.workflow.list({ query: `WorkflowType = 'joinHandshakeWorkflow'` }))
+    id = { workflowId: wf.workflowId, runId: wf.runId };
+  if (!id) return [];
+  const history = await client.workflow.getHandle(id.workflowId, id.runId).fetchHistory();
+  const ms = (t: unknown) => {
+    const ts = t as { seconds?: { toNumber(): number } | number; nanos?: number } | undefined;
+    const sec = typeof ts?.seconds === 'number' ? ts.seconds : (ts?.seconds?.toNumber() ?? 0);
+    return sec * 1000 + Math.round((ts?.nanos ?? 0) / 1e6);
+  };
+  const events = history.events ?? [];
+  const t0 = ms(events[0]?.eventTime);
+  const scheduled = new Map<string, { activity: string; queue: string; at: number; started?: number }>();
+  const out: { activity: string; queue: string; at: number; wait: number; run: number }[] = [];
+  for (const e of events) {
+    const id = String(e.eventId);
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s)
+      scheduled.set(id, {
+        activity: s.activityType?.name ?? '?',
+        queue: s.taskQueue?.name ?? '?',
+        at: ms(e.eventTime) - t0,
+      });
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) {
+      const entry = scheduled.get(String(st.scheduledEventId));
+      if (entry) entry.started = ms(e.eventTime) - t0;
+    }
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c) {
+      const entry = scheduled.get(String(c.scheduledEventId));
+      if (entry && entry.started !== undefined)
+        out.push({
+          activity: entry.activity,
+          queue: entry.queue,
+          at: entry.at,
+          wait: entry.started - entry.at,
+          run: ms(e.eventTime) - t0 - entry.started,
+        });
+    }
+  }
+  return out;
 }

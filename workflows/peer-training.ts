@@ -145,7 +145,8 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     // III.3.1 (the model half of a join): wait until an active peer has copied the current model here
     // and named the epoch to start with; the handshake workflow will authenticate this first.
     phase = 'joining';
-    const notice = await awaitAdmission({ run, timeoutMs: 3_600_000 });
+    // Notices since this workflow started count: the admission may come while the peer was still preparing.
+    const notice = await awaitAdmission({ run, timeoutMs: 3_600_000, since: workflowInfo().startTime.getTime() });
     if (!notice) throw ApplicationFailure.nonRetryable(`peer ${peerId} was not admitted within an hour`, 'JoinTimeout');
     state.joining = false;
     state.epoch = notice.epoch;

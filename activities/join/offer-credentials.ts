@@ -44,11 +44,13 @@ export function makeOfferCredentials(deps: ActivityDeps) {
         try {
           const known = await readTrustedPeer(own, target);
           const listed = network.peers.find((p) => p.id === target);
-          const enrolment = known?.enrolment ?? listed?.enrolment;
+          // The network file is current (a restarted stack has new inbox passwords); the trusted-peer table
+        // covers peers that joined later.
+        const enrolment = listed?.enrolment ?? known?.enrolment;
           if (!enrolment) throw new Error(`peer ${target} is neither in the network file nor trusted`);
           const token = await verifyPeerEnrolment(deps, own, enrolment, target);
-          const inbox = known?.inbox ?? listed?.inbox;
-          const redis = known?.redis ?? listed?.redis;
+          const inbox = listed?.inbox ?? known?.inbox;
+          const redis = listed?.redis ?? known?.redis;
           if (!inbox || !redis) throw new Error(`no inbox address for peer ${target}`);
           const password = randomPassword();
           await setPeerUser(own, target, password);
@@ -69,10 +71,10 @@ export function makeOfferCredentials(deps: ActivityDeps) {
           );
           const record: TrustedPeer = {
             peer: target,
-            rank: known?.rank ?? listed?.rank ?? -1,
+            rank: listed?.rank ?? known?.rank ?? -1,
             redis,
             inbox,
-            taskQueue: known?.taskQueue ?? listed?.taskQueue ?? '',
+            taskQueue: listed?.taskQueue ?? known?.taskQueue ?? '',
             enrolment,
             signingKey: token.signingKey,
             encryptionKey: token.encryptionKey,

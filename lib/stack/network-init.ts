@@ -13,11 +13,23 @@ export async function initialiseNetwork(
   network: string,
   peers: StackPeer[],
   timeoutMs = 30_000,
+  /**
+   * Standby peers (not in the network yet) run the same workflow with nobody to greet: their workers run
+   * a first workflow now, so a later join does not pay the workflow sandbox's cold start (~0.7 s here).
+   */
+  standby: StackPeer[] = [],
 ): Promise<HandshakeResult[]> {
   const connection = await Connection.connect({ address: temporal.address });
   try {
     const client = new Client({ connection, namespace: temporal.namespace });
     const stamp = Date.now().toString(36);
+    const warmUps = standby.map((peer) =>
+      client.workflow.execute('networkInitWorkflow', {
+        args: [{ network, peer: peer.id, peers: [], timeoutMs } satisfies NetworkInitInput],
+        taskQueue: peer.taskQueue,
+        workflowId: `spirt-${network}-standby-${stamp}-${peer.id}`,
+      }),
+    );
     const results = await Promise.all(
       peers.map(async (peer) => {
         const input: NetworkInitInput = {
@@ -39,6 +51,7 @@ export async function initialiseNetwork(
       ...r.offerFailures.map((f) => `${peers[i].id} could not offer credentials to ${f.peer}: ${f.reason}`),
     ]);
     if (problems.length > 0) throw new StackError(`network ${network} did not initialise: ${problems.join('; ')}`);
+    await Promise.all(warmUps);
     return results;
   } finally {
     await connection.close();

@@ -345,7 +345,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     const founders = peers.filter((p) => !p.standby);
     progress(`initialising network ${network}: signed hellos and sealed credentials between ${founders.length} peers`);
-    await initialiseNetwork({ address: firstTemporal.address, namespace: 'default' }, network, founders);
+    await initialiseNetwork(
+      { address: firstTemporal.address, namespace: 'default' },
+      network,
+      founders,
+      30_000,
+      peers.filter((p) => p.standby),
+    );
 
     return {
       file,

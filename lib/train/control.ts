@@ -209,24 +209,6 @@ export function addPeer(client: Client, run: string, peer: string, opts: FindOpt
   return signalRunning(client, run, (h) => h.signal(addPeerSignal, { peer }), opts);
 }
 
-/** The active set of a run, as its lowest running peer sees it. @throws RunNotFoundError when none runs */
-export async function activePeers(
-  client: Client,
-  run: string,
-  opts: FindOptions = {},
-  found?: PeerWorkflow[],
-): Promise<string[]> {
-  const workflows = found ?? (await findPeerWorkflows(client, run, opts));
-  for (const wf of workflows.filter((w) => w.status === 'RUNNING')) {
-    const status = await client.workflow
-      .getHandle(wf.workflowId)
-      .query(statusQuery)
-      .catch(() => null);
-    if (status && status.active.includes(wf.peerId)) return status.active;
-  }
-  throw new RunNotFoundError(`run ${run} has no running active peer`);
-}
-
 /**
  * Starts a (re)joining peer's own workflow with `join: true` and the run's config (asked from a running peer),
  * on the peer's task queue: it prepares, then waits until the active peers admit it (after `addPeer`).

@@ -4,7 +4,7 @@
 import type { Client } from '@temporalio/client';
 import type { HandshakeResult, JoinHandshakeInput, joinHandshakeWorkflow } from '../../workflows/join-handshake';
 import { ConfigError } from '../errors/config-error';
-import { activePeers, findPeerWorkflows, startJoiningPeer, type FindOptions } from './control';
+import { findPeerWorkflows, startJoiningPeer, type FindOptions } from './control';
 
 export interface JoinOptions extends FindOptions {
   network: string;
@@ -33,13 +33,15 @@ export interface JoinOutcome {
  */
 export async function joinRun(client: Client, run: string, peer: string, opts: JoinOptions): Promise<JoinOutcome> {
   const workflows = await findPeerWorkflows(client, run, opts);
-  const active = (await activePeers(client, run, opts, workflows)).filter((p) => p !== peer);
-  const existing = active.map((p) => {
-    const taskQueue = opts.taskQueues[p];
-    if (!taskQueue) throw new ConfigError(`peer ${p}: no task queue known`);
-    return { peer: p, taskQueue };
-  });
-  const workflowId = await startJoiningPeer(client, run, peer, opts.taskQueue, opts, workflows);
+  // The peers whose training workflows run (a removed peer's has ended).
+  const existing = workflows
+    .filter((wf) => wf.status === 'RUNNING' && wf.peerId !== peer)
+    .map((wf) => {
+      const taskQueue = opts.taskQueues[wf.peerId];
+      if (!taskQueue) throw new ConfigError(`peer ${wf.peerId}: no task queue known`);
+      return { peer: wf.peerId, taskQueue };
+    });
+  if (existing.length === 0) throw new ConfigError(`run ${run} has no running peer to join`);
   const input: JoinHandshakeInput = {
     network: opts.network,
     peer,
@@ -49,11 +51,16 @@ export async function joinRun(client: Client, run: string, peer: string, opts: J
     ...(opts.enrolment ? { enrolment: opts.enrolment } : {}),
   };
   const started = Date.now();
-  const handshake = await client.workflow.execute<typeof joinHandshakeWorkflow>('joinHandshakeWorkflow', {
-    args: [input],
-    taskQueue: opts.taskQueue,
-    workflowId: `spirt-${run}-${peer}-join-${started}`,
-  });
+  // The peer's own workflow starts alongside the handshake: it prepares while the handshake runs and counts
+  // admission notices from its start, and the active peers admit it only after the handshake's addPeer.
+  const [workflowId, handshake] = await Promise.all([
+    startJoiningPeer(client, run, peer, opts.taskQueue, opts, workflows),
+    client.workflow.execute<typeof joinHandshakeWorkflow>('joinHandshakeWorkflow', {
+      args: [input],
+      taskQueue: opts.taskQueue,
+      workflowId: `spirt-${run}-${peer}-join-${started}`,
+    }),
+  ]);
   const handshakeMs = Date.now() - started;
   if (handshake.missing.length > 0 || handshake.trusted.length < existing.length) {
     const why = [

@@ -166,11 +166,31 @@ describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
       pid: process.pid,
       startedAt: new Date().toISOString(),
       temporal: { address: '127.0.0.1:1', namespace: 'default', uiUrl: 'http://127.0.0.1:2' },
-      peers: [{ id: 'p1', rank: 0, host: '127.0.0.1', port: deadPort, password: 'x', taskQueue: 'q', dataDir: dir }],
+      network: 'spirt-x',
+      peers: [
+        { id: 'p1', rank: 0, host: '127.0.0.1', port: deadPort, taskQueue: 'q', dataDir: dir, identityDir: dir },
+      ],
       moduleLoaded: false,
       workflowBundle: join(dir, 'none.js'),
     };
     writeFileSync(join(dir, 'stack.json'), JSON.stringify(stack));
+    const network = {
+      v: 1,
+      network: 'spirt-x',
+      adminPublicKey: 'none',
+      temporal: { address: '127.0.0.1:1', namespace: 'default' },
+      peers: [
+        {
+          id: 'p1',
+          rank: 0,
+          redis: { host: '127.0.0.1', port: deadPort },
+          taskQueue: 'q',
+          inbox: { username: 'inbox', password: 'x' },
+          enrolment: 'x',
+        },
+      ],
+    };
+    writeFileSync(join(dir, 'network.json'), JSON.stringify(network));
     const r = spirt(['train', '--peers', '1', '--state-dir', dir]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(

@@ -107,6 +107,7 @@ function joinRequest(opts: {
   enrolment: string;
   signWith?: string;
   password?: string;
+  type?: 'join-request' | 'welcome';
 }) {
   const payload = {
     enrolment: opts.enrolment,
@@ -124,7 +125,13 @@ function joinRequest(opts: {
     ),
   };
   return signEnvelope(
-    { type: 'join-request', network: network.network, sender: opts.sender, recipient: opts.recipient, payload },
+    {
+      type: opts.type ?? 'join-request',
+      network: network.network,
+      sender: opts.sender,
+      recipient: opts.recipient,
+      payload,
+    },
     opts.signWith ?? opts.keys.signing.privateKey,
   );
 }
@@ -239,6 +246,12 @@ describe('security on a real stack (3 peers + 1 standby)', () => {
     for (const m of [forged, fromOtherAdmin, expired, revoked, misaddressed, wrongPassword, wrongPassword])
       await toInbox('p1', inboxKeys.joinRequests, m);
     await toInbox('p1', inboxKeys.joinRequests, '{not json');
+    // A reply (welcome) meant for p2, dropped into the newcomer's credentials inbox.
+    await toInbox(
+      'p4',
+      inboxKeys.credentials,
+      joinRequest({ sender: 'p9', recipient: 'p2', type: 'welcome', ...valid }),
+    );
 
     const config = parseRunConfig({ ...SMALL, run: runId('join'), epochs: 4 });
     const handles = await startRun(client, stack.file, config);
@@ -266,6 +279,10 @@ describe('security on a real stack (3 peers + 1 standby)', () => {
     expectRejected(/^p9: .*replay/i);
     expectRejected(/^unknown: .*JSON/i);
     expect(await withOwner('p1', (r) => readTrustedPeer(r, 'p9'))).toBeNull();
+    const atP4 = await withOwner('p4', (r) => r.xrange(peerKeys.securityStream, '-', '+'));
+    expect(
+      atP4.some(([, f]) => f.includes('rejected') && f.includes('p9') && f.some((x) => /addressed|recipient/i.test(x))),
+    ).toBe(true);
 
     const done = completed(await results([...handles, client.workflow.getHandle(peerWorkflowId(config.run, 'p4'))]));
     expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
