@@ -181,6 +181,13 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     peers: inputs,
     aggregation: config.aggregation,
     byzantineF: config.byzantineF,
+    ...(config.preAggregation.length > 0 ? { preAggregation: config.preAggregation } : {}),
+    clippingThreshold: config.clippingThreshold,
+    ...(config.multiKrumM !== undefined ? { multiKrumM: config.multiKrumM } : {}),
+    centeredClippingTau: config.centeredClippingTau,
+    centeredClippingIterations: config.centeredClippingIterations,
+    geomedTolerance: config.geomedTolerance,
+    geomedMaxIterations: config.geomedMaxIterations,
   });
   done('aggregate');
 

@@ -1,2 +1,9 @@
-export { runConfigSchema, type RunConfig, type RunConfigInput, AGGREGATION_RULES, GRADIENT_PATHS } from './schema';
+export {
+  runConfigSchema,
+  type RunConfig,
+  type RunConfigInput,
+  AGGREGATION_RULES,
+  GRADIENT_PATHS,
+  PRE_AGGREGATORS,
+} from './schema';
 export { parseRunConfig, loadRunConfig, formatConfigIssues, defaultRunId } from './load';

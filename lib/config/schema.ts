@@ -11,7 +11,18 @@ export const idxDatasetSchema = z
   })
   .strict();
 
-export const AGGREGATION_RULES = ['mean', 'median', 'trimmed-mean', 'meamed'] as const;
+export const AGGREGATION_RULES = [
+  'mean',
+  'median',
+  'trimmed-mean',
+  'meamed',
+  'krum',
+  'multi-krum',
+  'geomed',
+  'bulyan',
+  'centered-clipping',
+] as const;
+export const PRE_AGGREGATORS = ['clipping', 'nnm'] as const;
 export const GRADIENT_PATHS = ['auto', 'module', 'lua', 'client'] as const;
 
 /**
@@ -68,8 +79,25 @@ export const runConfigSchema = z
      * Rule combining the peers' averaged gradients (per coordinate, inside Redis). @default 'mean'
      */
     aggregation: z.enum(AGGREGATION_RULES).default('mean'),
-    /** Byzantine peers tolerated by trimmed-mean and meamed (f; needs 2f < active peers). @default 1 */
+    /**
+     * Byzantine peers tolerated (f). Each rule checks its own precondition: 2f < n (trimmed-mean, meamed,
+     * geomed, centered-clipping, nnm), n >= 2f + 3 (krum, multi-krum), n >= 4f + 3 (bulyan). @default 1
+     */
     byzantineF: z.number().int().min(0).max(31).default(1),
+    /** Pre-aggregators applied in order in front of the rule (docs/robustness.md). @default [] */
+    preAggregation: z.array(z.enum(PRE_AGGREGATORS)).default([]),
+    /** Static clipping: every input scaled to L2 norm at most this. @default 10 */
+    clippingThreshold: z.number().positive().default(10),
+    /** Multi-Krum: how many of the best-scored inputs are averaged (default n - f). */
+    multiKrumM: z.number().int().min(1).optional(),
+    /** Centered clipping radius tau. @default 10 */
+    centeredClippingTau: z.number().positive().default(10),
+    /** Centered clipping iterations. @default 3 */
+    centeredClippingIterations: z.number().int().min(1).max(100).default(3),
+    /** Geometric median: Weiszfeld stops when the estimate moves less than this (relative). @default 1e-6 */
+    geomedTolerance: z.number().positive().default(1e-6),
+    /** Geometric median: at most this many Weiszfeld iterations. @default 100 */
+    geomedMaxIterations: z.number().int().min(1).max(10_000).default(100),
     /**
      * Where averaging and updates run: the native module, Lua scripts, or fetch-process-store in the
      * worker (`client`, the baseline); `auto` picks the module when loaded, else Lua. @default 'auto'

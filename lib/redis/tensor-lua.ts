@@ -15,6 +15,8 @@ const SCRIPTS = {
   spirtSgdSlice: 'sgd-slice.lua',
   spirtAggregateSlice: 'aggregate-slice.lua',
   spirtCheckFiniteSlice: 'check-finite-slice.lua',
+  spirtGramSlice: 'gram-slice.lua',
+  spirtWsumSlice: 'wsum-slice.lua',
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 
@@ -181,6 +183,56 @@ export async function luaAggregate(
     const count = Math.min(slice, length - offset);
     await luaCall('aggregate', () =>
       aggregateSlice(1 + srcKeys.length, tmpKey, ...srcKeys, offset, count, bytes, rule.kind, f),
+    );
+  }
+  await publishPartial(redis, tmpKey, destKey, opts.ttlSeconds);
+  return length;
+}
+
+/**
+ * The Gram matrix <x_i, x_j> of the tensors at `keys`, summed slice by slice in double precision inside
+ * Redis: only n(n+1)/2 numbers per slice leave the server, never a tensor.
+ */
+export async function luaGram(redis: Redis, keys: string[], opts: LuaSliceOptions = {}): Promise<number[][]> {
+  const bytes = await commonByteLength(redis, 'gram', keys);
+  const length = bytes / 4;
+  const n = keys.length;
+  const slice = opts.sliceFloats ?? Math.max(1024, Math.floor(LUA_READS_PER_CALL / n));
+  const gramSlice = script(redis, 'spirtGramSlice');
+  const g = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let offset = 0; offset < length; offset += slice) {
+    const count = Math.min(slice, length - offset);
+    const part = (await luaCall('gram', () => gramSlice(n, ...keys, offset, count, bytes))) as string[];
+    let p = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = i; j < n; j++) {
+        const v = Number(part[p++]);
+        g[i][j] += v;
+        if (j !== i) g[j][i] += v;
+      }
+  }
+  return g;
+}
+
+/** dst = sum_i w_i x_i, slice by slice inside Redis; readers never see a partial result. */
+export async function luaWeightedSum(
+  redis: Redis,
+  destKey: string,
+  srcKeys: string[],
+  weights: number[],
+  opts: LuaSliceOptions & { ttlSeconds?: number } = {},
+): Promise<number> {
+  if (weights.length !== srcKeys.length) throw new TensorError('wsum: one weight per source');
+  const bytes = await commonByteLength(redis, 'wsum', srcKeys);
+  const length = bytes / 4;
+  const used = weights.filter((w) => w !== 0).length || 1;
+  const slice = opts.sliceFloats ?? Math.max(1024, Math.floor(LUA_READS_PER_CALL / used));
+  const wsumSlice = script(redis, 'spirtWsumSlice');
+  const tmpKey = await preparePartial(redis, destKey, bytes);
+  for (let offset = 0; offset < length; offset += slice) {
+    const count = Math.min(slice, length - offset);
+    await luaCall('wsum', () =>
+      wsumSlice(1 + srcKeys.length, tmpKey, ...srcKeys, offset, count, bytes, ...weights.map((w) => w.toPrecision(17))),
     );
   }
   await publishPartial(redis, tmpKey, destKey, opts.ttlSeconds);

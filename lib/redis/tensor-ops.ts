@@ -11,7 +11,8 @@ import type Redis from 'ioredis';
 import { TensorError } from '../errors/tensor-error';
 import { bufferToFloat32, float32ToBuffer, firstNonFinite } from '../tensor/float32';
 import { isSpirtModuleLoaded, moduleAggregate, moduleAverage, moduleSgd } from './module-commands';
-import { commonByteLength, luaAggregate, luaAverage, luaSgd } from './tensor-lua';
+import { commonByteLength, luaAggregate, luaAverage, luaGram, luaSgd, luaWeightedSum } from './tensor-lua';
+import { gramOf, weightedSum } from '../aggregation/gram';
 import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from '../aggregation/reference';
 
 export type { AggregateRule } from '../aggregation/reference';
@@ -218,6 +219,41 @@ export async function aggregateTensors(
   const values = await fetchAll(redis, 'aggregate', srcKeys);
   if (opts.checkFinite) assertAllFinite('aggregate', srcKeys, values);
   const out = aggregateImpl(values, rule, 'f32');
+  await storeWithTtl(redis, destKey, out, opts.ttlSeconds);
+  return { length: out.length, path };
+}
+
+/**
+ * The Gram matrix <x_i, x_j> of the tensors at `keys` (double precision), computed inside Redis: only the
+ * n x n numbers leave it. The module has no kernel for it yet, so the module path runs the sliced Lua script
+ * too; 'client' fetches the tensors (the baseline).
+ * @throws TensorError when a key is missing or the lengths differ
+ */
+export async function gramTensors(redis: Redis, keys: string[], opts: PathOptions = {}): Promise<number[][]> {
+  if (keys.length === 0) throw new TensorError('gram: no tensors');
+  const path = await resolveTensorOpsPath(redis, opts.path);
+  if (path !== 'client') return luaGram(redis, keys, opts);
+  return gramOf(await fetchAll(redis, 'gram', keys));
+}
+
+/**
+ * `destKey` = sum_i weights[i] * x_i over the tensors at `srcKeys`, inside Redis (sliced Lua on the module
+ * and Lua paths; fetch-process-store on 'client').
+ * @throws TensorError on a missing key, a length mismatch, or a weight count that does not match
+ */
+export async function weightedSumTensors(
+  redis: Redis,
+  destKey: string,
+  srcKeys: string[],
+  weights: number[],
+  opts: PathOptions & { ttlSeconds?: number } = {},
+): Promise<OpResult> {
+  if (srcKeys.length === 0 || weights.length !== srcKeys.length)
+    throw new TensorError(`wsum: ${srcKeys.length} sources and ${weights.length} weights`);
+  if (!weights.every(Number.isFinite)) throw new TensorError('wsum: a weight is not a finite number');
+  const path = await resolveTensorOpsPath(redis, opts.path);
+  if (path !== 'client') return { length: await luaWeightedSum(redis, destKey, srcKeys, weights, opts), path };
+  const out = weightedSum(await fetchAll(redis, 'wsum', srcKeys), weights);
   await storeWithTtl(redis, destKey, out, opts.ttlSeconds);
   return { length: out.length, path };
 }
