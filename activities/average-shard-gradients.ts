@@ -1,4 +1,6 @@
+import { attackGradient, type AttackSpec } from '../lib/attacks/attacks';
 import { signGradient } from '../lib/protocol/gradient-signature';
+import { bufferToFloat32, float32ToBuffer } from '../lib/tensor/float32';
 import { averageTensors } from '../lib/redis/tensor-ops';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
@@ -36,6 +38,8 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
         { ttlSeconds: plan.ttlSeconds, path: plan.path },
       );
     }
+    if (plan.attack && plan.attack.attack !== 'labelflip')
+      await byzantine(deps, input, plan.attack, plan.peers, plan.seed);
     const signMs = deps.security ? await signAverage(deps, input) : 0;
     return { length, ms: Date.now() - started, signMs };
   };
@@ -70,4 +74,35 @@ async function signAverage(deps: ActivityDeps, input: AverageShardGradientsInput
     deps.log.warn({ run: input.run, epoch: input.epoch, step: input.step }, 'chaos: averaged gradient tampered');
   }
   return Date.now() - started;
+}
+
+/**
+ * Experiments only: a Byzantine peer replaces its honest average by the attack's gradient before it signs
+ * and publishes it (lib/attacks). ALIE's default z assumes f = 1 of the run's peers.
+ */
+async function byzantine(
+  deps: ActivityDeps,
+  input: AverageShardGradientsInput,
+  spec: AttackSpec,
+  peers: number,
+  seed: number,
+): Promise<void> {
+  const keys = runKeys(input.run);
+  const redis = await deps.directory.connection(deps.peerId);
+  const avgKey = keys.averagedGradient(input.epoch, input.step);
+  const [avg, ...shards] = await Promise.all([
+    redis.getBuffer(avgKey),
+    ...Array.from({ length: input.shards }, (_, s) => redis.getBuffer(keys.shardGradient(input.epoch, input.step, s))),
+  ]);
+  if (!avg) throw new Error(`averaged gradient of step ${input.epoch}:${input.step} is missing`);
+  const honest = bufferToFloat32(avg);
+  const attacked = attackGradient(
+    spec,
+    honest,
+    shards.filter((b): b is Buffer => b !== null).map((b) => bufferToFloat32(b)),
+    { n: peers, f: 1, seed: (seed * 1_000_003 + input.epoch * 10_007 + input.step) >>> 0 },
+  );
+  const ttl = await redis.ttl(avgKey);
+  if (ttl > 0) await redis.set(avgKey, float32ToBuffer(attacked), 'EX', ttl);
+  else await redis.set(avgKey, float32ToBuffer(attacked));
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { batchIndices, gatherBatch, loadDataset, shardRange } from '../lib/data';
 import { InjectedFault } from '../lib/errors/injected-fault';
+import { flipLabels } from '../lib/attacks/attacks';
 import { TensorError } from '../lib/errors/tensor-error';
 import { logger } from '../lib/log';
 import { runKeys } from '../lib/redis/keys';
@@ -53,6 +54,8 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
   const images = new Float32Array(n * dataset.rows * dataset.cols);
   const labels = new Uint8Array(n);
   gatherBatch(dataset, indices, images, labels);
+  // Experiments only: a Byzantine peer with the label-flipping attack trains on flipped labels.
+  if (plan.attack?.attack === 'labelflip') flipLabels(labels);
   const t1 = performance.now();
 
   const result = await trainer.trainStep(params, buffers, images, labels, n);

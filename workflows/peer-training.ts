@@ -128,6 +128,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       testLimit: config.testLimit,
       peers: state.partitions ?? state.peers.length,
       rank: self.rank,
+      ...(state.attack ? { attack: state.attack } : {}),
       shardsPerPeer: config.shardsPerPeer,
       batchSize: config.batchSize,
       maxStepsPerEpoch: config.maxStepsPerEpoch,

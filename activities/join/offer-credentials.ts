@@ -45,8 +45,8 @@ export function makeOfferCredentials(deps: ActivityDeps) {
           const known = await readTrustedPeer(own, target);
           const listed = network.peers.find((p) => p.id === target);
           // The network file is current (a restarted stack has new inbox passwords); the trusted-peer table
-        // covers peers that joined later.
-        const enrolment = listed?.enrolment ?? known?.enrolment;
+          // covers peers that joined later.
+          const enrolment = listed?.enrolment ?? known?.enrolment;
           if (!enrolment) throw new Error(`peer ${target} is neither in the network file nor trusted`);
           const token = await verifyPeerEnrolment(deps, own, enrolment, target);
           const inbox = listed?.inbox ?? known?.inbox;

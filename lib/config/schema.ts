@@ -23,6 +23,7 @@ export const AGGREGATION_RULES = [
   'centered-clipping',
 ] as const;
 export const PRE_AGGREGATORS = ['clipping', 'nnm'] as const;
+export const ATTACK_KINDS = ['signflip', 'gaussian', 'alie', 'ipm', 'labelflip'] as const;
 export const GRADIENT_PATHS = ['auto', 'module', 'lua', 'client'] as const;
 
 /**
@@ -84,6 +85,26 @@ export const runConfigSchema = z
      * geomed, centered-clipping, nnm), n >= 2f + 3 (krum, multi-krum), n >= 4f + 3 (bulyan). @default 1
      */
     byzantineF: z.number().int().min(0).max(31).default(1),
+    /**
+     * Experiments: Byzantine peers and their attacks (docs/robustness.md). Each listed peer publishes an
+     * altered gradient (or trains on flipped labels); only that peer is told, and the run summary lists them.
+     * @default []
+     */
+    byzantine: z
+      .array(
+        z
+          .object({
+            peer: z.string(),
+            attack: z.enum(ATTACK_KINDS),
+            scale: z.number().finite().optional(),
+            mu: z.number().finite().optional(),
+            sigma: z.number().min(0).optional(),
+            z: z.number().finite().optional(),
+            epsilon: z.number().finite().optional(),
+          })
+          .strict(),
+      )
+      .default([]),
     /** Pre-aggregators applied in order in front of the rule (docs/robustness.md). @default [] */
     preAggregation: z.array(z.enum(PRE_AGGREGATORS)).default([]),
     /** Static clipping: every input scaled to L2 norm at most this. @default 10 */

@@ -1,3 +1,4 @@
+import type { AttackSpec } from '../attacks/attacks';
 import type { DatasetSource } from '../data/dataset';
 
 /**
@@ -26,4 +27,6 @@ export interface RunPlan {
   testCount: number;
   stepsPerEpoch: number;
   hasBuffers: boolean;
+  /** Experiments only: this peer is Byzantine and alters what it publishes (lib/attacks). */
+  attack?: AttackSpec;
 }

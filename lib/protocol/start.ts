@@ -2,6 +2,7 @@
 // so a peer started by hand with `temporal workflow start` gets the same checks and defaults as the CLI).
 import { parseRunConfig } from '../config/parse';
 import { ConfigError } from '../errors/config-error';
+import { checkAttack, type AttackSpec } from '../attacks/attacks';
 import { initialOwners } from '../membership/redistribution';
 import { peerIdForRank } from './names';
 import type { PeerTrainingInput, PeerTrainingStart, PeerTrainingState } from './types';
@@ -13,7 +14,14 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
   if (input && (input as PeerTrainingState).kind === 'state') return input as PeerTrainingState;
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     throw new ConfigError('workflow input: expected a JSON object like {"run":"r1","peer":"p1","peers":4}');
-  const { peer, peers: peersField, join, partitions: partitionsField, ...rest } = input as PeerTrainingStart;
+  const {
+    peer,
+    peers: peersField,
+    join,
+    partitions: partitionsField,
+    attack: attackField,
+    ...rest
+  } = input as PeerTrainingStart;
   if (typeof peer !== 'string' || !PEER_ID.test(peer))
     throw new ConfigError('workflow input field "peer": expected this peer\'s id, e.g. "p1"');
   if (typeof rest.run !== 'string') throw new ConfigError('workflow input field "run": expected the run id');
@@ -39,12 +47,16 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > ids.length)
     throw new ConfigError(`workflow input field "partitions": expected a count 1..${ids.length}`);
   const config = parseRunConfig({ ...rest, peers: partitions });
+  const listed = config.byzantine.find((b) => b.peer === peer);
+  const attack = attackField ?? (listed ? { ...listed, peer: undefined } : undefined);
+  if (attack) checkAttack(attack, 'workflow input field "attack"');
   return {
     kind: 'state',
     run: config.run,
     peerId: peer,
     peers: ids.map((id, rank) => ({ id, rank })),
     ...(partitions !== ids.length ? { partitions } : {}),
+    ...(attack ? { attack: JSON.parse(JSON.stringify(attack)) as AttackSpec } : {}),
     config,
     epoch: 1,
     step: 0,

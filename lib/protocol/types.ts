@@ -1,3 +1,4 @@
+import type { AttackSpec } from '../attacks/attacks';
 // Plain-JSON types that cross the workflow boundary. No Maps, no typed arrays, no secrets:
 // everything here is stored forever in workflow history.
 import type { RunConfig } from '../config/schema';
@@ -50,6 +51,8 @@ export interface PeerTrainingState {
    * it). Peers listed after them joined later and own units only by redistribution. @default peers.length
    */
   partitions?: number;
+  /** Experiments only: this peer's attack (it is Byzantine); no other peer is told. */
+  attack?: AttackSpec;
   /** The agreed active set, in rank order. */
   active: string[];
   /** Agreed removals and admissions, in order. */
@@ -95,6 +98,8 @@ export interface PeerTrainingStart {
   join?: boolean;
   /** Data partitions of the run (its first peers' count) when `peers` also lists peers that joined later. */
   partitions?: number;
+  /** Experiments only: this peer's attack (it is Byzantine). */
+  attack?: AttackSpec;
   [configField: string]: unknown;
 }
 

@@ -70,12 +70,21 @@ export async function runTraining(
   const { client, connection } = await connectTemporal(stack.temporal);
   try {
     const peerIds = peers.map((p) => p.id);
+    for (const b of config.byzantine)
+      if (!peerIds.includes(b.peer))
+        throw new ConfigError(
+          `config field "byzantine": peer ${b.peer} is not one of the run's peers (${peerIds.join(', ')})`,
+        );
+    // Each Byzantine peer is told its own attack; no peer learns the list (the summary records it).
+    const { byzantine, ...shared } = config;
     const started = Date.now();
     const handles: WorkflowHandle[] = [];
     for (const peer of peers) {
       // The workflow's public start input (the same a user gives `temporal workflow start`): it validates the
       // config and builds its own state. Redis addresses and passwords stay with the workers.
-      const input: PeerTrainingStart = { ...config, peer: peer.id, peers: peerIds };
+      const own = byzantine.find((b) => b.peer === peer.id);
+      const attack = own ? (({ peer: _peer, ...spec }) => spec)(own) : undefined;
+      const input: PeerTrainingStart = { ...shared, peer: peer.id, peers: peerIds, ...(attack ? { attack } : {}) };
       const start = client.workflow.start('peerTrainingWorkflow', {
         args: [input],
         taskQueue: peer.taskQueue,

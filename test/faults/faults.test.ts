@@ -197,6 +197,41 @@ describe('faults on a real 4-peer stack', () => {
     expect(done[0].history[0].testAccuracy).toBeGreaterThanOrEqual(0.5);
   });
 
+  it('a Byzantine peer (sign flip): plain mean stops learning, MeaMed and Krum keep the baseline accuracy', async () => {
+    const attack = { byzantine: [{ peer: 'p4', attack: 'signflip' as const, scale: 3 }], epochs: 2 };
+    const configs = (['mean', 'meamed', 'krum'] as const).map((aggregation) =>
+      parseRunConfig({ ...SMALL, ...attack, aggregation, run: runId(`byz-${aggregation}`) }),
+    );
+    // Only the Byzantine peer's start input carries an attack (what spirt train sends).
+    const runs = await Promise.all(
+      configs.map(async (config) => {
+        const { byzantine, ...shared } = config;
+        const handles = await Promise.all(
+          stack.file.peers.map((peer) =>
+            client.workflow.start('peerTrainingWorkflow', {
+              args: [
+                {
+                  ...shared,
+                  peer: peer.id,
+                  peers: ['p1', 'p2', 'p3', 'p4'],
+                  ...(peer.id === byzantine[0].peer ? { attack: { attack: 'signflip', scale: 3 } } : {}),
+                },
+              ],
+              taskQueue: peer.taskQueue,
+              workflowId: peerWorkflowId(config.run, peer.id),
+            }),
+          ),
+        );
+        return completed(await results(handles));
+      }),
+    );
+    const accuracy = runs.map((done) => done[0].history[done[0].history.length - 1].testAccuracy as number);
+    const [mean, meamed, krum] = accuracy;
+    expect(meamed).toBeGreaterThan(0.7);
+    expect(krum).toBeGreaterThan(0.7);
+    expect(mean).toBeLessThan(Math.min(meamed, krum) - 0.2);
+  });
+
   it('(f) removePeerSignal and stopSignal through the CLI', async () => {
     const config = parseRunConfig({ ...SMALL, run: runId('signals'), epochs: 50 });
     const handles = await startRun(client, stack.file, config);
