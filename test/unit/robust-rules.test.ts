@@ -140,3 +140,35 @@ describe('Bulyan selection', () => {
     expect(sel.meamedF).toBe(2);
   });
 });
+
+describe('properties of every Gram rule', () => {
+  const rules = [krum(1), multiKrum(1), geoMed(1, { tolerance: 1e-12, maxIterations: 500 }), centeredClipping(1, 1, 5)];
+  const result = (rule: (typeof rules)[number], vs: Float32Array[]) => weightedSum(vs, rule.weights(gramOf(vs)));
+
+  it('permutation invariance: shuffling the inputs does not change the result', () => {
+    const vs = Array.from({ length: 6 }, () => vec(16, 1, 0.5));
+    const perm = [3, 0, 5, 1, 4, 2];
+    for (const rule of rules)
+      close(
+        result(
+          rule,
+          perm.map((i) => vs[i]),
+        ),
+        result(rule, vs),
+        1e-4,
+      );
+  });
+
+  it('identical honest inputs and no Byzantine input: every rule returns that input', () => {
+    const x = vec(16, 1, 0.5);
+    const vs = Array.from({ length: 6 }, () => Float32Array.from(x));
+    for (const rule of [...rules, centeredClipping(1, 100, 1)]) {
+      const out = result(rule, vs);
+      // (Centered clipping moves from 0 by at most tau per iteration: |x| ~ 2.3 is reached within 5 of tau = 1.)
+      close(out, x, 1e-5);
+    }
+    const m = nnm(1).mix(gramOf(vs));
+    m.forEach((row) => close(weightedSum(vs, row), x, 1e-6));
+    expect(bulyanSelect(gramOf([...vs, x]), 1).selected).toHaveLength(5);
+  });
+});
