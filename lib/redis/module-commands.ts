@@ -132,3 +132,24 @@ export function moduleAggregate(
   const args = [dest, ...ruleArgs(rule), ...srcs, ...(checkFinite ? ['CHECKFINITE'] : [])];
   return moduleCall('SPIRT.AGGREGATE', async () => Number(await redis.call('SPIRT.AGGREGATE', ...args)));
 }
+
+/** `SPIRT.GRAM src [src ...]`: the inner products of the sources, as an n x n matrix. */
+export async function moduleGram(redis: Redis, srcs: string[]): Promise<number[][]> {
+  const flat = await moduleCall('SPIRT.GRAM', async () => (await redis.call('SPIRT.GRAM', ...srcs)) as string[]);
+  const n = srcs.length;
+  const g = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  let p = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = i; j < n; j++) {
+      const v = Number(flat[p++]);
+      g[i][j] = v;
+      g[j][i] = v;
+    }
+  return g;
+}
+
+/** `SPIRT.WSUM dest n src [src ...] w [w ...]`: dest = sum of w_i src_i (double precision, stored as float32). */
+export function moduleWeightedSum(redis: Redis, dest: string, srcs: string[], weights: number[]): Promise<number> {
+  const args = [dest, String(srcs.length), ...srcs, ...weights.map((w) => w.toPrecision(17))];
+  return moduleCall('SPIRT.WSUM', async () => Number(await redis.call('SPIRT.WSUM', ...args)));
+}

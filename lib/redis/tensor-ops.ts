@@ -10,7 +10,14 @@
 import type Redis from 'ioredis';
 import { TensorError } from '../errors/tensor-error';
 import { bufferToFloat32, float32ToBuffer, firstNonFinite } from '../tensor/float32';
-import { isSpirtModuleLoaded, moduleAggregate, moduleAverage, moduleSgd } from './module-commands';
+import {
+  isSpirtModuleLoaded,
+  moduleAggregate,
+  moduleAverage,
+  moduleGram,
+  moduleSgd,
+  moduleWeightedSum,
+} from './module-commands';
 import { commonByteLength, luaAggregate, luaAverage, luaGram, luaSgd, luaWeightedSum } from './tensor-lua';
 import { gramOf, weightedSum } from '../aggregation/gram';
 import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from '../aggregation/reference';
@@ -225,20 +232,24 @@ export async function aggregateTensors(
 
 /**
  * The Gram matrix <x_i, x_j> of the tensors at `keys` (double precision), computed inside Redis: only the
- * n x n numbers leave it. The module has no kernel for it yet, so the module path runs the sliced Lua script
- * too; 'client' fetches the tensors (the baseline).
+ * n x n numbers leave it (`SPIRT.GRAM` in the module, a sliced Lua script otherwise); 'client' fetches the
+ * tensors (the baseline).
  * @throws TensorError when a key is missing or the lengths differ
  */
 export async function gramTensors(redis: Redis, keys: string[], opts: PathOptions = {}): Promise<number[][]> {
   if (keys.length === 0) throw new TensorError('gram: no tensors');
   const path = await resolveTensorOpsPath(redis, opts.path);
-  if (path !== 'client') return luaGram(redis, keys, opts);
+  if (path === 'module') {
+    await commonByteLength(redis, 'gram', keys);
+    return moduleGram(redis, keys);
+  }
+  if (path === 'lua') return luaGram(redis, keys, opts);
   return gramOf(await fetchAll(redis, 'gram', keys));
 }
 
 /**
- * `destKey` = sum_i weights[i] * x_i over the tensors at `srcKeys`, inside Redis (sliced Lua on the module
- * and Lua paths; fetch-process-store on 'client').
+ * `destKey` = sum_i weights[i] * x_i over the tensors at `srcKeys`, inside Redis (`SPIRT.WSUM`, or sliced
+ * Lua; fetch-process-store on 'client').
  * @throws TensorError on a missing key, a length mismatch, or a weight count that does not match
  */
 export async function weightedSumTensors(
@@ -252,7 +263,12 @@ export async function weightedSumTensors(
     throw new TensorError(`wsum: ${srcKeys.length} sources and ${weights.length} weights`);
   if (!weights.every(Number.isFinite)) throw new TensorError('wsum: a weight is not a finite number');
   const path = await resolveTensorOpsPath(redis, opts.path);
-  if (path !== 'client') return { length: await luaWeightedSum(redis, destKey, srcKeys, weights, opts), path };
+  if (path === 'module') {
+    const length = await moduleWeightedSum(redis, destKey, srcKeys, weights);
+    if (opts.ttlSeconds) await redis.expire(destKey, opts.ttlSeconds);
+    return { length, path };
+  }
+  if (path === 'lua') return { length: await luaWeightedSum(redis, destKey, srcKeys, weights, opts), path };
   const out = weightedSum(await fetchAll(redis, 'wsum', srcKeys), weights);
   await storeWithTtl(redis, destKey, out, opts.ttlSeconds);
   return { length: out.length, path };

@@ -35,5 +35,7 @@ int spirt_ops_init(RedisModuleCtx *ctx, long long slice_us);
 int spirt_cmd_average(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int spirt_cmd_sgd(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int spirt_cmd_aggregate(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+int spirt_cmd_wsum(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+int spirt_cmd_gram(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 #endif

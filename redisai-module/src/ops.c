@@ -29,9 +29,9 @@
 
 #include "glue.h"
 
-typedef enum { OP_AVERAGE = 0, OP_SGD = 1, OP_AGGREGATE = 2 } op_kind;
-static const char *const op_names[] = {"SPIRT.AVERAGE", "SPIRT.SGD", "SPIRT.AGGREGATE"};
-static const char *const op_events[] = {"spirt.average", "spirt.sgd", "spirt.aggregate"};
+typedef enum { OP_AVERAGE = 0, OP_SGD = 1, OP_AGGREGATE = 2, OP_WSUM = 3, OP_GRAM = 4 } op_kind;
+static const char *const op_names[] = {"SPIRT.AVERAGE", "SPIRT.SGD", "SPIRT.AGGREGATE", "SPIRT.WSUM", "SPIRT.GRAM"};
+static const char *const op_events[] = {"spirt.average", "spirt.sgd", "spirt.aggregate", "spirt.wsum", "spirt.gram"};
 
 typedef enum { PHASE_CHECK = 0, PHASE_COMPUTE = 1 } op_phase;
 
@@ -48,7 +48,7 @@ typedef struct spirt_op {
   int db;
   RedisModuleString **argv; /* retained, for replication and key names */
   int argc;
-  /* Roles, as argv indexes. out_key = dest (average/aggregate) or params (sgd). */
+  /* Roles, as argv indexes. out_key = dest (average/aggregate/wsum) or params (sgd); -1 for gram. */
   int out_key;
   int in_first, nin; /* average/aggregate: the sources */
   spirt_sgd_args sgd;
@@ -69,6 +69,8 @@ typedef struct spirt_op {
   char err[SPIRT_ERR_LEN];
   RedisModuleBlockedClient *bc;
   float *scratch;
+  double *weights; /* wsum: one per source */
+  double *gram;    /* gram: the nin(nin+1)/2 accumulators, the reply */
   struct spirt_op *next;
 } spirt_op;
 
@@ -229,6 +231,7 @@ static int validate_op(RedisModuleCtx *ctx, spirt_op *op) {
     }
     close_view(&v);
   }
+  if (op->kind == OP_GRAM) return 0; /* read-only: no destination */
   /* The destination may be missing, a string or a tensor (it is replaced); nothing else. */
   RedisModuleKey *k = RedisModule_OpenKey(ctx, op->argv[op->out_key], REDISMODULE_READ);
   int type = RedisModule_KeyType(k);
@@ -293,7 +296,7 @@ static int open_all(RedisModuleCtx *ctx, spirt_op *op, view *views, int *nviews)
       }
     }
   } else {
-    if (op->phase == PHASE_COMPUTE) {
+    if (op->phase == PHASE_COMPUTE && op->kind != OP_GRAM) {
       rc = open_view(ctx, op->argv[op->out_key], 1, 0, &views[0], err);
       if (rc < 0) goto fail;
       nv++;
@@ -336,6 +339,7 @@ static size_t op_touches_total(const spirt_op *op) {
 }
 
 static int bandwidth_bound(const spirt_op *op) {
+  if (op->kind == OP_GRAM) return 0; /* nin(nin+1)/2 products per float read */
   return op->kind != OP_AGGREGATE || op->agg.rule == SPIRT_AGG_MEAN;
 }
 
@@ -354,7 +358,7 @@ static int run_slice(RedisModuleCtx *ctx, spirt_op *op, uint64_t deadline_us) {
   const spirt_f32 *srcs[SPIRT_MAX_SOURCES];
   int nv;
   for (;;) {
-    if (op->phase == PHASE_COMPUTE && !op->writing && op->kind != OP_SGD) prepare_dest(ctx, op);
+    if (op->phase == PHASE_COMPUTE && !op->writing && op->kind != OP_SGD && op->kind != OP_GRAM) prepare_dest(ctx, op);
     if (op->phase == PHASE_COMPUTE && op->kind == OP_SGD) op->writing = 1;
     if (open_all(ctx, op, views, &nv) != 0) return -1;
     const size_t chunk = chunk_floats(op);
@@ -395,6 +399,10 @@ static int run_slice(RedisModuleCtx *ctx, spirt_op *op, uint64_t deadline_us) {
           for (int i = 0; i < op->nin; i++) srcs[i] = views[i + 1].data + op->pos;
           if (op->kind == OP_AVERAGE)
             spirt_average(views[0].data + op->pos, srcs, (size_t)op->nin, len);
+          else if (op->kind == OP_WSUM)
+            spirt_wsum(views[0].data + op->pos, srcs, op->weights, (size_t)op->nin, len);
+          else if (op->kind == OP_GRAM)
+            spirt_gram_accumulate(op->gram, srcs, (size_t)op->nin, len);
           else
             spirt_aggregate(views[0].data + op->pos, srcs, (size_t)op->nin, len, op->agg.rule, op->agg.f, op->scratch);
         }
@@ -417,6 +425,7 @@ static int run_slice(RedisModuleCtx *ctx, spirt_op *op, uint64_t deadline_us) {
 
 /* After success: tell subscribers the outputs changed. */
 static void notify_outputs(RedisModuleCtx *ctx, spirt_op *op) {
+  if (op->kind == OP_GRAM) return;
   RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_GENERIC, op_events[op->kind], op->argv[op->out_key]);
   if (op->kind == OP_SGD && op->sgd.buf)
     RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_GENERIC, op_events[op->kind], op->argv[op->sgd.buf]);
@@ -464,6 +473,8 @@ static void free_op(spirt_op *op) {
   for (int i = 0; i < op->argc; i++) RedisModule_FreeString(NULL, op->argv[i]);
   RedisModule_Free(op->argv);
   RedisModule_Free(op->scratch);
+  RedisModule_Free(op->weights);
+  RedisModule_Free(op->gram);
   RedisModule_Free(op);
 }
 
@@ -472,12 +483,21 @@ static void op_free_privdata(RedisModuleCtx *ctx, void *privdata) {
   free_op(privdata);
 }
 
+/* The reply of a finished op: the floats written, or for SPIRT.GRAM the inner products as doubles. */
+static int reply_done(RedisModuleCtx *ctx, const spirt_op *op) {
+  if (op->kind != OP_GRAM) return RedisModule_ReplyWithLongLong(ctx, (long long)op->n);
+  size_t pairs = (size_t)op->nin * (size_t)(op->nin + 1) / 2;
+  RedisModule_ReplyWithArray(ctx, (long)pairs);
+  for (size_t p = 0; p < pairs; p++) RedisModule_ReplyWithDouble(ctx, op->gram[p]);
+  return REDISMODULE_OK;
+}
+
 static int op_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
   (void)argv;
   (void)argc;
   spirt_op *op = RedisModule_GetBlockedClientPrivateData(ctx);
   if (op->failed) return RedisModule_ReplyWithError(ctx, op->err);
-  return RedisModule_ReplyWithLongLong(ctx, (long long)op->n);
+  return reply_done(ctx, op);
 }
 
 /* ---- engine --------------------------------------------------------------------------------- */
@@ -496,7 +516,7 @@ static void finish_running(RedisModuleCtx *ctx, int rc) {
   running = NULL; /* before notifying: our own events must not invalidate anything */
   RedisModule_SelectDb(ctx, op->db);
   if (rc == 1) {
-    RedisModule_Replicate(ctx, op_names[op->kind], "v", op->argv + 1, (size_t)(op->argc - 1));
+    if (op->kind != OP_GRAM) RedisModule_Replicate(ctx, op_names[op->kind], "v", op->argv + 1, (size_t)(op->argc - 1));
     notify_outputs(ctx, op);
   } else {
     op->failed = 1;
@@ -581,7 +601,7 @@ static int op_touches(const spirt_op *op, RedisModuleString *key) {
     if (same_key(op->argv[op->sgd.params], key) || same_key(op->argv[op->sgd.grad], key)) return 1;
     return op->sgd.buf && same_key(op->argv[op->sgd.buf], key);
   }
-  if (same_key(op->argv[op->out_key], key)) return 1;
+  if (op->out_key >= 0 && same_key(op->argv[op->out_key], key)) return 1;
   for (int i = 0; i < op->nin; i++)
     if (same_key(op->argv[op->in_first + i], key)) return 1;
   return 0;
@@ -672,6 +692,14 @@ static int any_pending_conflict(RedisModuleString **argv, int argc) {
 
 static int enqueue_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv, int argc);
 
+/* Frees an op whose arguments were never retained (it ran inline or was refused). */
+static void free_unqueued(spirt_op *op) {
+  RedisModule_Free(op->scratch);
+  RedisModule_Free(op->weights);
+  RedisModule_Free(op->gram);
+  RedisModule_Free(op);
+}
+
 /* Common path once the arguments are parsed into op (roles set, argv not yet retained). */
 static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv, int argc) {
   op->db = RedisModule_GetSelectedDb(ctx);
@@ -686,8 +714,7 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
   if (!engine_idle && !cannot_block) return enqueue_op(ctx, op, argv, argc);
   if (validate_op(ctx, op) != 0) {
     RedisModule_ReplyWithError(ctx, op->err);
-    RedisModule_Free(op->scratch);
-    RedisModule_Free(op);
+    free_unqueued(op);
     return REDISMODULE_OK;
   }
   size_t operands = op->kind == OP_SGD ? 3 : (size_t)op->nin + 1;
@@ -696,8 +723,7 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
   if (cannot_block || (engine_idle && small)) {
     if (cannot_block && any_pending_conflict(argv, argc)) {
       RedisModule_ReplyWithError(ctx, "ERR SPIRT: busy: an in-database operation on one of these keys is running");
-      RedisModule_Free(op->scratch);
-      RedisModule_Free(op);
+      free_unqueued(op);
       return REDISMODULE_OK;
     }
     op->phase = op->check_finite ? PHASE_CHECK : PHASE_COMPUTE;
@@ -709,15 +735,14 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
     else
       stats.ops_failed++;
     if (rc == 1) {
-      RedisModule_ReplicateVerbatim(ctx);
+      if (op->kind != OP_GRAM) RedisModule_ReplicateVerbatim(ctx);
       notify_outputs(ctx, op);
-      RedisModule_ReplyWithLongLong(ctx, (long long)op->n);
+      reply_done(ctx, op);
     } else {
       cleanup_failed(ctx, op);
       RedisModule_ReplyWithError(ctx, op->err);
     }
-    RedisModule_Free(op->scratch);
-    RedisModule_Free(op);
+    free_unqueued(op);
     return REDISMODULE_OK;
   }
   return enqueue_op(ctx, op, argv, argc);
@@ -824,5 +849,57 @@ int spirt_cmd_aggregate(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
   op->nin = a.nsrc;
   op->check_finite = a.check_finite;
   op->scratch = RedisModule_Alloc(sizeof(float) * (size_t)a.nsrc);
+  return submit_op(ctx, op, argv, argc);
+}
+
+/* SPIRT.WSUM dest n src [src ...] w [w ...] [CHECKFINITE]
+ * dest = w_1 * src_1 + ... + w_n * src_n, summed in argument order in double precision, stored as float32.
+ * Reply: integer, the number of floats written. */
+int spirt_cmd_wsum(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+  spirt_wsum_args a;
+  int getkeys = RedisModule_IsKeysPositionRequest(ctx);
+  char parse_err[SPIRT_ERR_LEN];
+  if (argc < 5) return getkeys ? REDISMODULE_OK : RedisModule_WrongArity(ctx);
+  if (getkeys && argc > SPIRT_MAX_ARGS) return REDISMODULE_OK;
+  if (parse_into_spans(ctx, argv, argc, arg_spans) != 0) return REDISMODULE_OK;
+  double *weights = RedisModule_Alloc(sizeof(double) * (size_t)argc);
+  if (spirt_parse_wsum(arg_spans, argc, &a, weights, parse_err) != 0) {
+    RedisModule_Free(weights);
+    return getkeys ? REDISMODULE_OK : RedisModule_ReplyWithError(ctx, parse_err);
+  }
+  if (getkeys) {
+    RedisModule_Free(weights);
+    RedisModule_KeyAtPos(ctx, a.dest);
+    for (int i = 0; i < a.nsrc; i++) RedisModule_KeyAtPos(ctx, a.src_first + i);
+    return REDISMODULE_OK;
+  }
+  spirt_op *op = RedisModule_Calloc(1, sizeof *op);
+  op->kind = OP_WSUM;
+  op->out_key = a.dest;
+  op->in_first = a.src_first;
+  op->nin = a.nsrc;
+  op->check_finite = a.check_finite;
+  op->weights = weights;
+  return submit_op(ctx, op, argv, argc);
+}
+
+/* SPIRT.GRAM src [src ...] [CHECKFINITE]
+ * Read-only: the inner products <src_a, src_b> for a <= b (row by row), summed in double precision.
+ * Reply: array of n(n+1)/2 doubles. */
+int spirt_cmd_gram(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+  spirt_gram_args a;
+  int getkeys = RedisModule_IsKeysPositionRequest(ctx);
+  SPIRT_PARSE_OP_ARGS(2, spirt_parse_gram, a);
+  if (getkeys) {
+    for (int i = 0; i < a.nsrc; i++) RedisModule_KeyAtPos(ctx, a.src_first + i);
+    return REDISMODULE_OK;
+  }
+  spirt_op *op = RedisModule_Calloc(1, sizeof *op);
+  op->kind = OP_GRAM;
+  op->out_key = -1;
+  op->in_first = a.src_first;
+  op->nin = a.nsrc;
+  op->check_finite = a.check_finite;
+  op->gram = RedisModule_Calloc((size_t)a.nsrc * (size_t)(a.nsrc + 1) / 2, sizeof(double));
   return submit_op(ctx, op, argv, argc);
 }

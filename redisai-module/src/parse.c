@@ -166,6 +166,37 @@ int spirt_parse_average(const spirt_span *argv, int argc, spirt_average_args *ou
   return 0;
 }
 
+int spirt_parse_wsum(const spirt_span *argv, int argc, spirt_wsum_args *out, double *weights, char *err) {
+  memset(out, 0, sizeof *out);
+  if (argc < 5) return fail(err, "wrong number of arguments: SPIRT.WSUM dest n src [src ...] w [w ...] [CHECKFINITE]");
+  argc = strip_checkfinite(argv, argc, 5, &out->check_finite);
+  int64_t n;
+  if (spirt_parse_i64(argv[2], &n) != 0 || n < 1 || n > SPIRT_MAX_SOURCES)
+    return fail(err, "n must be an integer 1..%d", SPIRT_MAX_SOURCES);
+  if (argc != 3 + 2 * n) return fail(err, "expected %d sources and %d weights after n", (int)n, (int)n);
+  out->dest = 1;
+  out->nsrc = (int)n;
+  out->src_first = 3;
+  out->w_first = 3 + (int)n;
+  for (int i = 0; i < n; i++) {
+    double w;
+    if (spirt_parse_double(argv[out->w_first + i], &w) != 0 || !isfinite(w))
+      return fail(err, "weight %d must be a finite number", i + 1);
+    if (weights) weights[i] = w;
+  }
+  return 0;
+}
+
+int spirt_parse_gram(const spirt_span *argv, int argc, spirt_gram_args *out, char *err) {
+  memset(out, 0, sizeof *out);
+  if (argc < 2) return fail(err, "wrong number of arguments: SPIRT.GRAM src [src ...] [CHECKFINITE]");
+  argc = strip_checkfinite(argv, argc, 2, &out->check_finite);
+  out->src_first = 1;
+  out->nsrc = argc - 1;
+  if (out->nsrc > SPIRT_MAX_GRAM) return fail(err, "too many sources (at most %d)", SPIRT_MAX_GRAM);
+  return 0;
+}
+
 static int parse_nonneg_float(spirt_span s, const char *what, float *out, char *err) {
   double v;
   if (spirt_parse_double(s, &v) != 0 || !isfinite(v) || fabs(v) > FLT_MAX)

@@ -82,6 +82,27 @@ typedef struct spirt_aggregate_args {
 /* SPIRT.AGGREGATE dest MEAN|MEDIAN|TRIMMEDMEAN f|MEAMED f src [src ...] [CHECKFINITE] */
 int spirt_parse_aggregate(const spirt_span *argv, int argc, spirt_aggregate_args *out, char *err);
 
+typedef struct spirt_wsum_args {
+  int dest;
+  int nsrc;
+  int src_first; /* sources: argv[src_first .. src_first + nsrc) */
+  int w_first;   /* weights: argv[w_first .. w_first + nsrc) */
+  int check_finite;
+} spirt_wsum_args;
+
+/* SPIRT.WSUM dest n src [src ...] w [w ...] [CHECKFINITE]   (n sources, then n finite weights) */
+int spirt_parse_wsum(const spirt_span *argv, int argc, spirt_wsum_args *out, double *weights, char *err);
+
+typedef struct spirt_gram_args {
+  int src_first;
+  int nsrc;
+  int check_finite;
+} spirt_gram_args;
+
+/* SPIRT.GRAM src [src ...] [CHECKFINITE]   (at most SPIRT_MAX_GRAM sources) */
+#define SPIRT_MAX_GRAM 64
+int spirt_parse_gram(const spirt_span *argv, int argc, spirt_gram_args *out, char *err);
+
 /* RDB header check for a stored tensor: encoding version, dims and the payload length. */
 #define SPIRT_TENSOR_ENCVER 1
 int spirt_check_stored_tensor(int encver, uint64_t ndims, const uint64_t *dims, size_t payload_len, uint64_t *numel,

@@ -57,6 +57,42 @@ void spirt_average(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t k, size_
   }
 }
 
+void spirt_gram_accumulate(double *acc, const spirt_f32 *const *srcs, size_t k, size_t n) {
+  size_t p = 0;
+  for (size_t a = 0; a < k; a++) {
+    const spirt_f32 *x = srcs[a];
+    for (size_t b = a; b < k; b++) {
+      const spirt_f32 *y = srcs[b];
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      size_t i = 0;
+      for (; i + 4 <= n; i += 4) {
+        s0 += (double)x[i] * (double)y[i];
+        s1 += (double)x[i + 1] * (double)y[i + 1];
+        s2 += (double)x[i + 2] * (double)y[i + 2];
+        s3 += (double)x[i + 3] * (double)y[i + 3];
+      }
+      for (; i < n; i++) s0 += (double)x[i] * (double)y[i];
+      acc[p++] += (s0 + s1) + (s2 + s3);
+    }
+  }
+}
+
+void spirt_wsum(spirt_f32 *dst, const spirt_f32 *const *srcs, const double *w, size_t k, size_t n) {
+  double acc[SPIRT_BLOCK];
+  for (size_t start = 0; start < n; start += SPIRT_BLOCK) {
+    size_t len = n - start < SPIRT_BLOCK ? n - start : SPIRT_BLOCK;
+    for (size_t i = 0; i < len; i++) acc[i] = 0;
+    for (size_t j = 0; j < k; j++) {
+      if (w[j] == 0) continue;
+      const spirt_f32 *s = srcs[j] + start;
+      const double wj = w[j];
+      for (size_t i = 0; i < len; i++) acc[i] += wj * (double)s[i];
+    }
+    spirt_f32 *d = dst + start;
+    for (size_t i = 0; i < len; i++) d[i] = (float)acc[i];
+  }
+}
+
 /* One momentum loop per flag combination (the flags are compile-time constants after inlining),
  * so every variant is a branch-free loop the compiler vectorises. */
 static inline __attribute__((always_inline)) void sgd_momentum_loop(spirt_f32 *p, const spirt_f32 *g, spirt_f32 *buf,

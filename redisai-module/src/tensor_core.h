@@ -32,6 +32,14 @@ size_t spirt_first_nonfinite(const spirt_f32 *x, size_t n);
  * dst may be one of the sources. k >= 1. */
 void spirt_average(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t k, size_t n);
 
+/* acc[p] += sum over i in [0, n) of srcs[a][i] * srcs[b][i] for every pair a <= b, p counting the pairs
+ * row by row (a = 0: b = 0..k-1, a = 1: b = 1..k-1, ...): k(k+1)/2 accumulators, in double precision. */
+void spirt_gram_accumulate(double *acc, const spirt_f32 *const *srcs, size_t k, size_t n);
+
+/* dst[i] = (float)(w[0] * srcs[0][i] + ... + w[k-1] * srcs[k-1][i]), summed in argument order in double
+ * precision (a source with weight 0 is skipped). dst may be one of the sources. k >= 1. */
+void spirt_wsum(spirt_f32 *dst, const spirt_f32 *const *srcs, const double *w, size_t k, size_t n);
+
 typedef struct spirt_sgd_params {
   float lr;
   float momentum;     /* used when buf != NULL */

@@ -241,6 +241,56 @@ static void test_parse(void) {
   CHECK(spirt_check_stored_tensor(1, 9, dims, 24, &numel, err) == -1);
 }
 
+static void test_gram_wsum(void) {
+  enum { N = 5003 };
+  static float a[N], b[N], c[N], d[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (float)((i % 7) - 3) * 0.25f;
+    b[i] = (float)((i % 11) - 5) * 0.5f;
+    c[i] = 1.0f / (float)(1 + i % 13);
+  }
+  const spirt_f32 *srcs[3] = {a, b, c};
+  double acc[6] = {0};
+  /* Two halves accumulate to the same as one pass (the slices of a sliced op). */
+  spirt_gram_accumulate(acc, srcs, 3, 2000);
+  const spirt_f32 *rest[3] = {a + 2000, b + 2000, c + 2000};
+  spirt_gram_accumulate(acc, rest, 3, N - 2000);
+  double ref[6] = {0};
+  const float *v[3] = {a, b, c};
+  int p = 0;
+  for (int x = 0; x < 3; x++)
+    for (int y = x; y < 3; y++, p++)
+      for (int i = 0; i < N; i++) ref[p] += (double)v[x][i] * (double)v[y][i];
+  int close = 1;
+  for (int q = 0; q < 6; q++) close &= fabs(acc[q] - ref[q]) <= 1e-9 * (1 + fabs(ref[q]));
+  CHECK(close);
+  double w[3] = {0.5, 0, -2};
+  spirt_wsum(d, srcs, w, 3, N);
+  int same = 1;
+  for (int i = 0; i < N; i++) same &= d[i] == (float)(0.5 * (double)a[i] + -2.0 * (double)c[i]);
+  CHECK(same);
+  /* dst may be a source. */
+  double w1[1] = {2};
+  const spirt_f32 *self[1] = {d};
+  spirt_wsum(d, self, w1, 1, N);
+  CHECK(d[1] == (float)(2.0 * (double)(float)(0.5 * (double)a[1] + -2.0 * (double)c[1])));
+
+  char err[SPIRT_ERR_LEN];
+  spirt_wsum_args wa;
+  double ws[4];
+  spirt_span ok[] = {S("SPIRT.WSUM"), S("d"), S("2"), S("x"), S("y"), S("0.5"), S("-1"), S("CHECKFINITE")};
+  CHECK(spirt_parse_wsum(ok, 8, &wa, ws, err) == 0 && wa.nsrc == 2 && wa.w_first == 5 && wa.check_finite && ws[1] == -1);
+  CHECK(spirt_parse_wsum(ok, 6, &wa, ws, err) == -1 && strstr(err, "expected 2 sources and 2 weights"));
+  spirt_span bad[] = {S("SPIRT.WSUM"), S("d"), S("1"), S("x"), S("nan")};
+  CHECK(spirt_parse_wsum(bad, 5, &wa, ws, err) == -1 && strstr(err, "weight 1 must be a finite number"));
+  spirt_span zero[] = {S("SPIRT.WSUM"), S("d"), S("0"), S("x"), S("1")};
+  CHECK(spirt_parse_wsum(zero, 5, &wa, ws, err) == -1 && strstr(err, "n must be an integer"));
+  spirt_gram_args ga;
+  spirt_span g1[] = {S("SPIRT.GRAM"), S("x"), S("y"), S("CHECKFINITE")};
+  CHECK(spirt_parse_gram(g1, 4, &ga, err) == 0 && ga.nsrc == 2 && ga.check_finite);
+  CHECK(spirt_parse_gram(g1, 1, &ga, err) == -1);
+}
+
 int main(void) {
   test_shape();
   test_nonfinite();
@@ -248,6 +298,7 @@ int main(void) {
   test_sgd();
   test_aggregate();
   test_parse();
+  test_gram_wsum();
   printf("test_core: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -18,7 +18,7 @@ import { aggregateImpl } from '../../lib/aggregation/reference';
 import type { RunPlan } from '../../lib/protocol/plan';
 import { runKeys } from '../../lib/redis/keys';
 import { PeerDirectory } from '../../lib/redis/peer-directory';
-import { gramTensors, weightedSumTensors, type TensorOpsPath } from '../../lib/redis/tensor-ops';
+import { gramTensors, resolveTensorOpsPath, weightedSumTensors, type TensorOpsPath } from '../../lib/redis/tensor-ops';
 import { bufferToFloat32, float32ToBuffer } from '../../lib/tensor/float32';
 import { testDeps } from '../helpers/deps';
 import { startTestRedis, type TestRedis } from '../helpers/servers';
@@ -97,7 +97,9 @@ describe('robust rules inside Redis', () => {
   it('the Gram matrix and the weighted sum match the reference on every path', async () => {
     const own = await directory.connection('p1');
     const expected = gramOf(vectors);
-    for (const path of ['auto', 'lua', 'client'] as const) {
+    // The test servers load the module: 'module' is SPIRT.GRAM / SPIRT.WSUM, 'lua' the sliced scripts.
+    expect(await resolveTensorOpsPath(own)).toBe('module');
+    for (const path of ['module', 'lua', 'client'] as const) {
       const g = await gramTensors(own, sources, { path });
       g.forEach((row, i) =>
         row.forEach((x, j) => expect(Math.abs(x - expected[i][j])).toBeLessThan(1e-9 * (1 + Math.abs(expected[i][j])))),
