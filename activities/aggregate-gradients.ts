@@ -1,9 +1,6 @@
-import { bulyanSelect } from '../lib/aggregation/bulyan';
-import { checkGram, composeWeights, transformGram, type Gram } from '../lib/aggregation/gram';
-import { aggregationPlan, preAggregators, type RobustConfig } from '../lib/aggregation/rule';
-import { TensorError } from '../lib/errors/tensor-error';
+import type { RobustConfig } from '../lib/aggregation/rule';
 import { runKeys } from '../lib/redis/keys';
-import { aggregateTensors, gramTensors, weightedSumTensors } from '../lib/redis/tensor-ops';
+import { robustAggregate } from '../lib/redis/robust-aggregate';
 import type { ActivityDeps } from './deps';
 import { loadPlan } from './run-plan';
 
@@ -42,56 +39,13 @@ export function makeAggregateGradients(deps: ActivityDeps) {
       peer === deps.peerId ? keys.averagedGradient(epoch, step) : keys.peerGradient(epoch, step, peer),
     );
     const dest = keys.aggregatedGradient(epoch, step);
-    const n = sources.length;
-    const { plan: rule, f } = aggregationPlan(input, n);
-    const pre = preAggregators(input, n, f);
-    const ops = { ttlSeconds: plan.ttlSeconds, path: plan.path };
-    const done = (weights?: number[]): AggregateGradientsResult => ({
-      peers: n,
+    const out = await robustAggregate(own, dest, sources, input, { ttlSeconds: plan.ttlSeconds, path: plan.path });
+    const w = out.weights;
+    return {
+      peers: sources.length,
       ms: Date.now() - started,
-      f,
-      ...(weights ? { weights: Object.fromEntries(input.peers.map((p, i) => [p, weights[i]])) } : {}),
-    });
-    if (rule.kind === 'coordinate' && pre.length === 0) {
-      await aggregateTensors(own, dest, rule.rule, sources, { ...ops, checkFinite: true });
-      return done();
-    }
-
-    const gram = await gramTensors(own, sources, { path: plan.path });
-    try {
-      checkGram(gram);
-    } catch {
-      throw new TensorError(`aggregate: a peer gradient of step ${epoch}:${step} has a non-finite value (NaN or Inf)`);
-    }
-    // Each pre-aggregator maps the current inputs to new ones; M holds them as weights over the sources.
-    let mix: number[][] = gram.map((_, i) => gram.map((__, j) => (i === j ? 1 : 0)));
-    for (const p of pre) {
-      p.check(n);
-      const next = p.mix(transformGram(gram, mix));
-      mix = next.map((row) => composeWeights(row, mix));
-    }
-    const mixed: Gram = transformGram(gram, mix);
-    if (rule.kind === 'vector') {
-      rule.rule.check(n);
-      const weights = composeWeights(rule.rule.weights(mixed), mix);
-      await weightedSumTensors(own, dest, sources, weights, ops);
-      return done(weights);
-    }
-    // Bulyan, or a per-coordinate rule behind pre-aggregators: the (mixed) inputs it needs are written out
-    // as temporary tensors in the database, then the per-coordinate kernel runs on them.
-    const chosen = rule.kind === 'bulyan' ? bulyanSelect(mixed, rule.f).selected : mixed.map((_, i) => i);
-    const coordinate = rule.kind === 'bulyan' ? { kind: 'meamed' as const, f: 2 * rule.f } : rule.rule;
-    const identity = pre.length === 0;
-    const temp = chosen.map((i) => (identity ? sources[i] : `${dest}:mixed:${i}`));
-    if (!identity)
-      await Promise.all(
-        chosen.map((i, k) => weightedSumTensors(own, temp[k], sources, mix[i], { ...ops, ttlSeconds: 600 })),
-      );
-    try {
-      await aggregateTensors(own, dest, coordinate, temp, { ...ops, checkFinite: true });
-    } finally {
-      if (!identity) await own.unlink(...temp);
-    }
-    return done();
+      f: out.f,
+      ...(w ? { weights: Object.fromEntries(input.peers.map((p, i) => [p, w[i]])) } : {}),
+    };
   };
 }

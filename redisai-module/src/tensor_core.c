@@ -199,10 +199,66 @@ float spirt_aggregate_one(float *v, size_t k, spirt_agg_rule rule, size_t f) {
   }
 }
 
+/* Four inputs (the common case: 4 peers) for MEDIAN, and TRIMMEDMEAN / MEAMED with f = 1, without branches
+ * that depend on the data: a 5-comparator sorting network, then the same choices as spirt_aggregate_one made
+ * with selects. The results are bit-identical to the generic path (the sorted values are the same; the only
+ * values a network may order differently from the stable insertion sort are +0 and -0, whose sums agree). */
+#define SPIRT_CSWAP(x, y)              \
+  do {                                 \
+    const float lo_ = (y) < (x) ? (y) : (x); \
+    const float hi_ = (y) < (x) ? (x) : (y); \
+    (x) = lo_;                         \
+    (y) = hi_;                         \
+  } while (0)
+
+#define SPIRT_SORT4(A, B, C, D, i)                     \
+  float s0 = (A)[i], s1 = (B)[i], s2 = (C)[i], s3 = (D)[i]; \
+  SPIRT_CSWAP(s0, s1);                                  \
+  SPIRT_CSWAP(s2, s3);                                  \
+  SPIRT_CSWAP(s0, s2);                                  \
+  SPIRT_CSWAP(s1, s3);                                  \
+  SPIRT_CSWAP(s1, s2)
+
+/* One loop per rule, so that each vectorises. */
+static void aggregate4(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t n, spirt_agg_rule rule) {
+  const spirt_f32 *A = srcs[0], *B = srcs[1], *C = srcs[2], *D = srcs[3];
+  if (rule == SPIRT_AGG_MEDIAN) {
+    for (size_t i = 0; i < n; i++) {
+      SPIRT_SORT4(A, B, C, D, i);
+      (void)s0;
+      (void)s3;
+      dst[i] = (s1 + s2) * 0.5f;
+    }
+  } else if (rule == SPIRT_AGG_TRIMMED_MEAN) {
+    for (size_t i = 0; i < n; i++) {
+      SPIRT_SORT4(A, B, C, D, i);
+      (void)s0;
+      (void)s3;
+      dst[i] = (s1 + s2) / 2.0f;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      SPIRT_SORT4(A, B, C, D, i);
+      const float m = (s1 + s2) * 0.5f;
+      /* spirt_aggregate_one's walk from the middle reduces, for k = 4 and f = 1, to one comparison: it keeps
+       * s0 exactly when (m - s0) <= (s3 - m). (Its other comparisons are implied: subtraction is monotonic,
+       * so m - s0 >= m - s1 and s3 - m >= s2 - m.) The run s0,s1,s2 or s1,s2,s3 is summed in sorted order;
+       * selecting the operands rather than two results keeps the loop free of branches. */
+      const int low = (m - s0) <= (s3 - m);
+      const float p = low ? s0 : s1, q = low ? s1 : s2, r = low ? s2 : s3;
+      dst[i] = ((p + q) + r) / 3.0f;
+    }
+  }
+}
+
 void spirt_aggregate(spirt_f32 *dst, const spirt_f32 *const *srcs, size_t k, size_t n, spirt_agg_rule rule, size_t f,
                      float *scratch) {
   if (rule == SPIRT_AGG_MEAN) {
     spirt_average(dst, srcs, k, n);
+    return;
+  }
+  if (k == 4 && (rule == SPIRT_AGG_MEDIAN || f == 1)) {
+    aggregate4(dst, srcs, n, rule);
     return;
   }
   for (size_t i = 0; i < n; i++) {

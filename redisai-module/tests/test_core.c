@@ -241,6 +241,33 @@ static void test_parse(void) {
   CHECK(spirt_check_stored_tensor(1, 9, dims, 24, &numel, err) == -1);
 }
 
+static void test_aggregate4_matches_generic(void) {
+  enum { N = 20000 };
+  static float a[N], b[N], c[N], d[N], fast[N];
+  unsigned seed = 7;
+  for (int i = 0; i < N; i++) {
+    float *v[4] = {a, b, c, d};
+    for (int j = 0; j < 4; j++) {
+      seed = seed * 1664525u + 1013904223u;
+      /* Many ties and zeros of both signs on purpose, and ordinary values. */
+      int r = (int)(seed >> 24);
+      v[j][i] = r < 32 ? 0.0f : r < 64 ? -0.0f : r < 96 ? 1.0f : (float)((int)(seed >> 8) % 2001 - 1000) / 7.0f;
+    }
+  }
+  const spirt_f32 *srcs[4] = {a, b, c, d};
+  spirt_agg_rule rules[3] = {SPIRT_AGG_MEDIAN, SPIRT_AGG_TRIMMED_MEAN, SPIRT_AGG_MEAMED};
+  for (int r = 0; r < 3; r++) {
+    spirt_aggregate(fast, srcs, 4, N, rules[r], 1, NULL);
+    int same = 1;
+    for (int i = 0; i < N; i++) {
+      float v[4] = {a[i], b[i], c[i], d[i]};
+      float slow = spirt_aggregate_one(v, 4, rules[r], 1);
+      same &= memcmp(&slow, &fast[i], sizeof slow) == 0;
+    }
+    CHECK(same);
+  }
+}
+
 static void test_gram_wsum(void) {
   enum { N = 5003 };
   static float a[N], b[N], c[N], d[N];
@@ -299,6 +326,7 @@ int main(void) {
   test_aggregate();
   test_parse();
   test_gram_wsum();
+  test_aggregate4_matches_generic();
   printf("test_core: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

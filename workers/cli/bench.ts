@@ -24,6 +24,11 @@ const SUITES: { name: string; description: string; flags: string }[] = [
     flags: '--json  --model softmax  --train-limit 3072',
   },
   {
+    name: 'aggregation',
+    description: 'cost of every aggregation rule inside Redis relative to mean, at resnet18 size',
+    flags: '--json  --floats N  --reps N  --path module|lua|client',
+  },
+  {
     name: 'signing',
     description: 'cost of signing and checking a published gradient and a sync message at each model size',
     flags: '--json  --reps N  --suite modern|rsa',
@@ -31,7 +36,9 @@ const SUITES: { name: string; description: string; flags: string }[] = [
 ];
 
 export function registerBench(program: Command): void {
-  const bench = program.command('bench').description('run a benchmark suite: engine | indb | faults | join | signing');
+  const bench = program
+    .command('bench')
+    .description('run a benchmark suite: engine | indb | faults | join | aggregation | signing');
   for (const suite of SUITES) {
     bench
       .command(suite.name)
