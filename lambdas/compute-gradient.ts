@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { batchIndices, gatherBatch, loadDataset, shardRange } from '../lib/data';
+import { labelSortedOrder, mapPositions } from '../lib/data/partition';
 import { InjectedFault } from '../lib/errors/injected-fault';
 import { flipLabels } from '../lib/attacks/attacks';
 import { TensorError } from '../lib/errors/tensor-error';
@@ -50,10 +51,14 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
     rank: batch.rank,
     shard: batch.shard,
   });
-  const n = indices.length;
+  // Non-IID: partition positions index the samples ordered by label.
+  const order =
+    plan.partition === 'sorted' ? labelSortedOrder(dataset.labels, total, JSON.stringify(plan.dataset)) : null;
+  const sampleIndices = mapPositions(indices, order);
+  const n = sampleIndices.length;
   const images = new Float32Array(n * dataset.rows * dataset.cols);
   const labels = new Uint8Array(n);
-  gatherBatch(dataset, indices, images, labels);
+  gatherBatch(dataset, sampleIndices, images, labels);
   // Experiments only: a Byzantine peer with the label-flipping attack trains on flipped labels.
   if (plan.attack?.attack === 'labelflip') flipLabels(labels);
   const t1 = performance.now();

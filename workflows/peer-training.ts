@@ -129,6 +129,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       peers: state.partitions ?? state.peers.length,
       rank: self.rank,
       ...(state.attack ? { attack: state.attack } : {}),
+      ...(config.partition !== 'iid' ? { partition: config.partition } : {}),
       shardsPerPeer: config.shardsPerPeer,
       batchSize: config.batchSize,
       maxStepsPerEpoch: config.maxStepsPerEpoch,

@@ -105,6 +105,11 @@ export const runConfigSchema = z
           .strict(),
       )
       .default([]),
+    /**
+     * How the training samples are dealt to the peers: `iid` (a contiguous range of the data set each), or
+     * `sorted` (non-IID: the samples ordered by label first, so each peer holds few classes). @default 'iid'
+     */
+    partition: z.enum(['iid', 'sorted']).default('iid'),
     /** Pre-aggregators applied in order in front of the rule (docs/robustness.md). @default [] */
     preAggregation: z.array(z.enum(PRE_AGGREGATORS)).default([]),
     /** Static clipping: every input scaled to L2 norm at most this. @default 10 */

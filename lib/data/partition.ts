@@ -85,3 +85,34 @@ export function batchIndices(
   }
   return order.slice(from, Math.min(from + batch, length));
 }
+
+/** How the training samples are dealt to the peers' partitions. */
+export type PartitionKind = 'iid' | 'sorted';
+
+const sortedOrders = new Map<string, Int32Array>();
+
+/**
+ * Non-IID "sorted shards" (McMahan et al. 2017): the first `total` samples ordered by label (stable, so
+ * ties keep their index order), so that each peer's contiguous partition holds few classes. Positions in
+ * the partitions index this order. Cached per labels array and total.
+ */
+export function labelSortedOrder(labels: Uint8Array, total: number, cacheKey: string): Int32Array {
+  const key = `${cacheKey}:${total}`;
+  let order = sortedOrders.get(key);
+  if (!order) {
+    const counts = new Int32Array(256);
+    for (let i = 0; i < total; i++) counts[labels[i]]++;
+    const next = new Int32Array(256);
+    for (let c = 1; c < 256; c++) next[c] = next[c - 1] + counts[c - 1];
+    order = new Int32Array(total);
+    for (let i = 0; i < total; i++) order[next[labels[i]]++] = i;
+    sortedOrders.set(key, order);
+  }
+  return order;
+}
+
+/** Dataset indices of a batch: positions in the partition space mapped through the partition's order. */
+export function mapPositions(positions: Int32Array, order: Int32Array | null): Int32Array {
+  if (!order) return positions;
+  return positions.map((p) => order[p]);
+}

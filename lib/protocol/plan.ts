@@ -27,6 +27,8 @@ export interface RunPlan {
   testCount: number;
   stepsPerEpoch: number;
   hasBuffers: boolean;
+  /** How samples are dealt to partitions (`sorted`: by label, non-IID). @default 'iid' */
+  partition?: 'iid' | 'sorted';
   /** Experiments only: this peer is Byzantine and alters what it publishes (lib/attacks). */
   attack?: AttackSpec;
 }

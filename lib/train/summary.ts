@@ -38,6 +38,12 @@ export interface TrainingSummary {
   batchSize: number;
   shardsPerPeer: number;
   learningRate: number;
+  /** The aggregation rule, its f and the pre-aggregators. */
+  aggregation: { rule: string; f: number; preAggregation: string[] };
+  /** How samples were dealt to the peers (`sorted`: non-IID). */
+  partition: string;
+  /** Experiments: the Byzantine peers and their attacks. The only place a run labels a peer Byzantine. */
+  byzantine: { peer: string; attack: string }[];
   testAccuracy: number | null;
   testLoss: number | null;
   /** Wall time of each epoch (slowest peer). */
@@ -82,6 +88,9 @@ export function summarize(input: SummarizeInput): TrainingSummary {
     batchSize: config.batchSize,
     shardsPerPeer: config.shardsPerPeer,
     learningRate: config.learningRate,
+    aggregation: { rule: config.aggregation, f: config.byzantineF, preAggregation: config.preAggregation },
+    partition: config.partition,
+    byzantine: config.byzantine.map((b) => ({ ...b })),
     testAccuracy: last?.testAccuracy ?? null,
     testLoss: last?.testLoss ?? null,
     epochMs: perEpoch.map((e) => e.epochMs),

@@ -67,6 +67,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     'mean | median | trimmed-mean | meamed | krum | multi-krum | geomed | bulyan | centered-clipping (default mean)',
     'rule',
   ),
+  flag('partition', 'string', 'iid | sorted (non-IID: samples ordered by label first) (default iid)', 'kind'),
   flag('byzantine-f', 'number', 'f, the Byzantine peers the rule tolerates (default 1)'),
   flag('probe-interval-ms', 'number', 'how often every other peer is probed (default 500)'),
   flag('probe-timeout-ms', 'number', 'a probe that takes longer fails (default 500)'),
