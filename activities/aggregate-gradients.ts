@@ -39,7 +39,22 @@ export function makeAggregateGradients(deps: ActivityDeps) {
       peer === deps.peerId ? keys.averagedGradient(epoch, step) : keys.peerGradient(epoch, step, peer),
     );
     const dest = keys.aggregatedGradient(epoch, step);
-    const out = await robustAggregate(own, dest, sources, input, { ttlSeconds: plan.ttlSeconds, path: plan.path });
+    const out = await robustAggregate(own, dest, sources, input, {
+      ttlSeconds: plan.ttlSeconds,
+      path: plan.path,
+      zenoScores: async (candidates) =>
+        (
+          await deps.invoker.invoke('zeno-scores', {
+            run: input.run,
+            epoch,
+            step,
+            candidates,
+            lr: input.learningRate ?? 0.01,
+            rho: input.zenoRho ?? 0.0005,
+            batch: input.zenoBatch ?? 64,
+          })
+        ).scores,
+    });
     const w = out.weights;
     return {
       peers: sources.length,

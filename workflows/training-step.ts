@@ -188,6 +188,9 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     centeredClippingIterations: config.centeredClippingIterations,
     geomedTolerance: config.geomedTolerance,
     geomedMaxIterations: config.geomedMaxIterations,
+    ...(config.aggregation === 'zeno'
+      ? { zenoRho: config.zenoRho, zenoBatch: config.zenoBatch, learningRate: config.learningRate }
+      : {}),
   });
   done('aggregate');
 

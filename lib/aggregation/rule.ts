@@ -42,12 +42,18 @@ export type RobustConfig = Pick<RunConfig, 'aggregation' | 'byzantineF'> &
       | 'centeredClippingIterations'
       | 'geomedTolerance'
       | 'geomedMaxIterations'
+      | 'zenoRho'
+      | 'zenoBatch'
+      | 'learningRate'
     >
   >;
 
 /** How a step's n inputs are combined. */
 export type AggregationPlan =
-  { kind: 'coordinate'; rule: AggregateRule } | { kind: 'vector'; rule: VectorRule } | { kind: 'bulyan'; f: number };
+  | { kind: 'coordinate'; rule: AggregateRule }
+  | { kind: 'vector'; rule: VectorRule }
+  | { kind: 'bulyan'; f: number }
+  | { kind: 'zeno'; b: number };
 
 /** The smallest n each rule is defined for, at a given f. */
 export function minInputs(aggregation: RunConfig['aggregation'], f: number): number {
@@ -57,6 +63,8 @@ export function minInputs(aggregation: RunConfig['aggregation'], f: number): num
       return 2 * f + 3;
     case 'bulyan':
       return 4 * f + 3;
+    case 'zeno':
+      return f + 1;
     case 'mean':
       return 1;
     default:
@@ -105,6 +113,8 @@ export function aggregationPlan(config: RobustConfig, n: number): { plan: Aggreg
       };
     case 'bulyan':
       return { plan: { kind: 'bulyan', f }, f };
+    case 'zeno':
+      return { plan: { kind: 'zeno', b: f }, f };
   }
 }
 

@@ -21,6 +21,7 @@ export const AGGREGATION_RULES = [
   'geomed',
   'bulyan',
   'centered-clipping',
+  'zeno',
 ] as const;
 export const PRE_AGGREGATORS = ['clipping', 'nnm'] as const;
 export const ATTACK_KINDS = ['signflip', 'gaussian', 'alie', 'ipm', 'labelflip'] as const;
@@ -122,6 +123,10 @@ export const runConfigSchema = z
     centeredClippingIterations: z.number().int().min(1).max(100).default(3),
     /** Geometric median: Weiszfeld stops when the estimate moves less than this (relative). @default 1e-6 */
     geomedTolerance: z.number().positive().default(1e-6),
+    /** Zeno: weight rho of the squared gradient norm in the score. @default 0.0005 */
+    zenoRho: z.number().min(0).default(0.0005),
+    /** Zeno: validation samples scored per step. @default 64 */
+    zenoBatch: z.number().int().min(1).max(10_000).default(64),
     /** Geometric median: at most this many Weiszfeld iterations. @default 100 */
     geomedMaxIterations: z.number().int().min(1).max(10_000).default(100),
     /**

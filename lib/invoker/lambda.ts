@@ -55,6 +55,7 @@ export function lambdaInvokerFromEnv(env: NodeJS.ProcessEnv = process.env): Lamb
     functionNames: {
       'compute-gradient': env.SPIRT_LAMBDA_COMPUTE_GRADIENT ?? 'spirt-compute-gradient',
       evaluate: env.SPIRT_LAMBDA_EVALUATE ?? 'spirt-evaluate',
+      'zeno-scores': env.SPIRT_LAMBDA_ZENO_SCORES ?? 'spirt-zeno-scores',
     },
   });
 }

@@ -37,14 +37,40 @@ export interface EvaluateResult {
   ms: number;
 }
 
-export type FunctionName = 'compute-gradient' | 'evaluate';
+/**
+ * Zeno's scores (Xie et al. 2019) of candidate gradients held in the calling peer's Redis, on a validation
+ * batch drawn from that peer's own training partition: score_i = L(w) - L(w - lr g_i) - rho ||g_i||^2.
+ */
+export interface ZenoScoresEvent {
+  run: string;
+  epoch: number;
+  step: number;
+  /** Redis keys of the candidate gradients (this peer's Redis). */
+  candidates: string[];
+  lr: number;
+  rho: number;
+  /** Validation samples. */
+  batch: number;
+}
+
+export interface ZenoScoresResult {
+  scores: number[];
+  /** L(w) and L(w - lr g_i), for the record. */
+  baseLoss: number;
+  losses: number[];
+  ms: number;
+}
+
+export type FunctionName = 'compute-gradient' | 'evaluate' | 'zeno-scores';
 
 export interface FunctionEvents {
   'compute-gradient': ComputeGradientEvent;
   evaluate: EvaluateEvent;
+  'zeno-scores': ZenoScoresEvent;
 }
 
 export interface FunctionResults {
   'compute-gradient': ComputeGradientResult;
   evaluate: EvaluateResult;
+  'zeno-scores': ZenoScoresResult;
 }

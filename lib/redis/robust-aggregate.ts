@@ -5,6 +5,7 @@ import type Redis from 'ioredis';
 import { bulyanSelect } from '../aggregation/bulyan';
 import { checkGram, composeWeights, transformGram, type Gram } from '../aggregation/gram';
 import { aggregationPlan, preAggregators, type RobustConfig } from '../aggregation/rule';
+import { zenoWeights } from '../aggregation/zeno';
 import { TensorError } from '../errors/tensor-error';
 import { aggregateTensors, gramTensors, weightedSumTensors, type TensorOpsPath } from './tensor-ops';
 
@@ -24,13 +25,27 @@ export async function robustAggregate(
   dest: string,
   sources: string[],
   config: RobustConfig,
-  opts: { ttlSeconds?: number; path?: TensorOpsPath } = {},
+  opts: {
+    ttlSeconds?: number;
+    path?: TensorOpsPath;
+    /** Zeno: scores the candidates (the `zeno-scores` function, where the model runs). */
+    zenoScores?: (sources: string[]) => Promise<number[]>;
+  } = {},
 ): Promise<RobustAggregateResult> {
   const n = sources.length;
   const { plan: rule, f } = aggregationPlan(config, n);
   const pre = preAggregators(config, n, f);
   const ops = { ttlSeconds: opts.ttlSeconds, path: opts.path };
   const done = (weights?: number[]): RobustAggregateResult => ({ f, ...(weights ? { weights } : {}) });
+  if (rule.kind === 'zeno') {
+    if (!opts.zenoScores) throw new TensorError('aggregate: zeno needs its scoring function (the function invoker)');
+    const scores = await opts.zenoScores(sources);
+    if (scores.some((s) => !Number.isFinite(s)))
+      throw new TensorError(`aggregate: an input of ${dest} has a non-finite value (its Zeno score is not finite)`);
+    const weights = zenoWeights(scores, rule.b);
+    await weightedSumTensors(redis, dest, sources, weights, ops);
+    return done(weights);
+  }
   if (rule.kind === 'coordinate' && pre.length === 0) {
     await aggregateTensors(redis, dest, rule.rule, sources, { ...ops, checkFinite: true });
     return done();

@@ -23,7 +23,7 @@ describe('LambdaInvoker', () => {
     const fake = fakeClient({ Payload: Buffer.from(JSON.stringify({ loss: 0.1, accuracy: 0.9, count: 10, ms: 5 })) });
     const invoker = new LambdaInvoker({
       region: 'eu-west-1',
-      functionNames: { 'compute-gradient': 'cg', evaluate: 'ev' },
+      functionNames: { 'compute-gradient': 'cg', evaluate: 'ev', 'zeno-scores': 'zs' },
       client: fake.client as never,
     });
     await expect(invoker.invoke('evaluate', event)).resolves.toEqual({ loss: 0.1, accuracy: 0.9, count: 10, ms: 5 });
@@ -37,7 +37,7 @@ describe('LambdaInvoker', () => {
     const payload = Buffer.from(JSON.stringify({ errorType: 'TensorError', errorMessage: 'bad length' }));
     const invoker = new LambdaInvoker({
       region: 'eu-west-1',
-      functionNames: { 'compute-gradient': 'cg', evaluate: 'ev' },
+      functionNames: { 'compute-gradient': 'cg', evaluate: 'ev', 'zeno-scores': 'zs' },
       client: fakeClient({ Payload: payload, FunctionError: 'Unhandled' }).client as never,
     });
     await expect(invoker.invoke('evaluate', event)).rejects.toMatchObject({

@@ -9,6 +9,7 @@ import { krum } from '../../lib/aggregation/krum';
 import { multiKrum } from '../../lib/aggregation/multi-krum';
 import { nnm } from '../../lib/aggregation/nnm';
 import { staticClipping } from '../../lib/aggregation/static-clipping';
+import { zenoWeights } from '../../lib/aggregation/zeno';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -170,5 +171,14 @@ describe('properties of every Gram rule', () => {
     const m = nnm(1).mix(gramOf(vs));
     m.forEach((row) => close(weightedSum(vs, row), x, 1e-6));
     expect(bulyanSelect(gramOf([...vs, x]), 1).selected).toHaveLength(5);
+  });
+});
+
+describe('Zeno selection', () => {
+  it('keeps the n - b highest scores; ties in index order; NaN ranks last; needs b < n', () => {
+    expect(zenoWeights([0.3, -5, 0.1, 0.2], 1)).toEqual([1 / 3, 0, 1 / 3, 1 / 3]);
+    expect(zenoWeights([1, 1, 1, 1], 2)).toEqual([0.5, 0.5, 0, 0]);
+    expect(zenoWeights([NaN, 0, -1], 1)).toEqual([0, 0.5, 0.5]);
+    expect(() => zenoWeights([1, 2], 2)).toThrow(/0 <= b < n/);
   });
 });

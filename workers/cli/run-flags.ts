@@ -64,7 +64,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   flag(
     'aggregation',
     'string',
-    'mean | median | trimmed-mean | meamed | krum | multi-krum | geomed | bulyan | centered-clipping (default mean)',
+    'mean | median | trimmed-mean | meamed | krum | multi-krum | geomed | bulyan | centered-clipping | zeno (default mean)',
     'rule',
   ),
   flag('partition', 'string', 'iid | sorted (non-IID: samples ordered by label first) (default iid)', 'kind'),
