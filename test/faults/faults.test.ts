@@ -26,6 +26,7 @@ import { runKeys } from '../../lib/redis/keys';
 import { freePort } from '../../lib/stack/ports';
 import { startStack, type Stack } from '../../lib/stack/stack';
 import { bufferToFloat32 } from '../../lib/tensor/float32';
+import { robustReplay } from '../../bench/robust-replay';
 import { excess, referenceTraining } from '../helpers/replay';
 import { toolchain } from '../helpers/servers';
 
@@ -209,9 +210,12 @@ describe('faults on a real 4-peer stack', () => {
       { aggregation: 'zeno' as const, attack: gaussian },
     ];
     // Only the Byzantine peer's start input carries an attack (what spirt train sends).
+    const configs = cases.map(({ aggregation }) =>
+      parseRunConfig({ ...SMALL, epochs: 2, aggregation, run: runId(`byz-${aggregation}`) }),
+    );
     const runs = await Promise.all(
-      cases.map(async ({ aggregation, attack }) => {
-        const config = parseRunConfig({ ...SMALL, epochs: 2, aggregation, run: runId(`byz-${aggregation}`) });
+      cases.map(async ({ attack }, c) => {
+        const config = configs[c];
         const handles = await Promise.all(
           stack.file.peers.map((peer) =>
             client.workflow.start('peerTrainingWorkflow', {
@@ -238,6 +242,16 @@ describe('faults on a real 4-peer stack', () => {
     const [mean, ...robust] = accuracy;
     for (const a of robust) expect(a).toBeGreaterThan(0.7);
     expect(mean).toBeLessThan(Math.min(...robust.slice(0, 3)) - 0.2);
+    // The single-process replay that spirt bench robust runs its grid on equals this real run (MeaMed, sign
+    // flip): same parameters on every peer.
+    const replay = await robustReplay({ ...configs[1], byzantine: [{ peer: 'p4', ...signflip }] });
+    for (const peer of ['p1', 'p4']) {
+      const redis = await peerRedis(peer);
+      const params = bufferToFloat32((await redis.getBuffer(runKeys(configs[1].run).params)) as Buffer);
+      redis.disconnect();
+      expect(excess(params, replay.params)).toBeLessThanOrEqual(0);
+    }
+    expect(replay.curve[replay.curve.length - 1]).toBeCloseTo(accuracy[1], 2);
   });
 
   it('(f) removePeerSignal and stopSignal through the CLI', async () => {

@@ -29,6 +29,12 @@ const SUITES: { name: string; description: string; flags: string }[] = [
     flags: '--json  --floats N  --reps N  --path module|lua|client',
   },
   {
+    name: 'robust',
+    description: 'accuracy of every rule under every attack, 1 Byzantine peer, on the exact replay; JSON and plots',
+    flags:
+      '--json  --model lenet5  --epochs 3  --train-limit N  --attacks a,b  --rules r,s  --partition iid|sorted  --out DIR',
+  },
+  {
     name: 'signing',
     description: 'cost of signing and checking a published gradient and a sync message at each model size',
     flags: '--json  --reps N  --suite modern|rsa',
@@ -38,7 +44,7 @@ const SUITES: { name: string; description: string; flags: string }[] = [
 export function registerBench(program: Command): void {
   const bench = program
     .command('bench')
-    .description('run a benchmark suite: engine | indb | faults | join | aggregation | signing');
+    .description('run a benchmark suite: engine | indb | faults | join | aggregation | robust | signing');
   for (const suite of SUITES) {
     bench
       .command(suite.name)
