@@ -6,6 +6,7 @@ import { AwsKms } from '../../lib/kms/aws';
 import { kmsFromConfig } from '../../lib/kms';
 import { freePort } from '../../lib/stack/ports';
 import { motoClientConfig, startMoto, type MotoServer } from '../support/moto';
+import { reasonOfAsync } from '../helpers/security-error';
 
 // The AWS KMS adapter against moto in server mode (a real HTTP endpoint speaking the KMS API).
 let moto: MotoServer;
@@ -27,16 +28,6 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(SecurityError);
-    return (err as SecurityError).reason;
-  }
-  throw new Error('expected a SecurityError');
-}
-
 describe('AwsKms against moto', () => {
   it('encrypts and decrypts with the encryption context', async () => {
     const blob = await kms.encrypt(Buffer.from('redis password'), context);
@@ -46,8 +37,8 @@ describe('AwsKms against moto', () => {
 
   it('refuses another encryption context with a SecurityError', async () => {
     const blob = await kms.encrypt(Buffer.from('secret'), context);
-    expect(await reasonOf(kms.decrypt(blob, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
-    expect(await reasonOf(kms.decrypt(blob, {}))).toBe('decrypt-failed');
+    expect(await reasonOfAsync(kms.decrypt(blob, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
+    expect(await reasonOfAsync(kms.decrypt(blob, {}))).toBe('decrypt-failed');
   });
 
   it('refuses a tampered ciphertext', async () => {
@@ -60,7 +51,7 @@ describe('AwsKms against moto', () => {
     const dataKey = await kms.generateDataKey(context);
     expect(dataKey.plaintext).toHaveLength(32);
     expect((await kms.decrypt(dataKey.ciphertext, context)).equals(dataKey.plaintext)).toBe(true);
-    expect(await reasonOf(kms.decrypt(dataKey.ciphertext, { purpose: 'other' }))).toBe('decrypt-failed');
+    expect(await reasonOfAsync(kms.decrypt(dataKey.ciphertext, { purpose: 'other' }))).toBe('decrypt-failed');
   });
 
   it('names a missing key without leaking anything else', async () => {
@@ -84,7 +75,7 @@ describe('AwsKms against moto', () => {
   it('reports an unreachable endpoint as kms-unavailable', async () => {
     const port = await freePort();
     const down = new AwsKms({ keyId, endpoint: `http://127.0.0.1:${port}`, ...motoClientConfig });
-    expect(await reasonOf(down.encrypt(Buffer.from('x'), context))).toBe('kms-unavailable');
+    expect(await reasonOfAsync(down.encrypt(Buffer.from('x'), context))).toBe('kms-unavailable');
     await down.close();
   });
 
@@ -103,7 +94,9 @@ describe('AwsKms against moto', () => {
       expect(stored).not.toContain(keys.encryption.privateKey);
       expect(stored).not.toContain('PRIVATE KEY');
       expect(await openPrivateKeys(viaFactory, record, context)).toEqual(keys);
-      expect(await reasonOf(openPrivateKeys(viaFactory, record, { ...context, peer: 'p9' }))).toBe('decrypt-failed');
+      expect(await reasonOfAsync(openPrivateKeys(viaFactory, record, { ...context, peer: 'p9' }))).toBe(
+        'decrypt-failed',
+      );
     } finally {
       await viaFactory.close();
       process.env = saved;

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generatePeerKeys } from '../../lib/crypto/keys';
 import { openPrivateKeys, sealPrivateKeys } from '../../lib/crypto/key-store';
-import { SecurityError } from '../../lib/errors/security-error';
 import { kmsFromConfig, LocalKms } from '../../lib/kms';
+import { reasonOf, reasonOfAsync } from '../helpers/security-error';
 
 let dir: string;
 const context = { purpose: 'peer-keys', peer: 'p1' };
@@ -13,26 +13,6 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'spirt-kms-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-function reasonOfSync(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SecurityError);
-    return (err as SecurityError).reason;
-  }
-  throw new Error('expected a SecurityError');
-}
-
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(SecurityError);
-    return (err as SecurityError).reason;
-  }
-  throw new Error('expected a SecurityError');
-}
 
 describe('LocalKms master key file', () => {
   it('creates a 32-byte master key with mode 0600 in a 0700 folder', () => {
@@ -48,9 +28,9 @@ describe('LocalKms master key file', () => {
     LocalKms.create(path);
     chmodSync(path, 0o644);
     expect(() => LocalKms.open(path)).toThrow(/has mode 0644: .*chmod 600/);
-    expect(reasonOfSync(() => new LocalKms(path))).toBe('key-file');
+    expect(reasonOf(() => new LocalKms(path))).toBe('key-file');
     chmodSync(path, 0o640);
-    expect(reasonOfSync(() => LocalKms.open(path))).toBe('key-file');
+    expect(reasonOf(() => LocalKms.open(path))).toBe('key-file');
   });
 
   it('refuses a missing file (open), a short file, and replacing an existing key', () => {
@@ -79,15 +59,15 @@ describe('LocalKms encryption', () => {
     expect((await kms.decrypt(blob, context)).toString()).toBe('owner password');
     // Context key order does not matter; values do.
     expect((await kms.decrypt(blob, { peer: 'p1', purpose: 'peer-keys' })).toString()).toBe('owner password');
-    expect(await reasonOf(kms.decrypt(blob, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
+    expect(await reasonOfAsync(kms.decrypt(blob, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
     for (const at of [20, blob.length - 1]) {
       const tampered = Buffer.from(blob);
       tampered[at] ^= 0x01;
-      expect(await reasonOf(kms.decrypt(tampered, context))).toBe('decrypt-failed');
+      expect(await reasonOfAsync(kms.decrypt(tampered, context))).toBe('decrypt-failed');
     }
     const otherVersion = Buffer.from(blob);
     otherVersion[0] = 2;
-    expect(await reasonOf(kms.decrypt(otherVersion, context))).toBe('malformed');
+    expect(await reasonOfAsync(kms.decrypt(otherVersion, context))).toBe('malformed');
   });
 
   it('a second master key cannot decrypt, and says it is another key', async () => {
@@ -95,12 +75,12 @@ describe('LocalKms encryption', () => {
     const second = LocalKms.create(join(dir, 'b.key'));
     const blob = await first.encrypt(Buffer.from('secret'), context);
     await expect(second.decrypt(blob, context)).rejects.toThrow(/encrypted under local master key [0-9a-f]{16}/);
-    expect(await reasonOf(second.decrypt(blob, context))).toBe('wrong-key');
+    expect(await reasonOfAsync(second.decrypt(blob, context))).toBe('wrong-key');
   });
 
   it('keeps the AWS plaintext limit so code that works locally works on AWS', async () => {
     const kms = LocalKms.create(join(dir, 'master.key'));
-    expect(await reasonOf(kms.encrypt(Buffer.alloc(4097), context))).toBe('malformed');
+    expect(await reasonOfAsync(kms.encrypt(Buffer.alloc(4097), context))).toBe('malformed');
     const dataKey = await kms.generateDataKey(context);
     expect(dataKey.plaintext).toHaveLength(32);
     expect((await kms.decrypt(dataKey.ciphertext, context)).equals(dataKey.plaintext)).toBe(true);
@@ -123,11 +103,11 @@ describe('key store with LocalKms', () => {
     const keys = generatePeerKeys('modern');
     const record = await sealPrivateKeys(kms, keys, context);
     const other = generatePeerKeys('modern');
-    expect(await reasonOf(openPrivateKeys(kms, { ...record, signingKey: other.signing.publicKey }, context))).toBe(
+    expect(await reasonOfAsync(openPrivateKeys(kms, { ...record, signingKey: other.signing.publicKey }, context))).toBe(
       'decrypt-failed',
     );
-    expect(await reasonOf(openPrivateKeys(kms, record, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
+    expect(await reasonOfAsync(openPrivateKeys(kms, record, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
     const stranger = LocalKms.create(join(dir, 'other.key'));
-    expect(await reasonOf(openPrivateKeys(stranger, record, context))).toBe('wrong-key');
+    expect(await reasonOfAsync(openPrivateKeys(stranger, record, context))).toBe('wrong-key');
   });
 });

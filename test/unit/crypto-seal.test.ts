@@ -1,20 +1,11 @@
 import { generatePeerKeys, type PeerKeys } from '../../lib/crypto/keys';
 import { openSealed, sealTo, type SealedBox } from '../../lib/crypto/seal';
 import { SecurityError } from '../../lib/errors/security-error';
+import { reasonOf } from '../helpers/security-error';
 
 const suites: Record<'modern' | 'rsa', PeerKeys> = { modern: generatePeerKeys('modern'), rsa: generatePeerKeys('rsa') };
 const secret = Buffer.from('redis password for p2: 7f3a9c');
 const aad = 'credentials:net1:p1:p2';
-
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SecurityError);
-    return (err as SecurityError).reason;
-  }
-  throw new Error('expected a SecurityError');
-}
 
 /** A copy of `box` with one bit of the base64 field `field` flipped at byte `at`. */
 function flip(box: SealedBox, field: 'key' | 'iv' | 'ct' | 'tag', at = 0): SealedBox {

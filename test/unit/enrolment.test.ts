@@ -14,7 +14,7 @@ import { generateAdminKeys, generatePeerKeys, keyFingerprint } from '../../lib/c
 import { checkPublicKeysFile, publicKeysFile } from '../../lib/crypto/public-keys';
 import { appendRevocation, readRevocations, revocationCheck, signRevocation } from '../../lib/crypto/revocation';
 import { ConfigError } from '../../lib/errors/config-error';
-import { SecurityError } from '../../lib/errors/security-error';
+import { reasonOf } from '../helpers/security-error';
 
 const admin = generateAdminKeys();
 const otherAdmin = generateAdminKeys();
@@ -33,16 +33,6 @@ const at = new Date('2026-03-01T13:00:00.000Z');
 
 function options(overrides: Partial<VerifyEnrolmentOptions> = {}): VerifyEnrolmentOptions {
   return { adminPublicKey: admin.publicKey, network: 'net1', now: at, ...overrides };
-}
-
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SecurityError);
-    return (err as SecurityError).reason;
-  }
-  throw new Error('expected a SecurityError');
 }
 
 describe('enrolment tokens', () => {
