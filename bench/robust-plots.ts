@@ -42,7 +42,7 @@ export async function writePlots(report: Report, out: string): Promise<string[]>
       encoding: {
         x: { field: 'epoch', type: 'ordinal', title: 'epoch' },
         y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] } },
-        color: { field: 'rule', type: 'nominal', title: 'rule' },
+        color: { field: 'rule', type: 'nominal', title: 'rule', scale: { scheme: 'tableau20' } },
       },
     },
   };
