@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { canonicalHash, canonicalJson } from '../../lib/crypto/canonical';
 import { assertKeyType, generatePeerKeys, keyFingerprint, type PeerKeys } from '../../lib/crypto/keys';
 import { signBytes, verifyBytes } from '../../lib/crypto/sign';
@@ -14,7 +14,10 @@ describe('generatePeerKeys', () => {
     expect(createPublicKey(keys.signing.publicKey).asymmetricKeyType).toBe('ed25519');
     expect(createPublicKey(keys.encryption.publicKey).asymmetricKeyType).toBe('x25519');
     expect(keys.signing.publicKey).toMatch(/^-----BEGIN PUBLIC KEY-----/);
-    expect(keys.signing.privateKey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    // PKCS#8 PEM: re-exporting the parsed key as PKCS#8 gives the same text back.
+    const priv = createPrivateKey(keys.signing.privateKey);
+    expect(priv.asymmetricKeyType).toBe('ed25519');
+    expect(priv.export({ type: 'pkcs8', format: 'pem' })).toBe(keys.signing.privateKey);
   });
 
   it('rsa: 3072-bit RSA-PSS (SHA-256) signing and RSA encryption', () => {
