@@ -7,6 +7,23 @@ import { parsePublicKey } from './keys';
 const PSS_SALT_BYTES = 32;
 
 /**
+ * Parsed keys by PEM text: signing and verifying run on every step (gradients, sync messages, heartbeats),
+ * and parsing a PEM costs more than an Ed25519 signature. Bounded; the oldest entry goes first.
+ */
+const parsed = new Map<string, KeyObject>();
+const PARSED_MAX = 64;
+
+function cachedKey(pem: string, parse: (pem: string) => KeyObject): KeyObject {
+  let key = parsed.get(pem);
+  if (!key) {
+    key = parse(pem);
+    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+    parsed.set(pem, key);
+  }
+  return key;
+}
+
+/**
  * Signs `data` with an Ed25519 or RSA-PSS private key (PEM); the algorithm follows from the key type.
  * @returns the signature, base64
  * @throws SecurityError('wrong-key') for a key that is not a signing key of either suite
@@ -14,7 +31,7 @@ const PSS_SALT_BYTES = 32;
 export function signBytes(privateKeyPem: string, data: Buffer): string {
   let key: KeyObject;
   try {
-    key = createPrivateKey(privateKeyPem);
+    key = cachedKey(privateKeyPem, (pem) => createPrivateKey(pem));
   } catch {
     throw new SecurityError('malformed', 'the signing private key does not parse');
   }
@@ -42,7 +59,7 @@ export function signBytes(privateKeyPem: string, data: Buffer): string {
  * @throws SecurityError('malformed' | 'wrong-key') only when the public key itself is unusable
  */
 export function verifyBytes(publicKeyPem: string, data: Buffer, sigB64: string): boolean {
-  const key = parsePublicKey(publicKeyPem);
+  const key = cachedKey(publicKeyPem, parsePublicKey);
   const signature = fromBase64(sigB64);
   if (!signature || signature.length === 0) return false;
   try {
