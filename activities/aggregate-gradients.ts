@@ -4,7 +4,7 @@ import { robustAggregate } from '../lib/redis/robust-aggregate';
 import type { ActivityDeps } from './deps';
 import { loadPlan } from './run-plan';
 
-export interface AggregateGradientsInput extends RobustConfig {
+export interface AggregateGradientsInput extends Partial<RobustConfig> {
   run: string;
   epoch: number;
   step: number;
@@ -39,7 +39,10 @@ export function makeAggregateGradients(deps: ActivityDeps) {
       peer === deps.peerId ? keys.averagedGradient(epoch, step) : keys.peerGradient(epoch, step, peer),
     );
     const dest = keys.aggregatedGradient(epoch, step);
-    const out = await robustAggregate(own, dest, sources, input, {
+    // The run plan holds the rule (written once by preparePeer); fields given here override it (tests).
+    const { run: _run, epoch: _epoch, step: _step, peers: _peers, ...overrides } = input;
+    const robust: RobustConfig = { aggregation: 'mean', byzantineF: 0, ...plan.robust, ...overrides };
+    const out = await robustAggregate(own, dest, sources, robust, {
       ttlSeconds: plan.ttlSeconds,
       path: plan.path,
       zenoScores: async (candidates) =>
@@ -49,9 +52,9 @@ export function makeAggregateGradients(deps: ActivityDeps) {
             epoch,
             step,
             candidates,
-            lr: input.learningRate ?? 0.01,
-            rho: input.zenoRho ?? 0.0005,
-            batch: input.zenoBatch ?? 64,
+            lr: robust.learningRate ?? 0.01,
+            rho: robust.zenoRho ?? 0.0005,
+            batch: robust.zenoBatch ?? 64,
           })
         ).scores,
     });

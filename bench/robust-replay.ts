@@ -17,6 +17,8 @@ import { ConfigError } from '../lib/errors/config-error';
 
 export interface ReplayOutcome {
   params: Float32Array;
+  /** Batch-norm buffers (the peers' mean), empty for models without any. */
+  buffers: Float32Array;
   /** Test accuracy after each epoch. */
   curve: number[];
   /** Time spent aggregating (the rule, in this process), per step on average. */
@@ -48,10 +50,11 @@ export function aggregateReference(config: RunConfig, inputs: Float32Array[]): F
 }
 
 /**
- * Replays `config` (its `peers` peers, rank order p1..pN) with the attacks of `config.byzantine`.
+ * Replays `config` (its `peers` peers, rank order p1..pN) with the attacks of `config.byzantine`; the test
+ * accuracy is measured after each epoch unless `evaluate` is false.
  * @throws ConfigError for Zeno, or a Byzantine peer that is not one of the run's peers
  */
-export async function robustReplay(config: RunConfig): Promise<ReplayOutcome> {
+export async function robustReplay(config: RunConfig, opts: { evaluate?: boolean } = {}): Promise<ReplayOutcome> {
   const ids = Array.from({ length: config.peers }, (_, r) => `p${r + 1}`);
   const attacks = new Map<number, AttackSpec>();
   for (const b of config.byzantine) {
@@ -116,9 +119,9 @@ export async function robustReplay(config: RunConfig): Promise<ReplayOutcome> {
       first = false;
       if (buffers.length > 0) buffers = averageImpl(peerBuffers, 'f32');
     }
-    curve.push(await accuracy(trainer, params, buffers, test, config.testLimit ?? 2000));
+    if (opts.evaluate !== false) curve.push(await accuracy(trainer, params, buffers, test, config.testLimit ?? 2000));
   }
-  return { params, curve, aggregationMs: aggregationMs / (config.epochs * steps) };
+  return { params, buffers, curve, aggregationMs: aggregationMs / (config.epochs * steps) };
 }
 
 async function accuracy(

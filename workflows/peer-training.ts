@@ -11,6 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ConfigError } from '../lib/errors/config-error';
+import { robustConfigOf } from '../lib/aggregation/rule';
 import { initialOwners } from '../lib/membership/redistribution';
 import {
   accuracyAttribute,
@@ -130,6 +131,8 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       rank: self.rank,
       ...(state.attack ? { attack: state.attack } : {}),
       ...(config.partition !== 'iid' ? { partition: config.partition } : {}),
+      // The rule and its parameters are stored once in the plan, not carried by every step's aggregation.
+      robust: robustConfigOf(config),
       shardsPerPeer: config.shardsPerPeer,
       batchSize: config.batchSize,
       maxStepsPerEpoch: config.maxStepsPerEpoch,

@@ -179,18 +179,6 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     epoch,
     step,
     peers: inputs,
-    aggregation: config.aggregation,
-    byzantineF: config.byzantineF,
-    ...(config.preAggregation.length > 0 ? { preAggregation: config.preAggregation } : {}),
-    clippingThreshold: config.clippingThreshold,
-    ...(config.multiKrumM !== undefined ? { multiKrumM: config.multiKrumM } : {}),
-    centeredClippingTau: config.centeredClippingTau,
-    centeredClippingIterations: config.centeredClippingIterations,
-    geomedTolerance: config.geomedTolerance,
-    geomedMaxIterations: config.geomedMaxIterations,
-    ...(config.aggregation === 'zeno'
-      ? { zenoRho: config.zenoRho, zenoBatch: config.zenoBatch, learningRate: config.learningRate }
-      : {}),
   });
   done('aggregate');
 

@@ -48,6 +48,24 @@ export type RobustConfig = Pick<RunConfig, 'aggregation' | 'byzantineF'> &
     >
   >;
 
+/** The fields of a run config the rules read (what the run plan stores). */
+export function robustConfigOf(config: RunConfig): RobustConfig {
+  return {
+    aggregation: config.aggregation,
+    byzantineF: config.byzantineF,
+    preAggregation: config.preAggregation,
+    clippingThreshold: config.clippingThreshold,
+    ...(config.multiKrumM !== undefined ? { multiKrumM: config.multiKrumM } : {}),
+    centeredClippingTau: config.centeredClippingTau,
+    centeredClippingIterations: config.centeredClippingIterations,
+    geomedTolerance: config.geomedTolerance,
+    geomedMaxIterations: config.geomedMaxIterations,
+    zenoRho: config.zenoRho,
+    zenoBatch: config.zenoBatch,
+    learningRate: config.learningRate,
+  };
+}
+
 /** How a step's n inputs are combined. */
 export type AggregationPlan =
   | { kind: 'coordinate'; rule: AggregateRule }

@@ -1,3 +1,4 @@
+import type { RobustConfig } from '../aggregation/rule';
 import type { AttackSpec } from '../attacks/attacks';
 import type { DatasetSource } from '../data/dataset';
 
@@ -29,6 +30,8 @@ export interface RunPlan {
   hasBuffers: boolean;
   /** How samples are dealt to partitions (`sorted`: by label, non-IID). @default 'iid' */
   partition?: 'iid' | 'sorted';
+  /** The aggregation rule and its parameters. @default mean */
+  robust?: RobustConfig;
   /** Experiments only: this peer is Byzantine and alters what it publishes (lib/attacks). */
   attack?: AttackSpec;
 }
