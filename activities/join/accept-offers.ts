@@ -138,7 +138,6 @@ async function handle(
   } catch (err) {
     throw new SecurityError('bad-credential', `its database credential does not work (${describeRedisError(err)})`);
   }
-  const known = await readTrustedPeer(own, from);
   await recordTrustedPeer(own, {
     peer: from,
     rank: offer.rank,
@@ -149,10 +148,11 @@ async function handle(
     signingKey: token.signingKey,
     encryptionKey: token.encryptionKey,
     credential: { username: offer.username, sealedPassword: offer.sealedPassword },
-    userCreated: known?.userCreated ?? false,
+    userCreated: false,
     trustedAt: Date.now(),
   });
   deps.directory.forget(from);
+  deps.keyRing?.forget(from);
   return { from, type, reason: 'verified', ok: true };
 }
 

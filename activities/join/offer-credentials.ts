@@ -79,7 +79,8 @@ export function makeOfferCredentials(deps: ActivityDeps) {
             signingKey: token.signingKey,
             encryptionKey: token.encryptionKey,
             userCreated: true,
-            trustedAt: known?.trustedAt ?? 0,
+            // Only the accepting side marks a peer trusted; the merge keeps the stored time.
+            trustedAt: 0,
           };
           await recordTrustedPeer(own, record);
           const box = await connectRedis({ ...redis, ...inbox }, { name: 'spirt-handshake' });

@@ -38,12 +38,6 @@ export function gramTimes(g: Gram, w: readonly number[]): number[] {
   return g.map((row) => row.reduce((s, x, j) => s + x * w[j], 0));
 }
 
-/** a^T G b. */
-export function bilinear(g: Gram, a: readonly number[], b: readonly number[]): number {
-  const gb = gramTimes(g, b);
-  return a.reduce((s, x, i) => s + x * gb[i], 0);
-}
-
 /** ||g_i - g_j||^2, clamped at 0 (rounding). */
 export function squaredDistance(g: Gram, i: number, j: number): number {
   return Math.max(0, g[i][i] + g[j][j] - 2 * g[i][j]);

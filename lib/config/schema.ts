@@ -1,3 +1,4 @@
+import { ATTACKS } from '../attacks/attacks';
 import { z } from 'zod';
 import { MODEL_NAMES } from '../models/names';
 
@@ -24,7 +25,6 @@ export const AGGREGATION_RULES = [
   'zeno',
 ] as const;
 export const PRE_AGGREGATORS = ['clipping', 'nnm'] as const;
-export const ATTACK_KINDS = ['signflip', 'gaussian', 'alie', 'ipm', 'labelflip'] as const;
 export const GRADIENT_PATHS = ['auto', 'module', 'lua', 'client'] as const;
 
 /**
@@ -96,7 +96,7 @@ export const runConfigSchema = z
         z
           .object({
             peer: z.string(),
-            attack: z.enum(ATTACK_KINDS),
+            attack: z.enum(ATTACKS),
             scale: z.number().finite().optional(),
             mu: z.number().finite().optional(),
             sigma: z.number().min(0).optional(),

@@ -33,16 +33,25 @@ export async function readTrustedPeer(redis: Redis, peerId: string): Promise<Tru
   return v ? (JSON.parse(v) as TrustedPeer) : null;
 }
 
-/** Merges `update` into the peer's record (creating it). */
+/**
+ * Merges `update` into the peer's record (creating it), atomically inside Redis: the offering and the
+ * accepting side of a handshake may record the same peer at the same moment. A credential or an earlier
+ * `userCreated` is kept when the update has none, and `trustedAt` never goes back.
+ */
+const MERGE_TRUSTED = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local upd = cjson.decode(ARGV[2])
+if cur then
+  local c = cjson.decode(cur)
+  for k, v in pairs(c) do if upd[k] == nil then upd[k] = v end end
+  upd.userCreated = (upd.userCreated == true) or (c.userCreated == true)
+  if (c.trustedAt or 0) > (upd.trustedAt or 0) then upd.trustedAt = c.trustedAt end
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(upd))
+return 1`;
+
 export async function recordTrustedPeer(redis: Redis, update: TrustedPeer): Promise<void> {
-  const current = await readTrustedPeer(redis, update.peer);
-  const merged: TrustedPeer = {
-    ...current,
-    ...update,
-    credential: update.credential ?? current?.credential,
-    userCreated: update.userCreated || (current?.userCreated ?? false),
-  };
-  await redis.hset(peerKeys.trustedPeers, update.peer, JSON.stringify(merged));
+  await redis.eval(MERGE_TRUSTED, 1, peerKeys.trustedPeers, update.peer, JSON.stringify(update));
 }
 
 export async function isRevoked(redis: Redis, peerId: string): Promise<string | null> {

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { canonicalJson } from '../crypto/canonical';
+import { canonicalJson, sha256Hex } from '../crypto/canonical';
 import { signBytes, verifyBytes } from '../crypto/sign';
 
 /**
@@ -24,10 +23,6 @@ export interface SignedGradient {
   sig: string;
 }
 
-export function sha256Bytes(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 export function signGradient(
   signingPrivateKey: string,
   fields: { run: string; epoch: number; step: number; peer: string },
@@ -38,8 +33,8 @@ export function signGradient(
     v: 1,
     kind: 'averaged-gradient',
     ...fields,
-    sha256: sha256Bytes(gradient),
-    ...(buffers ? { buffersSha256: sha256Bytes(buffers) } : {}),
+    sha256: sha256Hex(gradient),
+    ...(buffers ? { buffersSha256: sha256Hex(buffers) } : {}),
   };
   return { statement, sig: signBytes(signingPrivateKey, Buffer.from(canonicalJson(statement))) };
 }
@@ -69,7 +64,7 @@ export function checkGradientSignature(
   for (const f of ['run', 'epoch', 'step', 'peer'] as const) {
     if (st[f] !== expected[f]) return `signed for ${f} ${String(st[f])}, not ${String(expected[f])}`;
   }
-  if (st.sha256 !== sha256Bytes(gradient)) return 'gradient bytes do not match the signed SHA-256 (tampered)';
-  if (buffers && st.buffersSha256 !== sha256Bytes(buffers)) return 'buffer bytes do not match the signed SHA-256';
+  if (st.sha256 !== sha256Hex(gradient)) return 'gradient bytes do not match the signed SHA-256 (tampered)';
+  if (buffers && st.buffersSha256 !== sha256Hex(buffers)) return 'buffer bytes do not match the signed SHA-256';
   return null;
 }

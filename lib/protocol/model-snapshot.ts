@@ -1,6 +1,5 @@
-import { canonicalJson } from '../crypto/canonical';
+import { canonicalJson, sha256Hex } from '../crypto/canonical';
 import { signBytes, verifyBytes } from '../crypto/sign';
-import { sha256Bytes } from './gradient-signature';
 
 // The model an active peer hands to a peer it admits (paper III.3.1, Figure 3's last step). The admitting
 // peer publishes it in its own Redis (a newcomer's ACL user may read `spirt:*:snapshot:*` there; nobody may
@@ -44,10 +43,10 @@ export function snapshotStatement(
     v: 1,
     kind: 'model-snapshot',
     ...fields,
-    paramsSha256: sha256Bytes(parts.params),
-    momentumSha256: parts.momentum ? sha256Bytes(parts.momentum) : null,
-    buffersSha256: parts.buffers ? sha256Bytes(parts.buffers) : null,
-    layoutSha256: sha256Bytes(Buffer.from(parts.layout)),
+    paramsSha256: sha256Hex(parts.params),
+    momentumSha256: parts.momentum ? sha256Hex(parts.momentum) : null,
+    buffersSha256: parts.buffers ? sha256Hex(parts.buffers) : null,
+    layoutSha256: sha256Hex(Buffer.from(parts.layout)),
     appliedStep: parts.appliedStep,
   };
 }

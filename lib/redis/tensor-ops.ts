@@ -239,10 +239,7 @@ export async function aggregateTensors(
 export async function gramTensors(redis: Redis, keys: string[], opts: PathOptions = {}): Promise<number[][]> {
   if (keys.length === 0) throw new TensorError('gram: no tensors');
   const path = await resolveTensorOpsPath(redis, opts.path);
-  if (path === 'module') {
-    await commonByteLength(redis, 'gram', keys);
-    return moduleGram(redis, keys);
-  }
+  if (path === 'module') return moduleGram(redis, keys);
   if (path === 'lua') return luaGram(redis, keys, opts);
   return gramOf(await fetchAll(redis, 'gram', keys));
 }

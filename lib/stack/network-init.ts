@@ -1,5 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
 import { StackError } from '../errors/stack-error';
+import { connectTemporal } from '../train/connect';
 import type { HandshakeResult, NetworkInitInput } from '../../workflows/join-handshake';
 import type { StackPeer } from './stack-file';
 
@@ -19,9 +19,8 @@ export async function initialiseNetwork(
    */
   standby: StackPeer[] = [],
 ): Promise<HandshakeResult[]> {
-  const connection = await Connection.connect({ address: temporal.address });
+  const { client, connection } = await connectTemporal(temporal);
   try {
-    const client = new Client({ connection, namespace: temporal.namespace });
     const stamp = Date.now().toString(36);
     const warmUps = standby.map((peer) =>
       client.workflow.execute('networkInitWorkflow', {

@@ -7,7 +7,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from '../../workflows/messages';
+import { removePeerSignal, runPlanQuery, statusQuery, stopSignal } from '../../workflows/messages';
 import { ConfigError } from '../errors/config-error';
 import { peerWorkflowId } from '../protocol/names';
 import { peerAttribute, runAttribute } from '../protocol/search-attributes';
@@ -202,11 +202,6 @@ export async function removePeer(
     throw new RunNotFoundError(`run ${run} has no peer ${peer} (peers ${workflows.map((wf) => wf.peerId).join(', ')})`);
   }
   return signalRunning(client, run, (h) => h.signal(removePeerSignal, { peer, reason: 'removed by operator' }), opts);
-}
-
-/** Signal `addPeer` to every running peer workflow of the run (the joining peer's own workflow is started apart). */
-export function addPeer(client: Client, run: string, peer: string, opts: FindOptions = {}): Promise<SignalReport> {
-  return signalRunning(client, run, (h) => h.signal(addPeerSignal, { peer }), opts);
 }
 
 /**

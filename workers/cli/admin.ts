@@ -11,7 +11,7 @@ interface AdminOptions {
 }
 type InitOptions = AdminOptions & { force?: boolean };
 type EnrolOptions = AdminOptions & { peer: string; pubkeys: string; expires: string; network?: string };
-type RevokeOptions = AdminOptions & { peer: string; apply?: boolean };
+type RevokeOptions = AdminOptions & { peer: string; apply?: boolean; address?: string; namespace?: string };
 
 /** The revocation list in the administrator folder: signed JSON lines (lib/crypto/revocation.ts). */
 export const REVOCATION_FILE = 'revoked.jsonl';
@@ -62,7 +62,9 @@ export function registerAdmin(program: Command): void {
       .option(
         '--apply',
         "also apply it now on every other peer of the stack's network (workflow revokePeerWorkflow on each peer's task queue): they refuse the peer's tokens and delete its database user",
-      ),
+      )
+      .option('--address <host:port>', "with --apply: Temporal frontend address (default the stack's)")
+      .option('--namespace <ns>', 'with --apply: Temporal namespace'),
   ).action((options: RevokeOptions) => revoke(options));
 }
 
@@ -155,16 +157,9 @@ async function applyRevocation(
   revocation: import('../../lib/crypto/revocation').Revocation,
 ): Promise<void> {
   const { readNetworkFile } = await import('../../lib/peer/network-file');
-  const { readStackFile } = await import('../../lib/stack/stack-file');
-  const { connectTemporal } = await import('../../lib/train/connect');
-  const stateDir = options.stateDir ?? defaultStateDir();
-  const network = readNetworkFile(stateDir);
-  const stack = readStackFile(stateDir);
-  const { client, connection } = await connectTemporal({
-    address: stack.temporal.address,
-    namespace: stack.temporal.namespace,
-  });
-  try {
+  const { withTemporal } = await import('./temporal-session');
+  const network = readNetworkFile(options.stateDir ?? defaultStateDir());
+  await withTemporal(options, async ({ client }) => {
     const others = network.peers.filter((p) => p.id !== revocation.peer);
     const outcomes = await Promise.allSettled(
       others.map((p) =>
@@ -184,7 +179,5 @@ async function applyRevocation(
       ),
     );
     if (outcomes.some((o) => o.status === 'rejected')) process.exitCode = 1;
-  } finally {
-    await connection.close();
-  }
+  });
 }
