@@ -45,6 +45,8 @@ export function makeAggregateGradients(deps: ActivityDeps) {
     const out = await robustAggregate(own, dest, sources, robust, {
       ttlSeconds: plan.ttlSeconds,
       path: plan.path,
+      // Centered clipping's start point: the previous aggregate, as (1 - momentum) x the momentum buffer.
+      ...(robust.momentum !== undefined ? { anchor: { key: keys.momentum, scale: 1 - robust.momentum } } : {}),
       zenoScores: async (candidates) =>
         (
           await deps.invoker.invoke('zeno-scores', {

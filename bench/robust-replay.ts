@@ -2,17 +2,19 @@
 // step every peer's shards compute their batches (the functions' shardRange / batchIndices), each peer
 // averages them (as SPIRT.AVERAGE), a Byzantine peer alters its average (lib/attacks, the same code and seed
 // as the worker), every peer aggregates the same inputs with the same rule (the TypeScript references of the
-// database kernels), and SGD with momentum updates the one model all peers share. Zeno is not replayed:
-// each peer scores on its own validation batch, so the peers' models differ (it runs on the real stack).
+// database kernels), and SGD with momentum updates the one model all peers share. With Zeno each peer
+// scores on its own validation batch, so each peer keeps its own model.
 import { attackGradient, type AttackSpec } from '../lib/attacks/attacks';
-import { bulyanSelect } from '../lib/aggregation/bulyan';
-import { composeWeights, gramOf, transformGram, weightedSum } from '../lib/aggregation/gram';
+import { decideOnGram, wantsAnchor } from '../lib/aggregation/decide';
+import { gramOf, weightedSum } from '../lib/aggregation/gram';
 import { aggregateImpl, averageImpl, sgdImpl } from '../lib/aggregation/reference';
-import { aggregationPlan, preAggregators } from '../lib/aggregation/rule';
+import { aggregationPlan } from '../lib/aggregation/rule';
+import { zenoWeights } from '../lib/aggregation/zeno';
 import type { RunConfig } from '../lib/config/schema';
 import { batchIndices, gatherBatch, loadDataset, shardRange, stepsPerEpoch } from '../lib/data';
-import { labelSortedOrder, mapPositions } from '../lib/data/partition';
+import { labelSortedOrder, mapPositions, zenoValidationPositions } from '../lib/data/partition';
 import { createTrainer } from '../lib/engine';
+import { zenoScoresOf } from '../lib/engine/zeno';
 import { ConfigError } from '../lib/errors/config-error';
 
 export interface ReplayOutcome {
@@ -25,34 +27,47 @@ export interface ReplayOutcome {
   aggregationMs: number;
 }
 
-/** Aggregates `inputs` with the run's rule as the database does (references of the kernels). */
-export function aggregateReference(config: RunConfig, inputs: Float32Array[]): Float32Array {
+/**
+ * Aggregates `inputs` with the run's rule as the database does (references of the kernels; the decision on
+ * the Gram matrix is the database path's own). `anchor` is centered clipping's start point before scaling
+ * (the momentum buffer); Zeno needs `zenoScores`.
+ */
+export function aggregateReference(
+  config: RunConfig,
+  inputs: Float32Array[],
+  opts: { anchor?: Float32Array; zenoScores?: number[] } = {},
+): Float32Array {
   const n = inputs.length;
   const { plan, f } = aggregationPlan(config, n);
-  const pre = preAggregators(config, n, f);
-  if (plan.kind === 'zeno') throw new ConfigError('replay: Zeno is not replayed (each peer scores on its own batch)');
-  if (plan.kind === 'coordinate' && pre.length === 0) return aggregateImpl(inputs, plan.rule, 'f32');
-  const gram = gramOf(inputs);
-  let mix: number[][] = gram.map((_, i) => gram.map((__, j) => (i === j ? 1 : 0)));
-  for (const p of pre) {
-    p.check(n);
-    mix = p.mix(transformGram(gram, mix)).map((row) => composeWeights(row, mix));
+  if (plan.kind === 'zeno') {
+    if (!opts.zenoScores) throw new ConfigError("replay: zeno needs the candidates' scores");
+    return weightedSum(inputs, zenoWeights(opts.zenoScores, plan.b));
   }
-  const mixed = transformGram(gram, mix);
-  if (plan.kind === 'vector') {
-    plan.rule.check(n);
-    return weightedSum(inputs, composeWeights(plan.rule.weights(mixed), mix));
-  }
-  const chosen = plan.kind === 'bulyan' ? bulyanSelect(mixed, plan.f).selected : mixed.map((_, i) => i);
-  const rule = plan.kind === 'bulyan' ? { kind: 'meamed' as const, f: 2 * plan.f } : plan.rule;
-  const materialised = chosen.map((i) => (pre.length === 0 ? inputs[i] : weightedSum(inputs, mix[i])));
-  return aggregateImpl(materialised, rule, 'f32');
+  if (plan.kind === 'coordinate' && config.preAggregation.length === 0) return aggregateImpl(inputs, plan.rule, 'f32');
+  const vectors = wantsAnchor(plan) && opts.anchor ? [...inputs, opts.anchor] : inputs;
+  const decision = decideOnGram(config, plan, f, gramOf(vectors), vectors.length > n ? 1 - config.momentum : null);
+  if (decision.kind === 'weighted') return weightedSum(vectors, decision.weights);
+  const { chosen, mix } = decision;
+  return aggregateImpl(
+    chosen.map((i) => (mix === null ? inputs[i] : weightedSum(inputs, mix[i]))),
+    decision.rule,
+    'f32',
+  );
+}
+
+/** One model: what every peer holds, or (Zeno) one peer's own. */
+interface ModelState {
+  params: Float32Array;
+  momentum: Float32Array;
+  buffers: Float32Array;
+  first: boolean;
 }
 
 /**
  * Replays `config` (its `peers` peers, rank order p1..pN) with the attacks of `config.byzantine`; the test
- * accuracy is measured after each epoch unless `evaluate` is false.
- * @throws ConfigError for Zeno, or a Byzantine peer that is not one of the run's peers
+ * accuracy (of p1's model) is measured after each epoch unless `evaluate` is false. With Zeno each peer scores
+ * the candidates on its own validation batch, so each peer keeps its own model (as on the real stack).
+ * @throws ConfigError for a Byzantine peer that is not one of the run's peers
  */
 export async function robustReplay(config: RunConfig, opts: { evaluate?: boolean } = {}): Promise<ReplayOutcome> {
   const ids = Array.from({ length: config.peers }, (_, r) => `p${r + 1}`);
@@ -64,9 +79,15 @@ export async function robustReplay(config: RunConfig, opts: { evaluate?: boolean
     attacks.set(rank, spec);
   }
   const trainer = await createTrainer(config.model);
-  const params = trainer.initParams(config.seed);
-  let buffers = trainer.initBuffers();
-  const momentum = new Float32Array(params.length);
+  const zeno = config.aggregation === 'zeno';
+  const init = trainer.initParams(config.seed);
+  const models: ModelState[] = Array.from({ length: zeno ? config.peers : 1 }, () => ({
+    params: Float32Array.from(init),
+    momentum: new Float32Array(init.length),
+    buffers: trainer.initBuffers(),
+    first: true,
+  }));
+  const modelOf = (rank: number) => models[zeno ? rank : 0];
   const train = loadDataset('mnist', 'train');
   const test = loadDataset('mnist', 'test');
   const total = Math.min(train.count, config.trainLimit ?? train.count);
@@ -76,12 +97,12 @@ export async function robustReplay(config: RunConfig, opts: { evaluate?: boolean
   const labels = new Uint8Array(config.batchSize);
   const curve: number[] = [];
   let aggregationMs = 0;
-  let first = true;
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     for (let step = 0; step < steps; step++) {
       const peerGrads: Float32Array[] = [];
       const peerBuffers: Float32Array[] = [];
       for (let rank = 0; rank < config.peers; rank++) {
+        const model = modelOf(rank);
         const grads: Float32Array[] = [];
         const shardBuffers: Float32Array[] = [];
         for (let shard = 0; shard < config.shardsPerPeer; shard++) {
@@ -91,7 +112,7 @@ export async function robustReplay(config: RunConfig, opts: { evaluate?: boolean
           gatherBatch(train, indices, images, labels);
           const spec = attacks.get(rank);
           if (spec?.attack === 'labelflip') for (let i = 0; i < indices.length; i++) labels[i] = 9 - labels[i];
-          const out = await trainer.trainStep(params, buffers, images, labels, indices.length);
+          const out = await trainer.trainStep(model.params, model.buffers, images, labels, indices.length);
           grads.push(Float32Array.from(out.grad));
           shardBuffers.push(Float32Array.from(out.buffers));
         }
@@ -104,24 +125,68 @@ export async function robustReplay(config: RunConfig, opts: { evaluate?: boolean
             seed: (config.seed * 1_000_003 + epoch * 10_007 + step) >>> 0,
           });
         peerGrads.push(avg);
-        if (buffers.length > 0) peerBuffers.push(averageImpl(shardBuffers, 'f32'));
+        if (model.buffers.length > 0) peerBuffers.push(averageImpl(shardBuffers, 'f32'));
       }
-      const t = process.hrtime.bigint();
-      const agg = aggregateReference(config, peerGrads);
-      aggregationMs += Number(process.hrtime.bigint() - t) / 1e6;
-      sgdImpl(
-        params,
-        agg,
-        momentum,
-        { lr: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay },
-        first,
-      );
-      first = false;
-      if (buffers.length > 0) buffers = averageImpl(peerBuffers, 'f32');
+      for (const [rank, model] of models.entries()) {
+        const t = process.hrtime.bigint();
+        const scores = zeno
+          ? (await zenoScoresFor(trainer, config, model, rank, total, order, train, epoch, step, peerGrads)).scores
+          : undefined;
+        const agg = aggregateReference(config, peerGrads, { anchor: model.momentum, zenoScores: scores });
+        if (rank === 0) aggregationMs += Number(process.hrtime.bigint() - t) / 1e6;
+        sgdImpl(
+          model.params,
+          agg,
+          model.momentum,
+          { lr: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay },
+          model.first,
+        );
+        model.first = false;
+        if (model.buffers.length > 0) model.buffers = averageImpl(peerBuffers, 'f32');
+      }
     }
-    if (opts.evaluate !== false) curve.push(await accuracy(trainer, params, buffers, test, config.testLimit ?? 2000));
+    if (opts.evaluate !== false)
+      curve.push(await accuracy(trainer, models[0].params, models[0].buffers, test, config.testLimit ?? 2000));
   }
-  return { params, buffers, curve, aggregationMs: aggregationMs / (config.epochs * steps) };
+  return {
+    params: models[0].params,
+    buffers: models[0].buffers,
+    curve,
+    aggregationMs: aggregationMs / (config.epochs * steps),
+  };
+}
+
+/** Zeno's scores of the step's candidates by the peer of this rank (its validation batch, as the function). */
+async function zenoScoresFor(
+  trainer: Awaited<ReturnType<typeof createTrainer>>,
+  config: RunConfig,
+  model: ModelState,
+  rank: number,
+  total: number,
+  order: Int32Array | null,
+  train: ReturnType<typeof loadDataset>,
+  epoch: number,
+  step: number,
+  candidates: Float32Array[],
+) {
+  const positions = zenoValidationPositions(total, config.peers, rank, config.zenoBatch, {
+    seed: config.seed,
+    epoch,
+    step,
+  });
+  const indices = mapPositions(positions, order);
+  const images = new Float32Array(indices.length * 784);
+  const labels = new Uint8Array(indices.length);
+  gatherBatch(train, indices, images, labels);
+  return zenoScoresOf(
+    trainer,
+    model.params,
+    model.buffers,
+    { images, labels, count: indices.length },
+    candidates,
+    config.learningRate,
+    config.zenoRho,
+  );
 }
 
 async function accuracy(

@@ -4,8 +4,9 @@
 // The robustness grid on an exact single-process replay of the distributed schedule (bench/robust-replay.ts;
 // a fault test checks it against a real 4-peer run): 4 peers with 1 Byzantine (p4) over the attacks and every
 // rule whose preconditions hold at n = 4; Krum and Multi-Krum run at n = 5 and Bulyan at n = 7 (their
-// smallest n at f = 1), also with 1 Byzantine. Zeno is not replayed (each peer scores on its own batch): it
-// runs on the real stack (test/faults). Prints the results as JSON and writes plots (SVG and PNG) to --out.
+// smallest n at f = 1), also with 1 Byzantine. Prints the results as JSON and writes plots (SVG and PNG) to
+// --out.
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ATTACKS, type AttackSpec } from '../lib/attacks/attacks';
@@ -23,6 +24,7 @@ const RULES: { name: string; aggregation: Rule; preAggregation?: ('nnm' | 'clipp
   { name: 'meamed', aggregation: 'meamed' },
   { name: 'geomed', aggregation: 'geomed' },
   { name: 'centered-clipping', aggregation: 'centered-clipping' },
+  { name: 'zeno', aggregation: 'zeno' },
   { name: 'nnm+trimmed-mean', aggregation: 'trimmed-mean', preAggregation: ['nnm'] },
   { name: 'nnm+meamed', aggregation: 'meamed', preAggregation: ['nnm'] },
   { name: 'krum', aggregation: 'krum' },
@@ -57,7 +59,14 @@ export async function main(argv: string[]): Promise<void> {
     json: false,
     model: 'lenet5',
     epochs: 3,
-    trainLimit: 12_000,
+    trainLimit: undefined as number | undefined,
+    testLimit: 10_000,
+    lr: undefined as number | undefined,
+    batchSize: 32,
+    jobs: 1,
+    write: true,
+    peers: undefined as number | undefined,
+    set: {} as Record<string, unknown>,
     attacks: Object.keys(ATTACK_SPECS),
     rules: RULES.map((r) => r.name),
     partition: 'iid' as 'iid' | 'sorted',
@@ -74,7 +83,22 @@ export async function main(argv: string[]): Promise<void> {
     else if (a === '--model') o.model = v();
     else if (a === '--epochs') o.epochs = Number(v());
     else if (a === '--train-limit') o.trainLimit = Number(v());
-    else if (a === '--attacks') o.attacks = v().split(',');
+    else if (a === '--jobs') o.jobs = Math.max(1, Math.floor(Number(v())) || 1);
+    else if (a === '--no-write') o.write = false;
+    else if (a === '--peers') o.peers = Number(v());
+    else if (a === '--test-limit') o.testLimit = Number(v());
+    else if (a === '--lr') o.lr = Number(v());
+    else if (a === '--batch-size') o.batchSize = Number(v());
+    else if (a === '--set') {
+      const kv = v();
+      const eq = kv.indexOf('=');
+      if (eq < 1) throw new ConfigError(`bench robust: --set needs key=value, got ${kv}`);
+      try {
+        o.set[kv.slice(0, eq)] = JSON.parse(kv.slice(eq + 1));
+      } catch {
+        o.set[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+    } else if (a === '--attacks') o.attacks = v().split(',');
     else if (a === '--rules') o.rules = v().split(',');
     else if (a === '--partition') {
       const p = v();
@@ -83,7 +107,17 @@ export async function main(argv: string[]): Promise<void> {
     } else if (a === '--out') o.out = v();
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        'usage: spirt bench robust [--json] [--model lenet5] [--epochs 3] [--train-limit 12000] [--attacks none,signflip,...] [--rules mean,meamed,...] [--partition iid|sorted] [--out DIR]\n',
+        [
+          'usage: spirt bench robust [--json] [--model lenet5] [--epochs 3] [--train-limit N] [--test-limit 10000]',
+          '         [--batch-size 32] [--lr X] [--set field=value] [--attacks none,signflip,...] [--rules mean,meamed,...]',
+          '         [--partition iid|sorted] [--peers N] [--jobs N] [--out DIR] [--no-write]',
+          '',
+          'The robustness grid on an exact replay of the distributed schedule: every attack x rule cell, 4 peers',
+          '(Krum and Multi-Krum at 5, Bulyan at 7; --peers N for all) with the last one Byzantine. Defaults: the whole MNIST training',
+          "set, 3 epochs, batch 32 per shard (global 256), the model's default learning rate. --set overrides any",
+          'run config field for every cell (--set centeredClippingTau=0.5). --jobs runs cells in N processes.',
+          'Writes robust.json and the plots to --out (default ./bench-robust) unless --no-write.',
+        ].join('\n') + '\n',
       );
       return;
     } else throw new ConfigError(`bench robust: unknown option ${a}`);
@@ -91,48 +125,78 @@ export async function main(argv: string[]): Promise<void> {
   for (const a of o.attacks)
     if (!(a in ATTACK_SPECS)) throw new ConfigError(`bench robust: unknown attack ${a} (none, ${ATTACKS.join(', ')})`);
   const say = (line: string) => (o.json ? process.stderr : process.stdout).write(line + '\n');
-  const results: RobustResult[] = [];
-  for (const attack of o.attacks) {
-    for (const name of o.rules) {
-      const rule = RULES.find((r) => r.name === name);
-      if (!rule) throw new ConfigError(`bench robust: unknown rule ${name}`);
-      const peers = Math.max(4, minInputs(rule.aggregation, 1));
-      const spec = ATTACK_SPECS[attack];
-      const config = parseRunConfig({
-        model: o.model,
-        peers,
-        epochs: o.epochs,
-        trainLimit: o.trainLimit,
-        testLimit: 2000,
-        aggregation: rule.aggregation,
-        byzantineF: 1,
-        partition: o.partition,
-        ...(rule.preAggregation ? { preAggregation: rule.preAggregation } : {}),
-        ...(spec ? { byzantine: [{ peer: `p${peers}`, ...spec }] } : {}),
-      });
-      const out = await robustReplay(config);
-      const r: RobustResult = {
-        attack,
-        rule: name,
-        peers,
-        byzantine: spec ? 1 : 0,
-        partition: o.partition,
-        accuracy: out.curve[out.curve.length - 1],
-        epochs: o.epochs,
-        aggregation_ms: Math.round(out.aggregationMs * 100) / 100,
-        curve: out.curve,
-      };
-      results.push(r);
+  for (const name of o.rules)
+    if (!RULES.some((r) => r.name === name)) throw new ConfigError(`bench robust: unknown rule ${name}`);
+  const cells = o.attacks.flatMap((attack) => o.rules.map((rule) => ({ attack, rule })));
+  const runCell = async (attack: string, name: string): Promise<RobustResult> => {
+    const rule = RULES.find((r) => r.name === name)!;
+    const peers = o.peers ?? Math.max(4, minInputs(rule.aggregation, 1));
+    const spec = ATTACK_SPECS[attack];
+    const config = parseRunConfig({
+      ...o.set,
+      model: o.model,
+      peers,
+      epochs: o.epochs,
+      ...(o.trainLimit !== undefined ? { trainLimit: o.trainLimit } : {}),
+      testLimit: o.testLimit,
+      ...(o.lr !== undefined ? { learningRate: o.lr } : {}),
+      batchSize: o.batchSize,
+      aggregation: rule.aggregation,
+      byzantineF: 1,
+      partition: o.partition,
+      ...(rule.preAggregation ? { preAggregation: rule.preAggregation } : {}),
+      ...(spec ? { byzantine: [{ peer: `p${peers}`, ...spec }] } : {}),
+    });
+    const out = await robustReplay(config);
+    return {
+      attack,
+      rule: name,
+      peers,
+      byzantine: spec ? 1 : 0,
+      partition: o.partition,
+      accuracy: out.curve[out.curve.length - 1],
+      epochs: o.epochs,
+      aggregation_ms: Math.round(out.aggregationMs * 100) / 100,
+      curve: out.curve,
+    };
+  };
+  // A cell in a child process: this command again, narrowed to the cell, printing its JSON.
+  const runChild = (attack: string, name: string) =>
+    new Promise<RobustResult>((resolve, reject) => {
+      const args = [...argv, '--attacks', attack, '--rules', name, '--jobs', '1', '--json', '--no-write'];
+      execFile(
+        process.execPath,
+        [process.argv[1], 'bench', 'robust', ...args],
+        { maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          if (err)
+            return reject(new Error(`bench robust: cell ${attack}/${name} failed: ${stderr.trim() || err.message}`));
+          const lines = stdout.trim().split('\n');
+          resolve((JSON.parse(lines[lines.length - 1]) as { results: RobustResult[] }).results[0]);
+        },
+      );
+    });
+  const results: RobustResult[] = new Array(cells.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < cells.length) {
+      const k = next++;
+      const { attack, rule } = cells[k];
+      const r = o.jobs > 1 ? await runChild(attack, rule) : await runCell(attack, rule);
+      results[k] = r;
       say(
-        `${attack.padEnd(10)} ${name.padEnd(20)} n=${peers}  accuracy ${r.accuracy.toFixed(4)}  ${r.curve.map((c) => c.toFixed(3)).join(' ')}`,
+        `${attack.padEnd(10)} ${rule.padEnd(20)} n=${r.peers}  accuracy ${r.accuracy.toFixed(4)}  ${r.curve.map((c) => c.toFixed(3)).join(' ')}`,
       );
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.jobs, cells.length) }, lane));
   const report = { suite: 'robust', model: o.model, results };
-  mkdirSync(o.out, { recursive: true });
-  writeFileSync(join(o.out, 'robust.json'), JSON.stringify(report, null, 2) + '\n');
-  const { writePlots } = await import('./robust-plots');
-  const files = await writePlots(report, o.out);
-  say(`wrote ${join(o.out, 'robust.json')} and ${files.length} plots`);
+  if (o.write) {
+    mkdirSync(o.out, { recursive: true });
+    writeFileSync(join(o.out, 'robust.json'), JSON.stringify(report, null, 2) + '\n');
+    const { writePlots } = await import('./robust-plots');
+    const files = await writePlots(report, o.out);
+    say(`wrote ${join(o.out, 'robust.json')} and ${files.length} plots`);
+  }
   if (o.json) process.stdout.write(JSON.stringify(report) + '\n');
 }

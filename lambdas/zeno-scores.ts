@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { batchIndices, gatherBatch, loadDataset, shardRange } from '../lib/data';
-import { labelSortedOrder, mapPositions, peerPartition } from '../lib/data/partition';
+import { gatherBatch, loadDataset } from '../lib/data';
+import { labelSortedOrder, mapPositions, zenoValidationPositions } from '../lib/data/partition';
+import { zenoScoresOf } from '../lib/engine/zeno';
 import { TensorError } from '../lib/errors/tensor-error';
 import { logger } from '../lib/log';
 import { runKeys } from '../lib/redis/keys';
@@ -28,16 +29,11 @@ export async function handler(event: ZenoScoresEvent): Promise<ZenoScoresResult>
   const buffers = bufferToFloat32(buffersBuf ?? Buffer.alloc(0), trainer.bufferLayout.size, 'zeno-scores buffers');
   const dataset = loadDataset(plan.dataset, 'train');
   const total = Math.min(dataset.count, plan.trainLimit ?? dataset.count);
-  // The validation batch: a seeded draw from this peer's partition (its first shard's order, another stream).
-  const part = peerPartition(total, plan.peers, Math.min(plan.rank, plan.peers - 1));
-  const shard = shardRange(total, plan.peers, Math.min(plan.rank, plan.peers - 1), 1, 0);
-  const size = Math.min(event.batch, part.end - part.start);
-  const steps = Math.max(1, Math.floor((shard.end - shard.start) / size));
-  const positions = batchIndices(shard, size, event.step % steps, {
-    seed: plan.seed ^ 0x2e40,
+  const rank = Math.min(plan.rank, plan.peers - 1);
+  const positions = zenoValidationPositions(total, plan.peers, rank, event.batch, {
+    seed: plan.seed,
     epoch: event.epoch,
-    rank: plan.rank,
-    shard: 1_000_003,
+    step: event.step,
   });
   const order =
     plan.partition === 'sorted' ? labelSortedOrder(dataset.labels, total, JSON.stringify(plan.dataset)) : null;
@@ -45,23 +41,19 @@ export async function handler(event: ZenoScoresEvent): Promise<ZenoScoresResult>
   const images = new Float32Array(indices.length * dataset.rows * dataset.cols);
   const labels = new Uint8Array(indices.length);
   gatherBatch(dataset, indices, images, labels);
-  const loss = async (w: Float32Array) => (await trainer.evaluate(w, buffers, images, labels, indices.length)).loss;
-  const baseLoss = await loss(params);
-  const losses: number[] = [];
-  const scores: number[] = [];
-  const stepped = new Float32Array(params.length);
-  for (const [i, buf] of grads.entries()) {
+  const candidates = grads.map((buf, i) => {
     if (!buf) throw new TensorError(`zeno-scores: candidate ${event.candidates[i]} is missing`);
-    const g = bufferToFloat32(buf, trainer.layout.size, `zeno-scores candidate ${event.candidates[i]}`);
-    let sq = 0;
-    for (let k = 0; k < g.length; k++) {
-      stepped[k] = params[k] - event.lr * g[k];
-      sq += g[k] * g[k];
-    }
-    const l = await loss(stepped);
-    losses.push(l);
-    scores.push(baseLoss - l - event.rho * sq);
-  }
+    return bufferToFloat32(buf, trainer.layout.size, `zeno-scores candidate ${event.candidates[i]}`);
+  });
+  const { scores, baseLoss, losses } = await zenoScoresOf(
+    trainer,
+    params,
+    buffers,
+    { images, labels, count: indices.length },
+    candidates,
+    event.lr,
+    event.rho,
+  );
   const result = { scores, baseLoss, losses, ms: performance.now() - t0 };
   logger.debug({ fn: 'zeno-scores', run: event.run, epoch: event.epoch, step: event.step, ...result }, 'scored');
   return result;

@@ -45,6 +45,7 @@ export type RobustConfig = Pick<RunConfig, 'aggregation' | 'byzantineF'> &
       | 'zenoRho'
       | 'zenoBatch'
       | 'learningRate'
+      | 'momentum'
     >
   >;
 
@@ -63,6 +64,7 @@ export function robustConfigOf(config: RunConfig): RobustConfig {
     zenoRho: config.zenoRho,
     zenoBatch: config.zenoBatch,
     learningRate: config.learningRate,
+    momentum: config.momentum,
   };
 }
 
@@ -125,7 +127,7 @@ export function aggregationPlan(config: RobustConfig, n: number): { plan: Aggreg
       return {
         plan: {
           kind: 'vector',
-          rule: centeredClipping(f, config.centeredClippingTau ?? 10, config.centeredClippingIterations ?? 3),
+          rule: centeredClipping(f, config.centeredClippingTau ?? 'auto', config.centeredClippingIterations ?? 3),
         },
         f,
       };

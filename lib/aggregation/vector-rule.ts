@@ -9,6 +9,11 @@ export interface VectorRule {
   readonly name: string;
   /** @throws ConfigError when the rule is not defined for n inputs (its precondition on n and f). */
   check(n: number): void;
+  /**
+   * True for a rule that starts from a point outside the inputs (centered clipping): `weights` then gets the
+   * Gram matrix of the n inputs followed by that point (n + 1 vectors) and returns n + 1 weights.
+   */
+  readonly anchored?: boolean;
   weights(g: Gram): number[];
 }
 

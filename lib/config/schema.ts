@@ -117,8 +117,11 @@ export const runConfigSchema = z
     clippingThreshold: z.number().positive().default(10),
     /** Multi-Krum: how many of the best-scored inputs are averaged (default n - f). */
     multiKrumM: z.number().int().min(1).optional(),
-    /** Centered clipping radius tau. @default 10 */
-    centeredClippingTau: z.number().positive().default(10),
+    /**
+     * Centered clipping radius tau, or 'auto': at each round the median of the inputs' distances to the
+     * current estimate (scale-free; a fixed tau must be set to the honest gradients' spread). @default 'auto'
+     */
+    centeredClippingTau: z.union([z.number().positive(), z.literal('auto')]).default('auto'),
     /** Centered clipping iterations. @default 3 */
     centeredClippingIterations: z.number().int().min(1).max(100).default(3),
     /** Geometric median: Weiszfeld stops when the estimate moves less than this (relative). @default 1e-6 */

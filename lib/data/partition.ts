@@ -116,3 +116,26 @@ export function mapPositions(positions: Int32Array, order: Int32Array | null): I
   if (!order) return positions;
   return positions.map((p) => order[p]);
 }
+
+/**
+ * Zeno's validation batch at (epoch, step) for the peer of this rank: a seeded draw of `batch` positions (at
+ * most the partition's size) from the peer's own partition, on a random stream of its own. Positions, to be
+ * mapped through the partition order (`mapPositions`).
+ */
+export function zenoValidationPositions(
+  total: number,
+  peers: number,
+  rank: number,
+  batch: number,
+  key: { seed: number; epoch: number; step: number },
+): Int32Array {
+  const part = peerPartition(total, peers, rank);
+  const size = Math.min(batch, part.end - part.start);
+  const steps = Math.max(1, Math.floor((part.end - part.start) / size));
+  return batchIndices(part, size, key.step % steps, {
+    seed: key.seed ^ 0x2e40,
+    epoch: key.epoch,
+    rank,
+    shard: 1_000_003,
+  });
+}

@@ -2,9 +2,9 @@
 // kernel; distance-based rules and pre-aggregators decided on the inputs' Gram matrix (computed in the
 // database) and written as a weighted sum (in the database). No gradient leaves the server.
 import type Redis from 'ioredis';
-import { bulyanSelect } from '../aggregation/bulyan';
-import { checkGram, composeWeights, transformGram, type Gram } from '../aggregation/gram';
-import { aggregationPlan, preAggregators, type RobustConfig } from '../aggregation/rule';
+import { decideOnGram, wantsAnchor } from '../aggregation/decide';
+import { checkGram } from '../aggregation/gram';
+import { aggregationPlan, type RobustConfig } from '../aggregation/rule';
 import { zenoWeights } from '../aggregation/zeno';
 import { TensorError } from '../errors/tensor-error';
 import { aggregateTensors, gramTensors, weightedSumTensors, type TensorOpsPath } from './tensor-ops';
@@ -30,11 +30,15 @@ export async function robustAggregate(
     path?: TensorOpsPath;
     /** Zeno: scores the candidates (the `zeno-scores` function, where the model runs). */
     zenoScores?: (sources: string[]) => Promise<number[]>;
+    /**
+     * The start point of an anchored rule (centered clipping): `scale` x the tensor at `key`, the SGD
+     * momentum buffer with scale 1 - momentum. Ignored by the other rules; a missing key means start from 0.
+     */
+    anchor?: { key: string; scale: number };
   } = {},
 ): Promise<RobustAggregateResult> {
   const n = sources.length;
   const { plan: rule, f } = aggregationPlan(config, n);
-  const pre = preAggregators(config, n, f);
   const ops = { ttlSeconds: opts.ttlSeconds, path: opts.path };
   const done = (weights?: number[]): RobustAggregateResult => ({ f, ...(weights ? { weights } : {}) });
   if (rule.kind === 'zeno') {
@@ -46,45 +50,37 @@ export async function robustAggregate(
     await weightedSumTensors(redis, dest, sources, weights, ops);
     return done(weights);
   }
-  if (rule.kind === 'coordinate' && pre.length === 0) {
+  if (rule.kind === 'coordinate' && (config.preAggregation ?? []).length === 0) {
     await aggregateTensors(redis, dest, rule.rule, sources, { ...ops, checkFinite: true });
     return done();
   }
 
-  const gram = await gramTensors(redis, sources, { path: opts.path });
+  // Centered clipping starts from the anchor (the previous aggregate): its Gram row comes with the inputs'.
+  const anchor = wantsAnchor(rule) && opts.anchor && (await redis.exists(opts.anchor.key)) === 1 ? opts.anchor : null;
+  const keys = anchor ? [...sources, anchor.key] : sources;
+  const gram = await gramTensors(redis, keys, { path: opts.path });
   try {
     checkGram(gram);
   } catch {
     throw new TensorError(`aggregate: an input of ${dest} has a non-finite value (NaN or Inf)`);
   }
-  // Each pre-aggregator maps the current inputs to new ones; M holds them as weights over the sources.
-  let mix: number[][] = gram.map((_, i) => gram.map((__, j) => (i === j ? 1 : 0)));
-  for (const p of pre) {
-    p.check(n);
-    const next = p.mix(transformGram(gram, mix));
-    mix = next.map((row) => composeWeights(row, mix));
-  }
-  const mixed: Gram = transformGram(gram, mix);
-  if (rule.kind === 'vector') {
-    rule.rule.check(n);
-    const weights = composeWeights(rule.rule.weights(mixed), mix);
-    await weightedSumTensors(redis, dest, sources, weights, ops);
-    return done(weights);
+  const decision = decideOnGram(config, rule, f, gram, anchor ? anchor.scale : null);
+  if (decision.kind === 'weighted') {
+    await weightedSumTensors(redis, dest, keys, decision.weights, ops);
+    return done(decision.weights.slice(0, n));
   }
   // Bulyan, or a per-coordinate rule behind pre-aggregators: the (mixed) inputs it needs are written out
   // as temporary tensors in the database, then the per-coordinate kernel runs on them.
-  const chosen = rule.kind === 'bulyan' ? bulyanSelect(mixed, rule.f).selected : mixed.map((_, i) => i);
-  const coordinate = rule.kind === 'bulyan' ? { kind: 'meamed' as const, f: 2 * rule.f } : rule.rule;
-  const identity = pre.length === 0;
-  const temp = chosen.map((i) => (identity ? sources[i] : `${dest}:mixed:${i}`));
-  if (!identity)
+  const { chosen, mix } = decision;
+  const temp = chosen.map((i) => (mix === null ? sources[i] : `${dest}:mixed:${i}`));
+  if (mix !== null)
     await Promise.all(
       chosen.map((i, k) => weightedSumTensors(redis, temp[k], sources, mix[i], { ...ops, ttlSeconds: 600 })),
     );
   try {
-    await aggregateTensors(redis, dest, coordinate, temp, { ...ops, checkFinite: true });
+    await aggregateTensors(redis, dest, decision.rule, temp, { ...ops, checkFinite: true });
   } finally {
-    if (!identity) await redis.unlink(...temp);
+    if (mix !== null) await redis.unlink(...temp);
   }
   return done();
 }

@@ -4,6 +4,7 @@
 import { bulyanSelect } from '../../lib/aggregation/bulyan';
 import { centeredClipping } from '../../lib/aggregation/centered-clipping';
 import { geoMed } from '../../lib/aggregation/geomed';
+import { decideOnGram } from '../../lib/aggregation/decide';
 import { composeWeights, gramOf, transformGram, weightedSum } from '../../lib/aggregation/gram';
 import { krum } from '../../lib/aggregation/krum';
 import { multiKrum } from '../../lib/aggregation/multi-krum';
@@ -90,20 +91,63 @@ describe('geometric median (Weiszfeld)', () => {
 });
 
 describe('centered clipping', () => {
-  it('equals the iteration on the vectors, and bounds the outlier by tau', () => {
-    const tau = 2;
-    let v = new Float32Array(64);
-    for (let it = 0; it < 3; it++) {
-      const step = inputs.map((x) => {
-        const d = sub(x, v);
-        const c = Math.min(1, tau / norm(d));
-        return d.map((y) => y * c);
-      });
-      v = v.map((vi, k) => vi + step.reduce((s, d) => s + d[k], 0) / inputs.length);
+  /** The definition on the vectors: rounds from v0, radius tau or the median of the distances. */
+  const iterate = (vs: Float32Array[], v0: Float32Array, tau: number | 'auto', rounds: number) => {
+    let v = Float32Array.from(v0);
+    for (let it = 0; it < rounds; it++) {
+      const d = vs.map((x) => norm(sub(x, v)));
+      const sorted = [...d].sort((a, b) => a - b);
+      const m = sorted.length >> 1;
+      const radius = tau !== 'auto' ? tau : sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+      const step = vs.map((x, i) => sub(x, v).map((y) => y * Math.min(1, radius / d[i])));
+      v = v.map((vi, k) => vi + step.reduce((s, x) => s + x[k], 0) / vs.length);
     }
-    const got = weightedSum(inputs, centeredClipping(1, tau, 3).weights(g));
-    close(got, v, 1e-3);
+    return v;
+  };
+
+  it('equals the iteration on the vectors from the anchor (scaled) or from 0, and bounds the outlier', () => {
+    const anchor = honest[0].map((x, k) => 8 * x + 2 * honest[1][k]);
+    for (const tau of [2, 'auto'] as const) {
+      const rule = centeredClipping(1, tau, 3);
+      expect(rule.anchored).toBe(true);
+      // From 0: the anchor is the zero vector.
+      const zero = new Float32Array(64);
+      const fromZero = weightedSum([...inputs, zero], rule.weights(gramOf([...inputs, zero])));
+      close(fromZero, iterate(inputs, zero, tau, 3), 1e-3);
+      // From 0.1 x anchor, through the shared decision (the anchor's row scaled in the Gram matrix).
+      const d = decideOnGram(
+        { aggregation: 'centered-clipping', byzantineF: 1, centeredClippingTau: tau },
+        { kind: 'vector', rule },
+        1,
+        gramOf([...inputs, anchor]),
+        0.1,
+      );
+      if (d.kind !== 'weighted') throw new Error('centered clipping decides by weights');
+      const got = weightedSum([...inputs, anchor], d.weights);
+      const want = iterate(
+        inputs,
+        anchor.map((x) => 0.1 * x),
+        tau,
+        3,
+      );
+      close(got, want, 1e-3);
+      // The outlier (|outlier - v| ~ 400) moves v by at most radius / n per round.
+      expect(norm(sub(got, mean(honest)))).toBeLessThan(3);
+    }
     expect(() => centeredClipping(1, 0).check(6)).toThrow(/tau must be > 0/);
+  });
+
+  it("tau 'auto' keeps a scaled sign flip out whatever the gradients' scale", () => {
+    for (const scale of [1e-3, 1, 1e3]) {
+      const hs = honest.slice(0, 3).map((h) => h.map((x) => x * scale));
+      const flipped = mean(hs).map((x) => -3 * x);
+      const vs = [...hs, flipped];
+      const prev = mean(hs);
+      const rule = centeredClipping(1, 'auto', 3);
+      const out = weightedSum([...vs, prev], rule.weights(gramOf([...vs, prev])));
+      // The plain mean would be 0 (the flip cancels the honest ones); clipped, the result stays near them.
+      expect(norm(sub(out, mean(hs))) / norm(mean(hs))).toBeLessThan(0.35);
+    }
   });
 });
 
@@ -144,7 +188,11 @@ describe('Bulyan selection', () => {
 
 describe('properties of every Gram rule', () => {
   const rules = [krum(1), multiKrum(1), geoMed(1, { tolerance: 1e-12, maxIterations: 500 }), centeredClipping(1, 1, 5)];
-  const result = (rule: (typeof rules)[number], vs: Float32Array[]) => weightedSum(vs, rule.weights(gramOf(vs)));
+  // An anchored rule (centered clipping) starts from 0 here: the zero vector as its anchor.
+  const result = (rule: (typeof rules)[number], vs: Float32Array[]) => {
+    const all = rule.anchored ? [...vs, new Float32Array(vs[0].length)] : vs;
+    return weightedSum(all, rule.weights(gramOf(all)));
+  };
 
   it('permutation invariance: shuffling the inputs does not change the result', () => {
     const vs = Array.from({ length: 6 }, () => vec(16, 1, 0.5));

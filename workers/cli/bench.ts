@@ -26,13 +26,13 @@ const SUITES: { name: string; description: string; flags: string }[] = [
   {
     name: 'aggregation',
     description: 'cost of every aggregation rule inside Redis relative to mean, at resnet18 size',
-    flags: '--json  --floats N  --reps N  --path module|lua|client',
+    flags: '--json  --model resnet18  --floats N  --reps N  --path module|lua|client',
   },
   {
     name: 'robust',
     description: 'accuracy of every rule under every attack, 1 Byzantine peer, on the exact replay; JSON and plots',
     flags:
-      '--json  --model lenet5  --epochs 3  --train-limit N  --attacks a,b  --rules r,s  --partition iid|sorted  --out DIR',
+      '--json  --model lenet5  --epochs 3  --train-limit N  --test-limit 10000  --batch-size 32  --lr X  --set field=value  --attacks a,b  --rules r,s  --partition iid|sorted  --peers N  --jobs N  --out DIR  --no-write',
   },
   {
     name: 'signing',
