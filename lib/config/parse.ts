@@ -27,6 +27,12 @@ export function parseRunConfig(input: unknown, now: Date = new Date()): RunConfi
   const result = runConfigSchema.safeParse(input ?? {});
   if (!result.success) throw new ConfigError(formatConfigIssues(result.error));
   const config = result.data;
+  if (config.aggregation === 'zeno' && config.preAggregation.length > 0)
+    throw new ConfigError(
+      'config field "preAggregation": zeno scores the peers\' own gradients and takes no pre-aggregator (got ' +
+        config.preAggregation.join(', ') +
+        ')',
+    );
   const run = config.run ?? defaultRunId(now);
   return { ...config, run, learningRate: config.learningRate ?? DEFAULT_LEARNING_RATE[config.model] };
 }

@@ -48,3 +48,16 @@ describe('learning rate default', () => {
     expect(parseRunConfig({ model: 'lenet5', learningRate: 0.07 }).learningRate).toBe(0.07);
   });
 });
+
+describe('robust aggregation fields', () => {
+  it("centered clipping's tau is a positive number or auto; zeno takes no pre-aggregator", () => {
+    expect(parseRunConfig({}).centeredClippingTau).toBe('auto');
+    expect(parseRunConfig({ centeredClippingTau: 0.5 }).centeredClippingTau).toBe(0.5);
+    expect(() => parseRunConfig({ centeredClippingTau: 0 })).toThrow(/centeredClippingTau/);
+    expect(() => parseRunConfig({ centeredClippingTau: 'big' })).toThrow(/centeredClippingTau/);
+    expect(() => parseRunConfig({ aggregation: 'zeno', preAggregation: ['nnm'] })).toThrow(
+      /preAggregation.*zeno .*no pre-aggregator \(got nnm\)/,
+    );
+    expect(parseRunConfig({ aggregation: 'meamed', preAggregation: ['nnm'] }).preAggregation).toEqual(['nnm']);
+  });
+});
