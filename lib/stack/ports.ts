@@ -11,20 +11,22 @@ export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
 }
 
 /** @throws StackError naming the first port in use and what wanted it. */
-export async function assertPortsFree(ports: { port: number; what: string }[]): Promise<void> {
-  for (const { port, what } of ports) {
-    if (!(await isPortFree(port))) {
-      throw new StackError(`port ${port} (${what}) is already in use; stop what uses it or pick other ports`);
+export async function assertPortsFree(ports: { port: number; what: string; host?: string }[]): Promise<void> {
+  for (const { port, what, host } of ports) {
+    if (!(await isPortFree(port, host))) {
+      throw new StackError(
+        `port ${host ? `${host}:` : ''}${port} (${what}) is already in use; stop what uses it or pick other ports`,
+      );
     }
   }
 }
 
-/** An OS-assigned free port (for tests). */
-export function freePort(): Promise<number> {
+/** An OS-assigned free port on `host` (for tests). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1' }, () => {
+    server.listen({ port: 0, host }, () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));

@@ -9,6 +9,8 @@ import { assertPortsFree } from './ports';
 
 export interface TemporalDevServerOptions {
   executable: string;
+  /** Address the gRPC frontend and the UI listen on (a loopback address here). @default '127.0.0.1' */
+  host?: string;
   /** gRPC port. @default 7233 */
   port: number;
   /** Web UI port. @default port + 1000 */
@@ -19,6 +21,11 @@ export interface TemporalDevServerOptions {
   logFile?: string;
   /** @default 60000 (the first start creates the database) */
   startTimeoutMs?: number;
+  /**
+   * Register the spirt search attributes on the command line; false leaves them to `spirt temporal setup`
+   * (as on any other cluster). @default true
+   */
+  searchAttributes?: boolean;
 }
 
 export interface TemporalDevServer {
@@ -39,16 +46,17 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     throw new StackError(`temporal CLI not found at ${opts.executable}; run npm run setup (or set SPIRT_TEMPORAL_BIN)`);
   }
   const uiPort = opts.uiPort ?? opts.port + 1000;
+  const host = opts.host ?? '127.0.0.1';
   await assertPortsFree([
-    { port: opts.port, what: 'Temporal gRPC' },
-    { port: uiPort, what: 'Temporal UI' },
+    { port: opts.port, what: 'Temporal gRPC', host },
+    { port: uiPort, what: 'Temporal UI', host },
   ]);
   mkdirSync(dirname(opts.dbFile), { recursive: true });
   const args = [
     'server',
     'start-dev',
     '--ip',
-    '127.0.0.1',
+    host,
     '--port',
     String(opts.port),
     '--ui-port',
@@ -63,7 +71,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     'journal_mode=wal',
     '--sqlite-pragma',
     'synchronous=normal',
-    ...searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag]),
+    ...(opts.searchAttributes === false ? [] : searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag])),
   ];
   const logFile = opts.logFile ?? join(dirname(opts.dbFile), 'temporal.log');
   mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
@@ -76,7 +84,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     // The child holds its own copy of the descriptor.
     closeSync(log);
   }
-  const address = `127.0.0.1:${opts.port}`;
+  const address = `${host}:${opts.port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   try {
     for (;;) {
@@ -100,5 +108,5 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     await stopChild(child, 2000);
     throw err;
   }
-  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, logFile, child, stop: () => stopChild(child, 10_000) };
+  return { address, uiUrl: `http://${host}:${uiPort}`, logFile, child, stop: () => stopChild(child, 10_000) };
 }

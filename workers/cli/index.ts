@@ -11,6 +11,7 @@ import { registerModels } from './models';
 import { registerPeer } from './peer';
 import { registerStatus } from './status';
 import { registerStop } from './stop';
+import { registerTemporal } from './temporal';
 import { registerTrain } from './train';
 import { registerUp } from './up';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerStatus(program);
   registerStop(program);
+  registerTemporal(program);
   registerPeer(program);
   registerLogs(program);
   registerAdmin(program);
