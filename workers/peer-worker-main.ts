@@ -1,9 +1,9 @@
-// Process entry of one peer's worker, started by `spirt up`: `node peer-worker-main.js <state-dir> <peer-id> <functions>`.
-// Its stdout and stderr go to `<state dir>/logs/<peer>.log`, one JSON object per line.
+// Process entry of one peer's worker, forked by `spirt peer start` or `spirt up`: `node peer-worker-main.js
+// <peer config>` (lib/stack/peer-config.ts). Its stdout and stderr go to the peer's log, one JSON object per line.
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
 import { openSealed } from '../lib/crypto';
 import { loadPeerIdentity } from '../lib/peer/identity';
-import { networkPeer, readNetworkFile } from '../lib/peer/network-file';
+import { networkPeer, readNetworkFileAt } from '../lib/peer/network-file';
 import { credentialAad, type PeerSecurity } from '../lib/peer/security';
 import { readTrustedPeer } from '../lib/peer/trust';
 import { PeerDirectory } from '../lib/redis/peer-directory';
@@ -11,16 +11,14 @@ import { temporalSecurityFromEnv } from '../lib/train/temporal-tls';
 import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
 import { logger } from '../lib/log';
-import { readStackFile } from '../lib/stack/stack-file';
+import { peerIdentityDir, readPeerConfig } from '../lib/stack/peer-config';
 import { createPeerWorker } from './peer-worker';
 
 const pinoLevels = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
 
 async function main(): Promise<void> {
-  const [stateDir, peerId, functions] = process.argv.slice(2);
-  const stack = readStackFile(stateDir);
-  const self = stack.peers.find((p) => p.id === peerId);
-  if (!self) throw new Error(`peer ${peerId} is not in the stack`);
+  const config = readPeerConfig(process.argv[2] ?? '');
+  const peerId = config.peer;
   // Everything the SDK logs (its own and the Rust core's, forwarded) becomes a JSON line of the worker's log.
   const sdkLog = logger.child({ peer: peerId, component: 'temporal-sdk' });
   Runtime.install({
@@ -37,15 +35,15 @@ async function main(): Promise<void> {
   });
   // This worker knows only its own secrets (opened through its KMS) and what the handshake gave it: other
   // peers' credentials come from its trusted-peer table, sealed to its own encryption key.
-  const network = readNetworkFile(stateDir);
-  const identity = await loadPeerIdentity(self.identityDir, peerId);
+  const network = readNetworkFileAt(config.networkFile);
+  const identity = await loadPeerIdentity(peerIdentityDir(config), peerId);
   const listed = networkPeer(network, peerId);
   const security: PeerSecurity = { network, enrolment: listed.enrolment, keys: identity.keys, maxSkewMs: 60_000 };
   const ownEndpoint = {
-    host: self.host,
-    port: self.port,
+    host: listed.redis.host,
+    port: listed.redis.port,
     password: identity.ownerPassword,
-    ...(self.tls ? { tls: self.tls } : {}),
+    ...(listed.redis.tls ? { tls: listed.redis.tls } : {}),
   };
   const directory: PeerDirectory = new PeerDirectory({ [peerId]: ownEndpoint }, async (other) => {
     const trusted = await readTrustedPeer(await directory.connection(peerId), other);
@@ -58,21 +56,23 @@ async function main(): Promise<void> {
     return { ...trusted.redis, username: trusted.credential.username, password };
   });
   const invoker =
-    lambdaInvokerFromEnv() ?? new LocalPoolInvoker({ redis: ownEndpoint, concurrency: Number(functions) || 2 });
-  const connection = await NativeConnection.connect({ address: stack.temporal.address, ...temporalSecurityFromEnv() });
+    lambdaInvokerFromEnv() ?? new LocalPoolInvoker({ redis: ownEndpoint, concurrency: config.functions ?? 2 });
+  const temporal = config.temporal ?? network.temporal;
+  const connection = await NativeConnection.connect({ address: temporal.address, ...temporalSecurityFromEnv() });
   const worker = await createPeerWorker({
     connection,
-    taskQueue: self.taskQueue,
+    namespace: temporal.namespace,
+    taskQueue: listed.taskQueue,
     peerId,
     directory,
     invoker,
     security,
-    workflowBundlePath: stack.workflowBundle,
+    ...(config.workflowBundle ? { workflowBundlePath: config.workflowBundle } : {}),
   });
   const stop = () => worker.shutdown();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  // The parent (spirt up) holds an IPC channel: when it goes away, so does this worker.
+  // The parent (spirt peer start / spirt up) holds an IPC channel: when it goes away, so does this worker.
   process.once('disconnect', stop);
   process.send?.({ type: 'ready', peerId });
   await worker.run();

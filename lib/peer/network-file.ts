@@ -42,7 +42,11 @@ export function writeNetworkFile(stateDir: string, network: NetworkFile): void {
 
 /** @throws StackError when the file is missing or malformed. */
 export function readNetworkFile(stateDir: string): NetworkFile {
-  const path = networkFilePath(stateDir);
+  return readNetworkFileAt(networkFilePath(stateDir));
+}
+
+/** The network file at `path`. @throws StackError when it is missing or malformed. */
+export function readNetworkFileAt(path: string): NetworkFile {
   if (!existsSync(path)) throw new StackError(`no network file at ${path}; start a stack with spirt up`);
   let parsed: NetworkFile;
   try {

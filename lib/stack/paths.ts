@@ -26,11 +26,13 @@ export interface Toolchain {
   temporal: string | null;
   redisServer: string | null;
   module: string | null;
+  /** cfn-lint, for the deployment tests (test/deploy); null when setup could not install it. */
+  cfnLint: string | null;
 }
 
 /**
  * The binaries setup found or built, recorded in `<cache>/toolchain.json`;
- * `SPIRT_TEMPORAL_BIN`, `SPIRT_REDIS_SERVER` and `SPIRT_MODULE_PATH` override it
+ * `SPIRT_TEMPORAL_BIN`, `SPIRT_REDIS_SERVER`, `SPIRT_MODULE_PATH` and `SPIRT_CFN_LINT` override it
  * (`SPIRT_MODULE_PATH=none` runs Redis without the module).
  */
 export function readToolchain(): Toolchain {
@@ -48,5 +50,6 @@ export function readToolchain(): Toolchain {
     temporal: process.env.SPIRT_TEMPORAL_BIN ?? recorded.temporal ?? null,
     redisServer: process.env.SPIRT_REDIS_SERVER ?? recorded.redisServer ?? null,
     module: modulePath === 'none' ? null : modulePath,
+    cfnLint: process.env.SPIRT_CFN_LINT ?? recorded.cfnLint ?? null,
   };
 }

@@ -10,6 +10,8 @@ import { assertPortsFree } from './ports';
 export interface RedisProcessOptions {
   /** redis-server executable. */
   executable: string;
+  /** Address to listen on. @default '127.0.0.1' */
+  bind?: string;
   port: number;
   /** Password of the `default` user: the peer's own worker (its owner), with every right. */
   password: string;
@@ -26,6 +28,8 @@ export interface RedisProcessOptions {
   modulePath?: string | null;
   /** Serve TLS only (the plain port is closed): server certificate, key and the CA clients trust. */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** Append-only file (a restart reloads the peer's state). @default true */
+  appendOnly?: boolean;
   /** Extra config lines. */
   extraConfig?: string[];
   /** @default 10000 */
@@ -52,7 +56,8 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
   if (opts.modulePath && !existsSync(opts.modulePath)) {
     throw new StackError(`Redis module not found at ${opts.modulePath}; run npm run setup to build redisai-module`);
   }
-  await assertPortsFree([{ port: opts.port, what: 'redis-server' }]);
+  const host = opts.bind ?? '127.0.0.1';
+  await assertPortsFree([{ port: opts.port, what: 'redis-server', host }]);
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const configPath = join(opts.dir, 'redis.conf');
   const lines = [
@@ -67,11 +72,10 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
           'tls-auth-clients no',
         ]
       : [`port ${opts.port}`]),
-    'bind 127.0.0.1',
+    `bind ${host}`,
     'protected-mode yes',
     `dir ${opts.dir}`,
-    'appendonly yes',
-    'appendfsync everysec',
+    ...(opts.appendOnly === false ? ['appendonly no'] : ['appendonly yes', 'appendfsync everysec']),
     'save ""',
     `logfile ${join(opts.dir, 'redis.log')}`,
     'daemonize no',
@@ -96,7 +100,7 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
   const client = new Redis({
     port: opts.port,
-    host: '127.0.0.1',
+    host,
     password: opts.password,
     lazyConnect: true,
     ...(opts.tls ? { tls: { ca: readFileSync(opts.tls.caFile, 'utf8') } } : {}),
@@ -124,7 +128,7 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
     const modules = (await client.call('MODULE', 'LIST')) as unknown[];
     return {
       port: opts.port,
-      host: '127.0.0.1',
+      host,
       child,
       moduleLoaded: modules.length > 0,
       stop: () => stopChild(child),

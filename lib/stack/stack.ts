@@ -1,29 +1,20 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { issueEnrolment, parseExpiry, type KeySuite } from '../crypto';
 import { StackError } from '../errors/stack-error';
 import { ensureAdminKey } from '../peer/admin';
 import { createPeerIdentity, loadPeerIdentity, type PeerIdentity } from '../peer/identity';
-import { writeNetworkFile, type NetworkFile } from '../peer/network-file';
+import { networkFilePath, writeNetworkFile, type NetworkFile } from '../peer/network-file';
 import { peerIdForRank, peerTaskQueue } from '../protocol/names';
 import { inboxAclLine, inboxUser, randomPassword } from '../redis/acl';
 import type { RedisEndpoint } from '../redis/connect';
-import { describeExit, killChild, stopChild } from './child';
-import { packageRoot, readToolchain } from './paths';
+import { describeExit } from './child';
+import { writePeerConfig, type PeerConfig } from './peer-config';
+import { PeerProcesses } from './peer-processes';
+import { readToolchain } from './paths';
 import { assertPortsFree } from './ports';
-import { startRedisServer, type RedisProcess } from './redis-process';
 import { isAlive, stackFilePath, writeStackFile, type StackFile, type StackPeer } from './stack-file';
 import { initialiseNetwork } from './network-init';
 import { ensureLocalTls, readCa, type TlsFiles } from './tls';
@@ -136,21 +127,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   ]);
 
   let stopping = false;
-  /** Children being stopped on purpose: their exit is neither a failure nor news. */
-  const deliberate = new WeakSet<ChildProcess>();
   let reportFailure: (why: string) => void = () => undefined;
   const failure = new Promise<string>((resolve) => (reportFailure = resolve));
-  /** Watches a child: an unexpected exit is fatal (Temporal) or reported (a peer's Redis or worker). */
-  const watch = (name: string, child: ChildProcess, fatal: boolean) => {
-    const report = (code: number | null, signal: NodeJS.Signals | null) => {
-      const how = describeExit(code, signal);
-      if (stopping || deliberate.has(child)) return;
-      if (fatal) reportFailure(`${name} stopped unexpectedly (${how})`);
-      else progress(`${name} stopped (${how})`);
-    };
-    if (child.exitCode !== null || child.signalCode !== null) report(child.exitCode, child.signalCode);
-    else child.once('exit', report);
-  };
 
   const temporalOptions: TemporalDevServerOptions = {
     executable: toolchain.temporal,
@@ -159,8 +137,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     logFile: join(logDir, 'temporal.log'),
   };
   let temporal: TemporalDevServer | null = null;
-  const redis = new Map<string, RedisProcess>();
-  const workers = new Map<string, ChildProcess>();
+  /** The Temporal server being stopped on purpose (stopTemporal): its exit is not a failure. */
+  const deliberate = new WeakSet<ChildProcess>();
+  const processes = new Map<string, PeerProcesses>();
   const peers: StackPeer[] = [];
   const identities = new Map<string, PeerIdentity>();
   const tlsFiles = new Map<string, TlsFiles>();
@@ -168,9 +147,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   const stopAll = async () => {
     stopping = true;
-    await Promise.all([...workers.values()].map((child) => stopChild(child, 15_000).catch(() => undefined)));
+    const all = [...processes.values()];
+    await Promise.all(all.map((p) => p.stopWorker()));
     if (stackFileWritten) rmSync(stackFilePath(stateDir), { force: true });
-    await Promise.all([...redis.values()].map((r) => r.stop().catch(() => undefined)));
+    await Promise.all(all.map((p) => p.stop()));
     await temporal?.stop().catch(() => undefined);
   };
 
@@ -185,59 +165,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...(peer.tls ? { tls: peer.tls } : {}),
     };
   };
-  /** `users`: the inbox user on a first start (the aclfile is written afresh); null on a restart (kept). */
-  const startRedis = async (peer: StackPeer, users: string[] | null = null) => {
-    const server = await startRedisServer({
-      executable: redisServer,
-      port: peer.port,
-      password: ownerEndpoint(peer.id).password as string,
-      users,
-      dir: peer.dataDir,
-      ...(tlsFiles.has(peer.id) ? { tls: tlsFiles.get(peer.id) } : {}),
-      modulePath: toolchain.module,
-    });
-    redis.set(peer.id, server);
-    watch(`redis of peer ${peer.id}`, server.child, false);
-    return server;
-  };
 
   const startTemporal = async () => {
-    temporal = await startTemporalDevServer(temporalOptions);
-    watch('Temporal dev server', temporal.child, true);
-    return temporal;
-  };
-
-  const workerEntry = join(packageRoot(), 'dist', 'workers', 'peer-worker-main.js');
-  const startWorker = async (peer: StackPeer) => {
-    const logFile = workerLogPath(stateDir, peer.id);
-    const log = openSync(logFile, 'a', 0o600);
-    let child: ChildProcess;
-    try {
-      chmodSync(logFile, 0o600);
-      child = fork(workerEntry, [stateDir, peer.id, String(opts.functionsPerPeer ?? 2)], {
-        stdio: ['ignore', log, log, 'ipc'],
-        detached: true,
-      });
-    } finally {
-      closeSync(log);
-    }
-    workers.set(peer.id, child);
-    appendLogLine(logFile, 30, peer.id, child.pid, 'worker process started');
-    const name = `worker of peer ${peer.id}`;
-    child.once('exit', (code, signal) =>
-      appendLogLine(logFile, 40, peer.id, child.pid, `worker process exited (${describeExit(code, signal)})`),
-    );
-    await new Promise<void>((resolve, reject) => {
-      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-        reject(new StackError(`${name} exited during start (${describeExit(code, signal)}); see ${logFile}`));
-      child.once('exit', onExit);
-      child.once('message', () => {
-        child.off('exit', onExit);
-        resolve();
-      });
-    });
-    // Watched once ready: a worker that fails to start is the start's error, not news.
-    watch(name, child, false);
+    const server = await startTemporalDevServer(temporalOptions);
+    temporal = server;
+    const report = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (!stopping && !deliberate.has(server.child))
+        reportFailure(`Temporal dev server stopped unexpectedly (${describeExit(code, signal)})`);
+    };
+    if (server.child.exitCode !== null || server.child.signalCode !== null)
+      report(server.child.exitCode, server.child.signalCode);
+    else server.child.once('exit', report);
+    return server;
   };
 
   const peerOf = (peerId: string): StackPeer => {
@@ -245,10 +184,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     if (!peer) throw new StackError(`no peer ${peerId} in this stack (peers ${peers.map((p) => p.id).join(', ')})`);
     return peer;
   };
-  const kill = async (child: ChildProcess | undefined) => {
-    if (!child) return;
-    deliberate.add(child);
-    await killChild(child);
+  const processesOf = (peerId: string): PeerProcesses => {
+    const p = processes.get(peerOf(peerId).id);
+    if (!p) throw new StackError(`peer ${peerId} has no processes`);
+    return p;
   };
 
   try {
@@ -307,7 +246,32 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           enrolment,
           ...(rank >= opts.peers ? { standby: true } : {}),
         };
-        return startRedis(peers[rank], [inboxAclLine(inbox.password)]);
+        const config: PeerConfig = {
+          v: 1,
+          peer: peerId,
+          networkFile: networkFilePath(stateDir),
+          dir: dataDir,
+          functions: opts.functionsPerPeer ?? 2,
+          workflowBundle: join(stateDir, 'workflow-bundle.js'),
+          logFile: workerLogPath(stateDir, peerId),
+          ...(tlsFiles.has(peerId) ? { tls: tlsFiles.get(peerId) } : {}),
+        };
+        const configPath = join(dataDir, 'peer.json');
+        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        writePeerConfig(configPath, config);
+        const p = new PeerProcesses({
+          config,
+          configPath,
+          listed: members[rank],
+          ownerPassword: identity.ownerPassword,
+          redisServer,
+          modulePath: toolchain.module,
+          onUnexpectedExit: (what, how) => {
+            if (!stopping) progress(`${what} stopped (${how})`);
+          },
+        });
+        processes.set(peerId, p);
+        return p.startRedis([inboxAclLine(inbox.password)]);
       }),
     );
     progress(
@@ -340,8 +304,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     stackFileWritten = true;
 
     progress(`starting ${peers.length} peer workers (logs in ${logDir})`);
-    if (!existsSync(workerEntry)) throw new StackError(`${workerEntry} is missing; run npm run setup to build`);
-    await Promise.all(peers.map((peer) => startWorker(peer)));
+    await Promise.all(peers.map((peer) => processesOf(peer.id).startWorker()));
 
     const founders = peers.filter((p) => !p.standby);
     progress(`initialising network ${network}: signed hellos and sealed credentials between ${founders.length} peers`);
@@ -361,30 +324,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       pids: () =>
         peers.map((p) => ({
           peerId: p.id,
-          redisPid: redis.get(p.id)?.child.pid ?? -1,
-          workerPid: workers.get(p.id)?.pid ?? -1,
+          redisPid: processes.get(p.id)?.redis?.child.pid ?? -1,
+          workerPid: processes.get(p.id)?.worker?.pid ?? -1,
         })),
       ownerEndpoint,
-      killWorker: async (peerId) => kill(workers.get(peerOf(peerId).id)),
-      restartWorker: async (peerId) => {
-        const peer = peerOf(peerId);
-        const current = workers.get(peer.id);
-        if (current && current.exitCode === null && current.signalCode === null) {
-          deliberate.add(current);
-          await stopChild(current, 15_000);
-        }
-        await startWorker(peer);
-      },
-      killRedis: async (peerId) => kill(redis.get(peerOf(peerId).id)?.child),
-      restartRedis: async (peerId) => {
-        const peer = peerOf(peerId);
-        const current = redis.get(peer.id);
-        if (current) {
-          deliberate.add(current.child);
-          await current.stop();
-        }
-        await startRedis(peer);
-      },
+      killWorker: async (peerId) => processesOf(peerId).killWorker(),
+      restartWorker: async (peerId) => processesOf(peerId).restartWorker(),
+      killRedis: async (peerId) => processesOf(peerId).killRedis(),
+      restartRedis: async (peerId) => processesOf(peerId).restartRedis(),
       stopTemporal: async () => {
         if (!temporal) return;
         deliberate.add(temporal.child);
@@ -401,16 +348,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   } catch (err) {
     await stopAll();
     throw err;
-  }
-}
-
-/** A pino-shaped JSON line, so a worker's log file stays one JSON object per line. */
-function appendLogLine(file: string, level: number, peer: string, workerPid: number | undefined, msg: string): void {
-  const line = { level, time: Date.now(), pid: process.pid, name: 'spirt-stack', peer, workerPid, msg };
-  try {
-    appendFileSync(file, JSON.stringify(line) + '\n');
-  } catch {
-    // A log line is not worth failing the stack for.
   }
 }
 
