@@ -3,7 +3,8 @@
 // Idempotent setup run first by the README's two commands: npm dependencies, redis-server, the
 // temporal CLI, the TypeScript build, the native module and moto (the KMS endpoint of the tests). What it
 // builds is cached outside the repo (~/.cache/spirt, or $SPIRT_CACHE_DIR); it never downloads a prebuilt
-// binary. `--moto-only` runs only the moto step and adds it to the recorded toolchain.
+// binary. `--moto-only` runs only the moto step and adds it to the recorded toolchain; `--cfn-lint-only`
+// the same for cfn-lint (the linter test/deploy runs on the synthesized CloudFormation templates).
 const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
@@ -14,6 +15,7 @@ const root = path.resolve(__dirname, '..');
 const cache = process.env.SPIRT_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'spirt');
 const TEMPORAL_VERSION = 'v1.5.1';
 const MOTO_VERSION = '5.2.5';
+const CFN_LINT_VERSION = '1.58.0';
 const quiet = process.argv.includes('--quiet');
 
 function log(line) {
@@ -99,6 +101,47 @@ function setupMoto() {
   }
   fs.writeFileSync(stamp, MOTO_VERSION);
   return server;
+}
+
+// cfn-lint checks the CloudFormation templates deploy/ synthesizes (test/deploy); installed from PyPI into its
+// own cached virtualenv, once per CFN_LINT_VERSION, like moto (its dependencies must not pin moto's). Only the
+// tests need it, so a machine without python3 or venv gets a warning, not a failed setup.
+function setupCfnLint() {
+  if (process.env.SPIRT_CFN_LINT) return process.env.SPIRT_CFN_LINT;
+  const venv = path.join(cache, 'cfn-lint-venv');
+  const bin = path.join(venv, 'bin', 'cfn-lint');
+  const stamp = path.join(venv, '.spirt-cfn-lint-version');
+  if (fs.existsSync(bin) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === CFN_LINT_VERSION) return bin;
+  const python = which('python3');
+  if (!python) {
+    log('warning: no python3, so no cfn-lint; the deployment tests (test/deploy) need it: install python3 and run setup again');
+    return null;
+  }
+  // setupMoto has already tried to install python3-venv when it was missing.
+  if (!run(python, ['-c', 'import ensurepip, venv'], { stdio: 'pipe' }).ok) {
+    log('warning: python3 has no venv module, so no cfn-lint for test/deploy: install python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv) and run setup again');
+    return null;
+  }
+  log(`installing cfn-lint ${CFN_LINT_VERSION} from PyPI into ${venv} (once)`);
+  fs.rmSync(venv, { recursive: true, force: true });
+  const made = run(python, ['-m', 'venv', venv]);
+  const pip = made.ok && run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `cfn-lint==${CFN_LINT_VERSION}`]);
+  if (!pip || !pip.ok || !fs.existsSync(bin)) {
+    log(`warning: installing cfn-lint failed (${(pip || made).why}); test/deploy needs it: run setup again`);
+    fs.rmSync(venv, { recursive: true, force: true });
+    return null;
+  }
+  fs.writeFileSync(stamp, CFN_LINT_VERSION);
+  return bin;
+}
+
+if (process.argv.includes('--cfn-lint-only')) {
+  const file = path.join(cache, 'toolchain.json');
+  const recorded = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  const cfnLint = setupCfnLint();
+  fs.writeFileSync(file, JSON.stringify({ ...recorded, cfnLint }, null, 2) + '\n');
+  log(`cfn-lint: ${cfnLint || '(none)'}`);
+  process.exit(cfnLint ? 0 : 1);
 }
 
 if (process.argv.includes('--moto-only')) {
@@ -215,9 +258,10 @@ if (fs.existsSync(path.join(moduleDir, 'Makefile'))) {
   modulePath = so;
 }
 
-// 6. moto (see setupMoto above).
+// 6. moto and cfn-lint (see setupMoto and setupCfnLint above).
 const moto = setupMoto();
+const cfnLint = setupCfnLint();
 
-const toolchain = { temporal, redisServer, module: modulePath, moto };
+const toolchain = { temporal, redisServer, module: modulePath, moto, cfnLint };
 fs.writeFileSync(path.join(cache, 'toolchain.json'), JSON.stringify(toolchain, null, 2) + '\n');
-log(`ready: temporal ${temporal}, redis-server ${redisServer}, module ${modulePath || '(none: Lua path)'}, moto ${moto || '(none)'}`);
+log(`ready: temporal ${temporal}, redis-server ${redisServer}, module ${modulePath || '(none: Lua path)'}, moto ${moto || '(none)'}, cfn-lint ${cfnLint || '(none)'}`);
