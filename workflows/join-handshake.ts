@@ -1,7 +1,13 @@
 // The handshake workflows (paper III.3.1): network initialisation (Figure 2) and a new peer joining a
 // running network (Figure 3). Every message is signed and verified by the activities; payloads here carry
 // peer ids and task queues only, never a password or a key.
-import { getExternalWorkflowHandle, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import {
+  getExternalWorkflowHandle,
+  proxyActivities,
+  sleep,
+  workflowInfo,
+  type RetryPolicy,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Revocation } from '../lib/crypto/revocation';
 import { nonRetryableErrorTypes } from '../lib/protocol/errors';
@@ -26,6 +32,11 @@ export interface NetworkInitInput {
   peers: string[];
   /** @default 30000 */
   timeoutMs?: number;
+  /**
+   * Offer again, every second until the timeout, to peers the hello could not reach: peers on separate
+   * hosts start at different times (spirt peer start). @default false
+   */
+  retryOffers?: boolean;
 }
 
 export interface HandshakeResult {
@@ -42,17 +53,27 @@ export interface HandshakeResult {
 export async function networkInitWorkflow(input: NetworkInitInput): Promise<HandshakeResult> {
   const own = handshakeActivities();
   const since = workflowInfo().startTime.getTime();
-  const [offered, accepted] = await Promise.all([
-    own.offerCredentials({ type: 'hello', to: input.peers }),
-    own.acceptOffers({
+  const deadline = since + (input.timeoutMs ?? 30_000);
+  let acceptDone = false;
+  const accepting = own
+    .acceptOffers({
       since,
       from: input.peers,
       inbox: 'join-requests',
       types: ['hello'],
       timeoutMs: input.timeoutMs,
-    }),
-  ]);
-  return { ...accepted, offerFailures: offered.failed };
+    })
+    .finally(() => (acceptDone = true));
+  let failures: HandshakeResult['offerFailures'] = [];
+  let pending = input.peers;
+  for (;;) {
+    failures = (await own.offerCredentials({ type: 'hello', to: pending })).failed;
+    pending = failures.map((f) => f.peer);
+    if (pending.length === 0 || !input.retryOffers || acceptDone || Date.now() >= deadline) break;
+    await Promise.race([sleep(1000), accepting]);
+  }
+  const accepted = await accepting;
+  return { ...accepted, offerFailures: failures };
 }
 
 export interface JoinHandshakeInput {

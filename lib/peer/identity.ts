@@ -71,6 +71,24 @@ export async function loadPeerIdentity(dir: string, peer: string, kms: Kms = loc
   return { peer, keys, ownerPassword: owner.toString() };
 }
 
+/**
+ * Completes an identity made by `spirt keys generate` (key pairs only) with an owner password for the
+ * peer's Redis, sealed under the same KMS; an identity that has one is left as it is.
+ * @throws StackError when the directory holds no keys
+ */
+export async function ensureOwnerPassword(
+  dir: string,
+  peer: string,
+  newPassword: () => string,
+  kms: Kms = localKmsFor(dir),
+): Promise<void> {
+  if (!existsSync(join(dir, files.keys)))
+    throw new StackError(`no keys for peer ${peer} in ${dir}: run spirt keys generate --peer ${peer} --out ${dir}`);
+  if (existsSync(join(dir, files.owner))) return;
+  const owner = await kms.encrypt(Buffer.from(newPassword()), context(peer, 'redis-owner'));
+  writePrivate(join(dir, files.owner), owner.toString('base64'));
+}
+
 function writePrivate(path: string, text: string): void {
   writeFileSync(path, text, { mode: 0o600 });
   chmodSync(path, 0o600);

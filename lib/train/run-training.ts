@@ -7,7 +7,7 @@ import { StackError } from '../errors/stack-error';
 import { peerWorkflowId } from '../protocol/names';
 import { epochAttribute, peerAttribute, runAttribute } from '../protocol/search-attributes';
 import type { PeerTrainingStart } from '../protocol/types';
-import { networkPeer, readNetworkFile } from '../peer/network-file';
+import { networkPeer, readNetworkFile, type NetworkFile } from '../peer/network-file';
 import { connectRedis } from '../redis/connect';
 import type { StackFile } from '../stack/stack-file';
 import { connectTemporal } from './connect';
@@ -18,7 +18,12 @@ import { summarize, type TrainingSummary } from './summary';
 export type { TrainingSummary } from './summary';
 
 export interface RunTrainingOptions {
-  stack: StackFile;
+  /** A local stack (spirt up); without it, the network file's peers and Temporal target. */
+  stack?: StackFile;
+  /** @default the network file in stateDir */
+  network?: NetworkFile;
+  /** @default the stack's, else the network file's */
+  temporal?: { address: string; namespace: string };
   config: RunConfig;
   /** Where `runs/<run>/summary.json` goes. */
   stateDir: string;
@@ -44,19 +49,20 @@ export async function runTraining(
 ): Promise<{ summary: TrainingSummary; summaryPath: string }> {
   const { stack, config } = opts;
   const say = opts.onProgress ?? (() => undefined);
-  if (config.peers > stack.peers.length) {
-    throw new ConfigError(
-      `config field "peers": ${config.peers} peers requested but the stack runs ${stack.peers.length}`,
-    );
+  const network = opts.network ?? readNetworkFile(opts.stateDir);
+  const all = stack?.peers ?? [...network.peers].sort((a, b) => a.rank - b.rank);
+  const temporal = opts.temporal ?? stack?.temporal ?? network.temporal;
+  const uiUrl = stack?.temporal.uiUrl;
+  if (config.peers > all.length) {
+    throw new ConfigError(`config field "peers": ${config.peers} peers requested but the network has ${all.length}`);
   }
-  const founders = stack.peers.filter((p) => !p.standby);
+  const founders = all.filter((p) => !p.standby);
   if (config.peers > founders.length) {
     throw new ConfigError(
       `config field "peers": ${config.peers} peers requested but the network has ${founders.length} (the others are standby peers that join through spirt peer add)`,
     );
   }
   const peers = founders.slice(0, config.peers);
-  const network = readNetworkFile(opts.stateDir);
   // Fail fast with one clear line when a peer's Redis is down (a PING through its public inbox user).
   await Promise.all(
     peers.map(async (p) => {
@@ -67,7 +73,7 @@ export async function runTraining(
       redis.disconnect();
     }),
   );
-  const { client, connection } = await connectTemporal(stack.temporal);
+  const { client, connection } = await connectTemporal(temporal);
   try {
     const peerIds = peers.map((p) => p.id);
     for (const b of config.byzantine)
@@ -102,9 +108,8 @@ export async function runTraining(
       handles.push(handle);
     }
     say(`run ${config.run}: started ${handles.length} peer workflows (${handles.map((h) => h.workflowId).join(', ')})`);
-    say(
-      `Temporal UI: ${stack.temporal.uiUrl}/namespaces/${stack.temporal.namespace}/workflows?query=SpirtRun%3D%22${config.run}%22`,
-    );
+    if (uiUrl)
+      say(`Temporal UI: ${uiUrl}/namespaces/${temporal.namespace}/workflows?query=SpirtRun%3D%22${config.run}%22`);
 
     const ends = await followRun(
       peers.map((p, i) => ({ peerId: p.id, handle: handles[i] })),
@@ -117,7 +122,7 @@ export async function runTraining(
       initialPeers: peers.map((p) => p.id),
       peers: ends,
       workflowIds: handles.map((h) => h.workflowId),
-      temporalUi: stack.temporal.uiUrl,
+      temporalUi: uiUrl ?? `(Temporal ${temporal.address}, namespace ${temporal.namespace})`,
       totalMs: Date.now() - started,
     });
     const runDir = join(opts.stateDir, 'runs', config.run);

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { allSearchAttributes } from '../../lib/protocol/search-attributes';
 import { freePort } from '../../lib/stack/ports';
@@ -58,7 +59,7 @@ describe('spirt temporal setup', () => {
   it('refuses an attribute that exists with another type, naming both types', async () => {
     await connection.workflowService.registerNamespace({
       namespace: 'other',
-      workflowExecutionRetentionPeriod: { seconds: 86_400 },
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
     });
     const T = temporal.api.enums.v1.IndexedValueType;
     await connection.operatorService.addSearchAttributes({

@@ -1,4 +1,5 @@
-// `spirt admin init|enrol|revoke`: the administrator key, enrolment tokens, the revocation list.
+// `spirt admin init|enrol|revoke|network`: the administrator key, enrolment tokens, the revocation list, the
+// network file of peers on separate hosts.
 // The key lives in <state dir>/admin (0700): its private half only sealed by a local KMS master key.
 import type { Command } from 'commander';
 import { join } from 'node:path';
@@ -66,6 +67,107 @@ export function registerAdmin(program: Command): void {
       .option('--address <host:port>', "with --apply: Temporal frontend address (default the stack's)")
       .option('--namespace <ns>', 'with --apply: Temporal namespace'),
   ).action((options: RevokeOptions) => revoke(options));
+  const net = admin
+    .command('network')
+    .description('the network file of peers on separate hosts: public endpoints, enrolments, the Temporal target');
+  addDirOptions(
+    net
+      .command('init')
+      .description('write a new network file (no peers yet) signed off by the administrator key')
+      .requiredOption('--out <file>', 'the network file to write')
+      .requiredOption('--name <network>', 'network name (tokens and signed messages are bound to it)')
+      .requiredOption('--temporal <host:port>', 'Temporal frontend every peer connects to')
+      .option('--namespace <ns>', 'Temporal namespace', 'default')
+      .option('--force', 'replace an existing file'),
+  ).action((options: NetworkInitOptions) => networkInit(options));
+  addDirOptions(
+    net
+      .command('add-peer')
+      .description(
+        'enrol a peer and add it to a network file: its public Redis endpoint, its task queue, a fresh public inbox password (replaces a peer of the same id, keeping its rank and inbox)',
+      )
+      .requiredOption('--file <file>', 'the network file')
+      .requiredOption('--pubkeys <file>', "the peer's pubkeys.json (spirt keys generate)")
+      .requiredOption('--redis <host:port>', "the peer's Redis as the other peers reach it")
+      .option('--tls-ca <file>', "CA certificate (PEM) of the peer's Redis when it serves TLS")
+      .option('--expires <when>', 'enrolment validity', '30d')
+      .option('--standby', 'not a founder: it joins later with spirt peer add'),
+  ).action((options: NetworkAddOptions) => networkAddPeer(options));
+}
+
+type NetworkInitOptions = AdminOptions & {
+  out: string;
+  name: string;
+  temporal: string;
+  namespace: string;
+  force?: boolean;
+};
+type NetworkAddOptions = AdminOptions & {
+  file: string;
+  pubkeys: string;
+  redis: string;
+  tlsCa?: string;
+  expires: string;
+  standby?: boolean;
+};
+
+async function loadAdmin(options: AdminOptions) {
+  const { loadAdminKey } = await import('../../lib/peer/admin');
+  const { ConfigError } = await import('../../lib/errors/config-error');
+  const dir = adminDir(options);
+  return loadAdminKey(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new ConfigError(`no administrator key in ${dir}; create it with spirt admin init`);
+    throw err;
+  });
+}
+
+async function writeNetworkAt(path: string, network: import('../../lib/peer/network-file').NetworkFile) {
+  const { chmodSync, writeFileSync } = await import('node:fs');
+  writeFileSync(path, JSON.stringify(network, null, 2) + '\n', { mode: 0o644 });
+  chmodSync(path, 0o644);
+}
+
+async function networkInit(options: NetworkInitOptions): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  const { newNetworkFile } = await import('../../lib/peer/network-admin');
+  const { ConfigError } = await import('../../lib/errors/config-error');
+  if (existsSync(options.out) && !options.force)
+    throw new ConfigError(`${options.out} exists; pass --force to replace it`);
+  const admin = await loadAdmin(options);
+  const network = newNetworkFile(options.name, admin.publicKey, {
+    address: options.temporal,
+    namespace: options.namespace,
+  });
+  await writeNetworkAt(options.out, network);
+  say(
+    `wrote network ${network.network} to ${options.out} (Temporal ${options.temporal}, namespace ${options.namespace})`,
+  );
+}
+
+async function networkAddPeer(options: NetworkAddOptions): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const { readNetworkFileAt } = await import('../../lib/peer/network-file');
+  const { addNetworkPeer } = await import('../../lib/peer/network-admin');
+  const { checkPublicKeysFile } = await import('../../lib/crypto/public-keys');
+  const { ConfigError } = await import('../../lib/errors/config-error');
+  const network = readNetworkFileAt(options.file);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(options.pubkeys, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`--pubkeys ${options.pubkeys}: ${(err as Error).message}`);
+  }
+  const admin = await loadAdmin(options);
+  const next = addNetworkPeer(network, admin, {
+    pubkeys: checkPublicKeysFile(parsed),
+    redis: options.redis,
+    ...(options.tlsCa ? { tlsCa: readFileSync(options.tlsCa, 'utf8') } : {}),
+    expires: options.expires,
+    standby: options.standby === true,
+  });
+  await writeNetworkAt(options.file, next);
+  const peer = next.peers.find((p) => p.redis.host + ':' + p.redis.port === options.redis)!;
+  say(`added ${peer.id} (rank ${peer.rank}, task queue ${peer.taskQueue}, Redis ${options.redis}) to ${options.file}`);
 }
 
 async function init(options: InitOptions): Promise<void> {

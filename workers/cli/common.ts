@@ -17,7 +17,7 @@ export function intFlag(raw: string | undefined, flag: string, fallback: number)
 }
 
 /** Resolves on Ctrl-C / SIGTERM (returns the signal) or when the stack fails (throws). */
-export function untilStopped(stack: Stack | null): Promise<string> {
+export function untilStopped(stack: Pick<Stack, 'failure'> | null): Promise<string> {
   return new Promise((resolve, reject) => {
     const onSignal = (signal: string) => resolve(signal);
     process.once('SIGINT', onSignal);
