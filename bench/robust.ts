@@ -66,6 +66,7 @@ export async function main(argv: string[]): Promise<void> {
     jobs: 1,
     write: true,
     peers: undefined as number | undefined,
+    merge: [] as string[],
     set: {} as Record<string, unknown>,
     attacks: Object.keys(ATTACK_SPECS),
     rules: RULES.map((r) => r.name),
@@ -86,6 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     else if (a === '--jobs') o.jobs = Math.max(1, Math.floor(Number(v())) || 1);
     else if (a === '--no-write') o.write = false;
     else if (a === '--peers') o.peers = Number(v());
+    else if (a === '--merge') o.merge = v().split(',');
     else if (a === '--test-limit') o.testLimit = Number(v());
     else if (a === '--lr') o.lr = Number(v());
     else if (a === '--batch-size') o.batchSize = Number(v());
@@ -111,17 +113,20 @@ export async function main(argv: string[]): Promise<void> {
           'usage: spirt bench robust [--json] [--model lenet5] [--epochs 3] [--train-limit N] [--test-limit 10000]',
           '         [--batch-size 32] [--lr X] [--set field=value] [--attacks none,signflip,...] [--rules mean,meamed,...]',
           '         [--partition iid|sorted] [--peers N] [--jobs N] [--out DIR] [--no-write]',
+          '       spirt bench robust --merge a.json,b.json [--json] [--out DIR]',
           '',
           'The robustness grid on an exact replay of the distributed schedule: every attack x rule cell, 4 peers',
           '(Krum and Multi-Krum at 5, Bulyan at 7; --peers N for all) with the last one Byzantine. Defaults: the whole MNIST training',
           "set, 3 epochs, batch 32 per shard (global 256), the model's default learning rate. --set overrides any",
           'run config field for every cell (--set centeredClippingTau=0.5). --jobs runs cells in N processes.',
-          'Writes robust.json and the plots to --out (default ./bench-robust) unless --no-write.',
+          'Writes robust.json and the plots to --out (default ./bench-robust) unless --no-write. --merge runs',
+          "nothing: it combines result files (a later file's cell replaces an earlier one) and draws the plots.",
         ].join('\n') + '\n',
       );
       return;
     } else throw new ConfigError(`bench robust: unknown option ${a}`);
   }
+  if (o.merge.length > 0) return mergeReports(o.merge, o.out, o.json);
   for (const a of o.attacks)
     if (!(a in ATTACK_SPECS)) throw new ConfigError(`bench robust: unknown attack ${a} (none, ${ATTACKS.join(', ')})`);
   const say = (line: string) => (o.json ? process.stderr : process.stdout).write(line + '\n');
@@ -199,4 +204,25 @@ export async function main(argv: string[]): Promise<void> {
     say(`wrote ${join(o.out, 'robust.json')} and ${files.length} plots`);
   }
   if (o.json) process.stdout.write(JSON.stringify(report) + '\n');
+}
+
+/** Combines result files by (partition, attack, rule, peers); a later file's cell replaces an earlier one. */
+async function mergeReports(files: string[], out: string, json: boolean): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const cells = new Map<string, RobustResult>();
+  let model = '';
+  for (const file of files) {
+    const report = JSON.parse(readFileSync(file, 'utf8')) as { model: string; results: RobustResult[] };
+    model ||= report.model;
+    for (const r of report.results) cells.set(`${r.partition}/${r.attack}/${r.rule}/${r.peers}`, r);
+  }
+  const report = { suite: 'robust', model, results: [...cells.values()] };
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'robust.json'), JSON.stringify(report, null, 2) + '\n');
+  const { writePlots } = await import('./robust-plots');
+  const plots = await writePlots(report, out);
+  (json ? process.stderr : process.stdout).write(
+    `merged ${files.length} files into ${join(out, 'robust.json')} and ${plots.length} plots\n`,
+  );
+  if (json) process.stdout.write(JSON.stringify(report) + '\n');
 }

@@ -17,7 +17,10 @@ export interface AttackSpec {
   /** gaussian: the gradient is replaced by N(mu, sigma^2) per coordinate. @default 0 and 1 */
   mu?: number;
   sigma?: number;
-  /** alie: mean - z * std per coordinate. @default z_max from n and f (Baruch et al. 2019) */
+  /**
+   * alie: mean - z * sigma per coordinate, sigma the standard deviation of the honest published gradients
+   * (estimated from the attacker's own shard gradients). @default z_max from n and f (Baruch et al. 2019)
+   */
   z?: number;
   /** ipm: -epsilon * mean. @default 0.1 */
   epsilon?: number;
@@ -106,12 +109,14 @@ export function attackGradient(
       return Float32Array.from({ length: d }, () => mu + sigma * next());
     }
     case 'alie': {
+      // sigma is the spread of what honest peers publish: each publishes the mean of k shard gradients, so
+      // the shards' sample standard deviation is divided by sqrt(k).
       const z = spec.z ?? alieZ(ctx.n, ctx.f);
       const k = shards.length;
       return avg.map((m, i) => {
         let v = 0;
         for (const g of shards) v += (g[i] - m) * (g[i] - m);
-        return m - z * Math.sqrt(k > 1 ? v / (k - 1) : 0);
+        return m - z * Math.sqrt(k > 1 ? v / (k - 1) / k : 0);
       });
     }
     case 'ipm': {

@@ -12,13 +12,14 @@ describe('attacks', () => {
     expect(Array.from(attackGradient({ attack: 'ipm', epsilon: 0.5 }, avg, shards, ctx))).toEqual([-0.5, 1, -0.25]);
   });
 
-  it('ALIE: mean - z * std of the honest estimates, z from n and f by default', () => {
+  it('ALIE: mean - z * sigma of a published (k-shard mean) gradient, z from n and f by default', () => {
     expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5);
     expect(normalQuantile(0.5)).toBeCloseTo(0, 9);
     // n = 7, f = 1: s = floor(4.5) - 1 = 3, z = Phi^-1(4/7).
     expect(alieZ(7, 1)).toBeCloseTo(normalQuantile(4 / 7), 12);
     const out = attackGradient({ attack: 'alie', z: 2 }, avg, shards, ctx);
-    const std0 = Math.sqrt(((1.5 - 1) ** 2 + (0.5 - 1) ** 2) / 1);
+    // Two shards: their sample std over sqrt(2), the spread of a 2-shard average.
+    const std0 = Math.sqrt(((1.5 - 1) ** 2 + (0.5 - 1) ** 2) / 1) / Math.sqrt(2);
     expect(out[0]).toBeCloseTo(1 - 2 * std0, 6);
     expect(out[1]).toBeCloseTo(-2, 6);
   });

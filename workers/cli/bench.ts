@@ -32,7 +32,7 @@ const SUITES: { name: string; description: string; flags: string }[] = [
     name: 'robust',
     description: 'accuracy of every rule under every attack, 1 Byzantine peer, on the exact replay; JSON and plots',
     flags:
-      '--json  --model lenet5  --epochs 3  --train-limit N  --test-limit 10000  --batch-size 32  --lr X  --set field=value  --attacks a,b  --rules r,s  --partition iid|sorted  --peers N  --jobs N  --out DIR  --no-write',
+      '--json  --model lenet5  --epochs 3  --train-limit N  --test-limit 10000  --batch-size 32  --lr X  --set field=value  --attacks a,b  --rules r,s  --partition iid|sorted  --peers N  --jobs N  --out DIR  --no-write  --merge a.json,b.json',
   },
   {
     name: 'signing',
