@@ -27,14 +27,14 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
     const { length } = await averageTensors(
       redis,
       keys.averagedGradient(input.epoch, input.step),
-      shards.map((s) => keys.shardGradient(input.epoch, input.step, s)),
+      shards.map((s) => keys.shardGradient(input.epoch, input.step, s, deps.peerId)),
       { ttlSeconds: plan.ttlSeconds, path: plan.path },
     );
     if (plan.hasBuffers) {
       await averageTensors(
         redis,
         keys.averagedBuffers(input.epoch, input.step),
-        shards.map((s) => keys.shardBuffers(input.epoch, input.step, s)),
+        shards.map((s) => keys.shardBuffers(input.epoch, input.step, s, deps.peerId)),
         { ttlSeconds: plan.ttlSeconds, path: plan.path },
       );
     }
@@ -92,7 +92,7 @@ async function byzantine(
   const avgKey = keys.averagedGradient(input.epoch, input.step);
   const [avg, ...shards] = await Promise.all([
     redis.getBuffer(avgKey),
-    ...Array.from({ length: input.shards }, (_, s) => redis.getBuffer(keys.shardGradient(input.epoch, input.step, s))),
+    ...Array.from({ length: input.shards }, (_, s) => redis.getBuffer(keys.shardGradient(input.epoch, input.step, s, deps.peerId))),
   ]);
   if (!avg) throw new Error(`averaged gradient of step ${input.epoch}:${input.step} is missing`);
   const honest = bufferToFloat32(avg);

@@ -44,6 +44,7 @@ async function prepare(deps: ActivityDeps, input: PreparePeerInput): Promise<Pre
     const { maxStepsPerEpoch: _maxSteps, ...constants } = input;
     const plan: RunPlan = {
       ...constants,
+      peer: deps.peerId,
       trainCount,
       testCount,
       stepsPerEpoch: steps,

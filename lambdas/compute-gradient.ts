@@ -72,11 +72,11 @@ export async function handler(event: ComputeGradientEvent): Promise<ComputeGradi
     );
   }
 
-  const gradientKey = keys.shardGradient(event.epoch, event.step, event.shard);
+  const gradientKey = keys.shardGradient(event.epoch, event.step, event.shard, plan.peer ?? 'self');
   const tx = redis.multi().set(gradientKey, float32ToBuffer(result.grad), 'EX', plan.ttlSeconds);
   if (trainer.bufferLayout.size > 0) {
     tx.set(
-      keys.shardBuffers(event.epoch, event.step, event.shard),
+      keys.shardBuffers(event.epoch, event.step, event.shard, plan.peer ?? 'self'),
       float32ToBuffer(result.buffers),
       'EX',
       plan.ttlSeconds,

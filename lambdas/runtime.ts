@@ -11,10 +11,17 @@ let client: Promise<Redis> | null = null;
 const trainers = new Map<string, Promise<Trainer>>();
 const plans = new Map<string, RunPlan>();
 
-/** Set by the local pool (from the worker's own config); on AWS Lambda the environment is used. */
-export function configurePeerRedis(next: RedisEndpoint): void {
+/**
+ * Set by the local pool (from the worker's own config) and by the AWS Lambda entry (from each call's
+ * envelope); else the environment is used. With `keepIfSame`, an unchanged endpoint keeps its connection
+ * (a warm function reuses it).
+ */
+export function configurePeerRedis(next: RedisEndpoint, opts: { keepIfSame?: boolean } = {}): void {
+  if (opts.keepIfSame && endpoint && JSON.stringify(endpoint) === JSON.stringify(next)) return;
+  const previous = client;
   endpoint = next;
   client = null;
+  if (previous) void previous.then((c) => c.disconnect()).catch(() => undefined);
 }
 
 function endpointFromEnv(): RedisEndpoint {

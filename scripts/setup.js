@@ -14,6 +14,8 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const cache = process.env.SPIRT_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'spirt');
 const TEMPORAL_VERSION = 'v1.5.1';
+// The Go module proxy serves this pseudo-version of the emulator (no tagged release is served here).
+const LAMBDA_RIE_VERSION = 'v0.0.0-20261030222936-bef5c4ba774d';
 const MOTO_VERSION = '5.2.5';
 const CFN_LINT_VERSION = '1.58.0';
 const quiet = process.argv.includes('--quiet');
@@ -262,6 +264,33 @@ if (fs.existsSync(path.join(moduleDir, 'Makefile'))) {
 const moto = setupMoto();
 const cfnLint = setupCfnLint();
 
-const toolchain = { temporal, redisServer, module: modulePath, moto, cfnLint };
+// 7. AWS's Lambda Runtime Interface Emulator (test/lambda runs our handler behind it): $SPIRT_LAMBDA_RIE, a
+// cached build, else go install from the Go module proxy (once), like the temporal CLI.
+function setupLambdaRie() {
+  if (process.env.SPIRT_LAMBDA_RIE) return process.env.SPIRT_LAMBDA_RIE;
+  const cached = path.join(cache, 'bin', `aws-lambda-rie-${LAMBDA_RIE_VERSION}`);
+  if (fs.existsSync(cached)) return cached;
+  if (!which('go')) {
+    log('warning: no Go toolchain, so no aws-lambda-rie; the Lambda tests (test/lambda) need it: install Go and run setup again');
+    return null;
+  }
+  log(`building aws-lambda-rie ${LAMBDA_RIE_VERSION} with go install (once; cached in ${cache})`);
+  const gobin = fs.mkdtempSync(path.join(os.tmpdir(), 'spirt-rie-'));
+  const r = run('go', ['install', `github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@${LAMBDA_RIE_VERSION}`], {
+    env: { ...process.env, GOBIN: gobin, GOFLAGS: `${process.env.GOFLAGS || ''} -buildvcs=false`.trim() },
+  });
+  if (!r.ok || !fs.existsSync(path.join(gobin, 'aws-lambda-rie'))) {
+    log(`warning: go install aws-lambda-rie failed (${r.why}); test/lambda needs it: run setup again`);
+    return null;
+  }
+  fs.mkdirSync(path.dirname(cached), { recursive: true });
+  fs.copyFileSync(path.join(gobin, 'aws-lambda-rie'), cached);
+  fs.chmodSync(cached, 0o755);
+  fs.rmSync(gobin, { recursive: true, force: true });
+  return cached;
+}
+const lambdaRie = setupLambdaRie();
+
+const toolchain = { temporal, redisServer, module: modulePath, moto, cfnLint, lambdaRie };
 fs.writeFileSync(path.join(cache, 'toolchain.json'), JSON.stringify(toolchain, null, 2) + '\n');
-log(`ready: temporal ${temporal}, redis-server ${redisServer}, module ${modulePath || '(none: Lua path)'}, moto ${moto || '(none)'}, cfn-lint ${cfnLint || '(none)'}`);
+log(`ready: temporal ${temporal}, redis-server ${redisServer}, module ${modulePath || '(none: Lua path)'}, moto ${moto || '(none)'}, cfn-lint ${cfnLint || '(none)'}, aws-lambda-rie ${lambdaRie || '(none)'}`);

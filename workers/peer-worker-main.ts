@@ -8,10 +8,14 @@ import { credentialAad, type PeerSecurity } from '../lib/peer/security';
 import { readTrustedPeer } from '../lib/peer/trust';
 import { PeerDirectory } from '../lib/redis/peer-directory';
 import { temporalSecurityFromEnv } from '../lib/train/temporal-tls';
-import { lambdaInvokerFromEnv } from '../lib/invoker/lambda';
+import { LambdaInvoker, lambdaInvokerFromEnv } from '../lib/invoker/lambda';
+import { AwsKms } from '../lib/kms/aws';
+import { functionCredentialContext } from '../lib/protocol/functions';
+import { functionsUser, randomPassword, setFunctionsUser } from '../lib/redis/acl';
+import type { RedisEndpoint } from '../lib/redis/connect';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
 import { logger } from '../lib/log';
-import { peerIdentityDir, readPeerConfig } from '../lib/stack/peer-config';
+import { peerIdentityDir, readPeerConfig, type PeerConfig } from '../lib/stack/peer-config';
 import { createPeerWorker } from './peer-worker';
 
 const pinoLevels = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
@@ -56,7 +60,9 @@ async function main(): Promise<void> {
     return { ...trusted.redis, username: trusted.credential.username, password };
   });
   const invoker =
-    lambdaInvokerFromEnv() ?? new LocalPoolInvoker({ redis: ownEndpoint, concurrency: config.functions ?? 2 });
+    (config.lambda ? await lambdaInvoker(config.lambda, peerId, ownEndpoint, directory) : null) ??
+    lambdaInvokerFromEnv() ??
+    new LocalPoolInvoker({ redis: ownEndpoint, concurrency: config.functions ?? 2 });
   const temporal = config.temporal ?? network.temporal;
   const connection = await NativeConnection.connect({ address: temporal.address, ...temporalSecurityFromEnv() });
   const worker = await createPeerWorker({
@@ -79,6 +85,44 @@ async function main(): Promise<void> {
   await invoker.close();
   await directory.close();
   await connection.close();
+}
+
+/**
+ * Functions on AWS Lambda: a fresh `functions` user in this peer's Redis, its credential sealed once under the
+ * peer's KMS key (only the peer's function role can open it), sent in every call's envelope.
+ */
+async function lambdaInvoker(
+  lambda: NonNullable<PeerConfig['lambda']>,
+  peerId: string,
+  own: RedisEndpoint,
+  directory: PeerDirectory,
+): Promise<LambdaInvoker> {
+  const password = randomPassword();
+  await setFunctionsUser(await directory.connection(peerId), password);
+  const kms = new AwsKms({
+    keyId: lambda.kmsKeyId,
+    region: lambda.region,
+    ...(lambda.kmsEndpoint ? { endpoint: lambda.kmsEndpoint } : {}),
+  });
+  let credential: string;
+  try {
+    const plain = Buffer.from(JSON.stringify({ v: 1, username: functionsUser, password }));
+    credential = (await kms.encrypt(plain, functionCredentialContext(peerId))).toString('base64');
+  } finally {
+    await kms.close();
+  }
+  const redis = {
+    host: own.host,
+    port: own.port,
+    credential,
+    ...(own.tls ? { tls: true, ca: own.tls.ca } : {}),
+  };
+  return new LambdaInvoker({
+    region: lambda.region,
+    functionNames: lambda.functionNames,
+    ...(lambda.endpoint ? { endpoint: lambda.endpoint } : {}),
+    envelope: async () => ({ v: 1, peer: peerId, redis }),
+  });
 }
 
 main().then(

@@ -35,8 +35,15 @@ export class AwsKms implements Kms {
   constructor(opts: AwsKmsOptions) {
     if (!opts.keyId) throw new SecurityError('kms-key', 'AWS KMS needs a key id (--kms-key-id or kms.keyId)');
     this.keyId = opts.keyId;
+    // Only the settings given: an explicit `credentials: undefined` would switch off the SDK's default chain
+    // (environment, profile, instance or function role).
     this.client =
-      opts.client ?? new KMSClient({ region: opts.region, endpoint: opts.endpoint, credentials: opts.credentials });
+      opts.client ??
+      new KMSClient({
+        ...(opts.region ? { region: opts.region } : {}),
+        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+        ...(opts.credentials ? { credentials: opts.credentials } : {}),
+      });
   }
 
   async encrypt(plaintext: Buffer, context: EncryptionContext): Promise<Buffer> {

@@ -20,5 +20,9 @@ export const NON_RETRYABLE_ERROR_CLASSES = [
   UnsupportedOpError,
 ] as const;
 
-/** `nonRetryableErrorTypes` of every activity: bad input never gets better by retrying. */
-export const nonRetryableErrorTypes: string[] = NON_RETRYABLE_ERROR_CLASSES.map((E) => E.name);
+/** `nonRetryableErrorTypes` of every activity: bad input never gets better by retrying. A function on AWS
+ * Lambda that is missing or misconfigured fails with `FunctionConfigError` (lib/invoker/lambda.ts). */
+export const nonRetryableErrorTypes: string[] = [
+  ...NON_RETRYABLE_ERROR_CLASSES.map((E) => E.name),
+  'FunctionConfigError',
+];

@@ -74,3 +74,21 @@ export interface FunctionResults {
   evaluate: EvaluateResult;
   'zeno-scores': ZenoScoresResult;
 }
+
+/**
+ * What a function call on AWS Lambda carries around its request: which peer it works for and how to reach
+ * that peer's Redis. The credential is KMS ciphertext (base64) of `{"v":1,"username","password"}` under the
+ * peer's key with the encryption context of `functionCredentialContext`: only that peer's function role can
+ * open it. No secret travels in clear.
+ */
+export interface FunctionEnvelope<E = unknown> {
+  v: 1;
+  peer: string;
+  redis: { host: string; port: number; tls?: boolean; ca?: string; credential: string };
+  request: E;
+}
+
+/** The KMS encryption context of a peer's function credential (the deploy/ key policy checks it too). */
+export function functionCredentialContext(peer: string): Record<string, string> {
+  return { 'spirt:peer': peer, 'spirt:purpose': 'function-redis-credential' };
+}

@@ -15,6 +15,8 @@ export interface RunPlan {
   testLimit?: number;
   /** Peers the data is partitioned over (the run's original ranks). */
   peers: number;
+  /** The peer this plan belongs to (its shard gradient keys carry it). */
+  peer?: string;
   /** This peer's rank: the partition its own shards come from. */
   rank: number;
   shardsPerPeer: number;

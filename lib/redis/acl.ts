@@ -52,6 +52,33 @@ export function peerUserRules(passwordHash: string): string[] {
   ];
 }
 
+/** The database user the peer's functions on AWS Lambda log in with. */
+export const functionsUser = 'functions';
+
+/**
+ * Rules of the `functions` user: read the run plan and the model, write shard gradients and buffers, read
+ * the gradients Zeno scores; no administrative or dangerous command, no other key.
+ */
+export function functionsUserRules(passwordHash: string): string[] {
+  return [
+    'reset',
+    'on',
+    passwordHash,
+    '-@all',
+    '+@read',
+    '+@write',
+    '+@connection',
+    '+@transaction',
+    '-@admin',
+    '-@dangerous',
+    '%R~spirt:*:plan',
+    '%R~spirt:*:model:*',
+    '~spirt:*:grad:*',
+    '~spirt:*:bufs:*',
+    '~spirt:*:chaos:*',
+  ];
+}
+
 /** Rules of the `inbox` user, for redis.conf or ACL SETUSER. */
 export function inboxUserRules(passwordHash: string): string[] {
   return [
@@ -74,6 +101,12 @@ export function inboxAclLine(inboxPassword: string): string {
 /** Creates or replaces the user another peer uses in this peer's Redis, and saves the users to the aclfile. */
 export async function setPeerUser(redis: Redis, peerId: string, password: string): Promise<void> {
   await redis.call('ACL', 'SETUSER', peerUser(peerId), ...peerUserRules(passwordHashRule(password)));
+  await saveAcl(redis);
+}
+
+/** Creates (or resets) the `functions` user with `password`. */
+export async function setFunctionsUser(redis: Redis, password: string): Promise<void> {
+  await redis.call('ACL', 'SETUSER', functionsUser, ...functionsUserRules(passwordHashRule(password)));
   await saveAcl(redis);
 }
 

@@ -13,9 +13,9 @@ export interface RunKeys {
   /** `<epoch>:<step>` of the last update applied to params, so a retried update is not applied twice. */
   appliedStep: string;
   /** Gradient of one shard (the step's n-th function call) for one step (with a TTL). */
-  shardGradient(epoch: number, step: number, shard: number): string;
+  shardGradient(epoch: number, step: number, shard: number, peer: string): string;
   /** Updated buffers computed by one shard for one step (with a TTL). */
-  shardBuffers(epoch: number, step: number, shard: number): string;
+  shardBuffers(epoch: number, step: number, shard: number, peer: string): string;
   /** This peer's average over its shards for one step; read by the other peers. */
   averagedGradient(epoch: number, step: number): string;
   averagedBuffers(epoch: number, step: number): string;
@@ -75,8 +75,8 @@ export function runKeys(run: string): RunKeys {
     momentum: `${base}:model:momentum`,
     layout: `${base}:model:layout`,
     appliedStep: `${base}:model:applied-step`,
-    shardGradient: (e, s, shard) => `${base}:grad:${e}:${s}:${shard}`,
-    shardBuffers: (e, s, shard) => `${base}:bufs:${e}:${s}:${shard}`,
+    shardGradient: (e, s, shard, peer) => `${base}:grad:${e}:${s}:${peer}:${shard}`,
+    shardBuffers: (e, s, shard, peer) => `${base}:bufs:${e}:${s}:${peer}:${shard}`,
     averagedGradient: (e, s) => `${base}:grad:${e}:${s}:avg`,
     averagedBuffers: (e, s) => `${base}:bufs:${e}:${s}:avg`,
     averagedSignature: (e, s) => `${base}:sig:${e}:${s}:avg`,

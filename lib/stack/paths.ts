@@ -28,11 +28,13 @@ export interface Toolchain {
   module: string | null;
   /** cfn-lint, for the deployment tests (test/deploy); null when setup could not install it. */
   cfnLint: string | null;
+  /** AWS's Lambda Runtime Interface Emulator, for the Lambda tests (test/lambda); null when not built. */
+  lambdaRie: string | null;
 }
 
 /**
  * The binaries setup found or built, recorded in `<cache>/toolchain.json`;
- * `SPIRT_TEMPORAL_BIN`, `SPIRT_REDIS_SERVER`, `SPIRT_MODULE_PATH` and `SPIRT_CFN_LINT` override it
+ * `SPIRT_TEMPORAL_BIN`, `SPIRT_REDIS_SERVER`, `SPIRT_MODULE_PATH`, `SPIRT_CFN_LINT` and `SPIRT_LAMBDA_RIE` override it
  * (`SPIRT_MODULE_PATH=none` runs Redis without the module).
  */
 export function readToolchain(): Toolchain {
@@ -51,5 +53,6 @@ export function readToolchain(): Toolchain {
     redisServer: process.env.SPIRT_REDIS_SERVER ?? recorded.redisServer ?? null,
     module: modulePath === 'none' ? null : modulePath,
     cfnLint: process.env.SPIRT_CFN_LINT ?? recorded.cfnLint ?? null,
+    lambdaRie: process.env.SPIRT_LAMBDA_RIE ?? recorded.lambdaRie ?? null,
   };
 }

@@ -27,6 +27,20 @@ export interface PeerConfig {
   workflowBundle?: string;
   /** The worker's log (JSON lines). @default `<dir>/worker.log` */
   logFile?: string;
+  /**
+   * Run the functions on AWS Lambda instead of the local pool: each call carries this peer's Redis endpoint
+   * and a `functions` database user's credential sealed under the peer's AWS KMS key (`kmsKeyId`), which
+   * only the peer's function role can open. AWS credentials come from the environment or instance role.
+   */
+  lambda?: {
+    region: string;
+    functionNames: { 'compute-gradient': string; evaluate: string; 'zeno-scores': string };
+    /** Endpoint override: one for all functions, or one per function (an emulator each in tests). */
+    endpoint?: string | Partial<Record<'compute-gradient' | 'evaluate' | 'zeno-scores', string>>;
+    kmsKeyId: string;
+    /** KMS endpoint override (a VPC endpoint; moto in tests). */
+    kmsEndpoint?: string;
+  };
 }
 
 export function peerIdentityDir(config: PeerConfig): string {

@@ -1,7 +1,7 @@
 // One peer's processes on its host: its redis-server (with the module) and its worker. Used by
 // `spirt peer start` for one peer and by `spirt up` for each local peer: one code path.
 import { fork, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StackError } from '../errors/stack-error';
 import type { NetworkPeer } from '../peer/network-file';
@@ -20,6 +20,8 @@ export interface PeerProcessesOptions {
   ownerPassword: string;
   redisServer: string;
   modulePath: string | null;
+  /** Extra environment of the worker (AWS_PROFILE, AWS_REGION ...), over this process's. */
+  env?: Record<string, string>;
   /** A process that stops without being asked to: what stopped and how (`killed`, `exit code 1`). */
   onUnexpectedExit?: (what: string, how: string) => void;
 }
@@ -69,7 +71,11 @@ export class PeerProcesses {
     let child: ChildProcess;
     try {
       chmodSync(logFile, 0o600);
-      child = fork(entry, [this.opts.configPath], { stdio: ['ignore', log, log, 'ipc'], detached: true });
+      child = fork(entry, [this.opts.configPath], {
+        stdio: ['ignore', log, log, 'ipc'],
+        detached: true,
+        ...(this.opts.env ? { env: { ...process.env, ...this.opts.env } } : {}),
+      });
     } finally {
       closeSync(log);
     }
@@ -81,7 +87,11 @@ export class PeerProcesses {
     );
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-        reject(new StackError(`${name} exited during start (${describeExit(code, signal)}); see ${logFile}`));
+        reject(
+          new StackError(
+            `${name} exited during start (${describeExit(code, signal)}): ${lastError(logFile)}; see ${logFile}`,
+          ),
+        );
       child.once('exit', onExit);
       child.once('message', () => {
         child.off('exit', onExit);
@@ -149,6 +159,21 @@ export class PeerProcesses {
     if (child.exitCode !== null || child.signalCode !== null) report(child.exitCode, child.signalCode);
     else child.once('exit', report);
   }
+}
+
+/** The message of the last error line of a worker log (JSON lines), for a start failure's message. */
+function lastError(logFile: string): string {
+  try {
+    const lines = readFileSync(logFile, 'utf8').trim().split('\n').reverse();
+    for (const line of lines) {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) >= 50)
+        return `${entry.msg ?? 'error'}${entry.err?.message ? `: ${entry.err.message}` : ''}`;
+    }
+  } catch {
+    // Fall through: the log has no parsable error line.
+  }
+  return 'no error in its log';
 }
 
 /** A pino-shaped JSON line, so a worker's log file stays one JSON object per line. */

@@ -46,6 +46,10 @@ export interface StackOptions {
   enrolmentValidity?: string;
   /** Stack id, part of every task queue name. @default 'local' */
   id?: string;
+  /** Extra environment of every worker (AWS_PROFILE, AWS_REGION ...). */
+  workerEnv?: Record<string, string>;
+  /** Functions on AWS Lambda for some peers (their peer config's `lambda`); others use the local pool. */
+  lambda?: (peerId: string) => PeerConfig['lambda'] | undefined;
   /** Progress lines: what is starting, and a peer's Redis or worker that stopped while the stack runs. */
   onProgress?: (line: string) => void;
 }
@@ -255,6 +259,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           workflowBundle: join(stateDir, 'workflow-bundle.js'),
           logFile: workerLogPath(stateDir, peerId),
           ...(tlsFiles.has(peerId) ? { tls: tlsFiles.get(peerId) } : {}),
+          ...(opts.lambda?.(peerId) ? { lambda: opts.lambda(peerId) } : {}),
         };
         const configPath = join(dataDir, 'peer.json');
         mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -266,6 +271,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ownerPassword: identity.ownerPassword,
           redisServer,
           modulePath: toolchain.module,
+          ...(opts.workerEnv ? { env: opts.workerEnv } : {}),
           onUnexpectedExit: (what, how) => {
             if (!stopping) progress(`${what} stopped (${how})`);
           },

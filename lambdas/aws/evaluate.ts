@@ -1,0 +1,4 @@
+// AWS Lambda entry of the evaluate function (bundled alone by scripts/package-lambda.js).
+import { awsHandler } from '../aws-handler';
+
+export const handler = awsHandler('evaluate');
