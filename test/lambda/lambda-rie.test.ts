@@ -4,7 +4,7 @@
 // trip. Each call carries the peer's Redis endpoint and a `functions` user's credential sealed under the
 // peer's own KMS key (moto in server mode); each function holds only its own peer's key id. The parameters
 // equal those of a local-pool run with the same seed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import { motoClientConfig, startMoto, type MotoServer } from '../support/moto';
 jest.setTimeout(300_000);
 
 const FUNCTIONS = ['compute-gradient', 'evaluate', 'zeno-scores'] as const;
+const RUNTIME_API = join(__dirname, '..', '..', 'dist', 'lambdas', 'runtime-api.js');
 const PEERS = ['p1', 'p2'];
 let moto: MotoServer;
 const keyIds = new Map<string, string>();
@@ -40,7 +41,7 @@ function riePath(): string {
   return rie;
 }
 
-async function startEmulator(peer: string, fn: string): Promise<string> {
+async function startEmulator(peer: string, fn: string, bootstrap = RUNTIME_API): Promise<string> {
   const port = await freePort();
   const api = await freePort();
   const child = spawn(
@@ -51,7 +52,7 @@ async function startEmulator(peer: string, fn: string): Promise<string> {
       '--runtime-api-address',
       `127.0.0.1:${api}`,
       process.execPath,
-      join(__dirname, '..', '..', 'dist', 'lambdas', 'runtime-api.js'),
+      bootstrap,
       fn,
     ],
     {
@@ -230,5 +231,27 @@ describe('functions on AWS Lambda (Runtime Interface Emulator), one per peer', (
     expect(wrong.errorType).toBe('SecurityError');
     expect(await invoke({ hello: 1 })).toMatchObject({ errorType: 'SecurityError' });
     await kms.close();
+  });
+
+  it('the Lambda zip (esbuild bundles, Linux x64 onnxruntime only) fits Lambda and its bootstrap serves calls behind the emulator', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spirt-lambda-zip-'));
+    dirs.push(dir);
+    const out = join(dir, 'lambda');
+    const packaged = spawnSync(
+      process.execPath,
+      [join(__dirname, '..', '..', 'scripts', 'package-lambda.js'), '--out', out, '--no-zip'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(packaged.status).toBe(0);
+    const unzipped = Number(/([\d.]+) MB unzipped/.exec(packaged.stdout)?.[1]);
+    expect(unzipped).toBeGreaterThan(10);
+    expect(unzipped).toBeLessThan(250);
+    const endpoint = await startEmulator('p1', 'evaluate', join(out, 'bootstrap.js'));
+    const reply = (await (
+      await fetch(`${endpoint}/2015-03-31/functions/function/invocations`, { method: 'POST', body: '{"v":1}' })
+    ).json()) as { errorType?: string; errorMessage?: string };
+    expect(reply).toMatchObject({ errorType: 'SecurityError', errorMessage: expect.stringMatching(/envelope/) });
   });
 });
