@@ -89,6 +89,7 @@ export async function followRun(
           () => (s.querying = false),
         );
       }
+      settleRemoved(states, display);
       report(false);
     }
     report(true);
@@ -101,6 +102,31 @@ export async function followRun(
     throw new Error(`every peer workflow of the run failed; ${first.peerId}: ${first.endReason}`);
   }
   return ends;
+}
+
+/**
+ * A peer whose workflow has not ended although every peer that finished the run removed it (its host died:
+ * its workflow waits for a worker that will not come back): followed no longer, ended as removed.
+ */
+function settleRemoved(states: PeerState[], display: ProgressDisplay): void {
+  const finished = states.filter((s) => s.end !== null && s.end.outcome !== 'failed' && s.end.outcome !== 'removed');
+  if (finished.length === 0) return;
+  for (const s of states) {
+    if (s.end !== null) continue;
+    const removedByAll = finished.every((f) => {
+      const last = f.end!.membership.filter((e) => e.peer === s.peerId).at(-1);
+      return last?.change === 'removed';
+    });
+    if (!removedByAll) continue;
+    s.end = {
+      peerId: s.peerId,
+      history: s.status?.history ?? [],
+      membership: s.status?.membership ?? [],
+      outcome: 'removed',
+      endReason: 'removed by the other peers; its own workflow has not ended (its host may be down)',
+    };
+    display.line(`peer ${s.peerId} left the run: ${s.end.endReason}`);
+  }
 }
 
 function endFromResult(peerId: string, r: TrainingResult): PeerEnd {

@@ -262,6 +262,11 @@ describe('four peers on separate hosts (127.0.0.11-14), Temporal on 127.0.0.2', 
     });
     expect(code).toBe(1);
     expect(peerOutput.get('p2')).toMatch(/redis of peer p2 stopped \(killed\)/);
+    // spirt train ended although p2's own workflow never can (its host is down): the others removed it.
+    const summary = JSON.parse(readFileSync(join(stateDir, 'runs', run, 'summary.json'), 'utf8')) as {
+      peerOutcomes: { peer: string; outcome: string }[];
+    };
+    expect(summary.peerOutcomes.find((p) => p.peer === 'p2')?.outcome).toBe('removed');
     expect(existsSync(join(stateDir, 'runs', run, 'summary.json'))).toBe(true);
   });
 });
