@@ -1,5 +1,6 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { FunctionEnvelope, FunctionEvents, FunctionName, FunctionResults } from '../protocol/functions';
+import { FunctionConfigError } from '../errors/function-config-error';
 import { FunctionError, type Invoker } from './types';
 
 type LambdaSend = Pick<LambdaClient, 'send' | 'destroy'>;
@@ -76,7 +77,7 @@ export class LambdaInvoker implements Invoker {
     } catch (err) {
       const name = (err as Error).name;
       if (CONFIGURATION_ERRORS.has(name))
-        throw new FunctionError(fn, 'FunctionConfigError', `${name}: ${(err as Error).message}`);
+        throw new FunctionError(fn, FunctionConfigError.name, `${name}: ${(err as Error).message}`);
       throw err;
     }
     const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : 'null';

@@ -3,6 +3,7 @@
 import { EngineError } from '../engine/engine-error';
 import { ConfigError } from '../errors/config-error';
 import { DataError } from '../errors/data-error';
+import { FunctionConfigError } from '../errors/function-config-error';
 import { TensorError } from '../errors/tensor-error';
 import { UnknownModelError } from '../models/unknown-model-error';
 import { GraphError } from '../onnx/graph-error';
@@ -18,11 +19,9 @@ export const NON_RETRYABLE_ERROR_CLASSES = [
   GraphError,
   ModelDecodeError,
   UnsupportedOpError,
+  FunctionConfigError,
 ] as const;
 
 /** `nonRetryableErrorTypes` of every activity: bad input never gets better by retrying. A function on AWS
  * Lambda that is missing or misconfigured fails with `FunctionConfigError` (lib/invoker/lambda.ts). */
-export const nonRetryableErrorTypes: string[] = [
-  ...NON_RETRYABLE_ERROR_CLASSES.map((E) => E.name),
-  'FunctionConfigError',
-];
+export const nonRetryableErrorTypes: string[] = NON_RETRYABLE_ERROR_CLASSES.map((E) => E.name);

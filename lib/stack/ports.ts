@@ -15,7 +15,7 @@ export async function assertPortsFree(ports: { port: number; what: string; host?
   for (const { port, what, host } of ports) {
     if (!(await isPortFree(port, host))) {
       throw new StackError(
-        `port ${host ? `${host}:` : ''}${port} (${what}) is already in use; stop what uses it or pick other ports`,
+        `port ${host && host !== '127.0.0.1' ? `${host}:` : ''}${port} (${what}) is already in use; stop what uses it or pick other ports`,
       );
     }
   }

@@ -15,7 +15,7 @@ import { connectRedis } from '../../lib/redis/connect';
 import { runKeys } from '../../lib/redis/keys';
 import { stopChild } from '../../lib/stack/child';
 import { readToolchain } from '../../lib/stack/paths';
-import { freePort } from '../../lib/stack/ports';
+import { freePort, isPortFree } from '../../lib/stack/ports';
 import { startStack, type Stack } from '../../lib/stack/stack';
 import { bufferToFloat32 } from '../../lib/tensor/float32';
 import { AwsKms } from '../../lib/kms/aws';
@@ -107,6 +107,14 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** A port p with p + 1 free too (a 2-peer stack's Redis ports; the emulators hold ephemeral ports). */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (p < 65535 && (await isPortFree(p + 1))) return p;
+  }
+}
+
 /** A 2-peer stack, functions on the emulators (`lambda`) or in the local pool. */
 async function stackOf(lambda: boolean): Promise<Stack> {
   const stateDir = mkdtempSync(join(tmpdir(), `spirt-lambda-${lambda ? 'rie' : 'pool'}-`));
@@ -115,7 +123,7 @@ async function stackOf(lambda: boolean): Promise<Stack> {
     peers: 2,
     stateDir,
     temporalPort: await freePort(),
-    redisPortBase: await freePort(),
+    redisPortBase: await freePortPair(),
     // The workers sign their Lambda and KMS calls with these (moto and the emulator accept any).
     workerEnv: awsEnv(),
     ...(lambda
