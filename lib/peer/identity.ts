@@ -51,8 +51,7 @@ export async function createPeerIdentity(
   const keys = generatePeerKeys(suite);
   const sealed = await sealPrivateKeys(kms, keys, context(peer, 'peer-keys'));
   writePrivate(join(dir, files.keys), JSON.stringify(sealed, null, 2));
-  const owner = await kms.encrypt(Buffer.from(ownerPassword), context(peer, 'redis-owner'));
-  writePrivate(join(dir, files.owner), owner.toString('base64'));
+  await sealOwnerPassword(dir, peer, ownerPassword, kms);
   return { peer, keys, ownerPassword };
 }
 
@@ -84,8 +83,11 @@ export async function ensureOwnerPassword(
 ): Promise<void> {
   if (!existsSync(join(dir, files.keys)))
     throw new StackError(`no keys for peer ${peer} in ${dir}: run spirt keys generate --peer ${peer} --out ${dir}`);
-  if (existsSync(join(dir, files.owner))) return;
-  const owner = await kms.encrypt(Buffer.from(newPassword()), context(peer, 'redis-owner'));
+  if (!existsSync(join(dir, files.owner))) await sealOwnerPassword(dir, peer, newPassword(), kms);
+}
+
+async function sealOwnerPassword(dir: string, peer: string, password: string, kms: Kms): Promise<void> {
+  const owner = await kms.encrypt(Buffer.from(password), context(peer, 'redis-owner'));
   writePrivate(join(dir, files.owner), owner.toString('base64'));
 }
 

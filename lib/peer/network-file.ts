@@ -35,7 +35,11 @@ export function networkFilePath(stateDir: string): string {
 }
 
 export function writeNetworkFile(stateDir: string, network: NetworkFile): void {
-  const path = networkFilePath(stateDir);
+  writeNetworkFileAt(networkFilePath(stateDir), network);
+}
+
+/** Writes the network file at `path`, world-readable (it holds nothing secret). */
+export function writeNetworkFileAt(path: string, network: NetworkFile): void {
   writeFileSync(path, JSON.stringify(network, null, 2) + '\n', { mode: 0o644 });
   chmodSync(path, 0o644);
 }

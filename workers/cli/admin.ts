@@ -121,12 +121,6 @@ async function loadAdmin(options: AdminOptions) {
   });
 }
 
-async function writeNetworkAt(path: string, network: import('../../lib/peer/network-file').NetworkFile) {
-  const { chmodSync, writeFileSync } = await import('node:fs');
-  writeFileSync(path, JSON.stringify(network, null, 2) + '\n', { mode: 0o644 });
-  chmodSync(path, 0o644);
-}
-
 async function networkInit(options: NetworkInitOptions): Promise<void> {
   const { existsSync } = await import('node:fs');
   const { newNetworkFile } = await import('../../lib/peer/network-admin');
@@ -138,7 +132,7 @@ async function networkInit(options: NetworkInitOptions): Promise<void> {
     address: options.temporal,
     namespace: options.namespace,
   });
-  await writeNetworkAt(options.out, network);
+  (await import('../../lib/peer/network-file')).writeNetworkFileAt(options.out, network);
   say(
     `wrote network ${network.network} to ${options.out} (Temporal ${options.temporal}, namespace ${options.namespace})`,
   );
@@ -165,7 +159,7 @@ async function networkAddPeer(options: NetworkAddOptions): Promise<void> {
     expires: options.expires,
     standby: options.standby === true,
   });
-  await writeNetworkAt(options.file, next);
+  (await import('../../lib/peer/network-file')).writeNetworkFileAt(options.file, next);
   const peer = next.peers.find((p) => p.redis.host + ':' + p.redis.port === options.redis)!;
   say(`added ${peer.id} (rank ${peer.rank}, task queue ${peer.taskQueue}, Redis ${options.redis}) to ${options.file}`);
 }
@@ -191,7 +185,6 @@ async function init(options: InitOptions): Promise<void> {
 
 async function enrol(options: EnrolOptions): Promise<void> {
   const { readFileSync, existsSync } = await import('node:fs');
-  const { loadAdminKey } = await import('../../lib/peer/admin');
   const { checkPublicKeysFile } = await import('../../lib/crypto/public-keys');
   const { issueEnrolment } = await import('../../lib/crypto/enrolment');
   const { parseExpiry } = await import('../../lib/crypto/expiry');
@@ -218,11 +211,7 @@ async function enrol(options: EnrolOptions): Promise<void> {
     }
     network = readNetworkFile(stateDir).network;
   }
-  const dir = adminDir(options);
-  const admin = await loadAdminKey(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new ConfigError(`no administrator key in ${dir}; create it with spirt admin init`);
-    throw err;
-  });
+  const admin = await loadAdmin(options);
   const token = issueEnrolment(admin.privateKey, {
     network,
     peer: pubkeys.peer,
@@ -239,16 +228,10 @@ async function enrol(options: EnrolOptions): Promise<void> {
 }
 
 async function revoke(options: RevokeOptions): Promise<void> {
-  const { loadAdminKey } = await import('../../lib/peer/admin');
   const { appendRevocation, signRevocation } = await import('../../lib/crypto/revocation');
-  const { ConfigError } = await import('../../lib/errors/config-error');
-  const dir = adminDir(options);
-  const admin = await loadAdminKey(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new ConfigError(`no administrator key in ${dir}; create it with spirt admin init`);
-    throw err;
-  });
+  const admin = await loadAdmin(options);
   const revocation = signRevocation(admin.privateKey, options.peer);
-  const list = join(dir, REVOCATION_FILE);
+  const list = join(adminDir(options), REVOCATION_FILE);
   appendRevocation(list, revocation);
   say(`revoked ${options.peer} at ${revocation.revokedAt}: its tokens issued until now are refused (${list})`);
   if (options.apply) await applyRevocation(options, revocation);
