@@ -1,6 +1,7 @@
 import { signSnapshot, snapshotStatement } from '../lib/protocol/model-snapshot';
 import { encodeSync } from '../lib/protocol/sync-message';
 import type { MembershipEvent } from '../lib/protocol/types';
+import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
@@ -56,7 +57,6 @@ export function makeAdmitPeers(deps: ActivityDeps) {
     await tx.exec();
     const outcomes = await Promise.allSettled(
       input.peers.map(async (peer) => {
-        const remote = await deps.directory.connection(peer);
         const notice = signedSync(
           deps,
           encodeSync({
@@ -72,7 +72,7 @@ export function makeAdmitPeers(deps: ActivityDeps) {
             ...(input.order ? { order: input.order } : {}),
           }),
         );
-        await remote.xadd(keys.syncStream, 'MAXLEN', '~', '10000', '*', ...notice);
+        await deps.transport.deliver(peer, { stream: keys.syncStream, fields: notice, id: messageId() });
       }),
     );
     const admitted: string[] = [];

@@ -1,6 +1,7 @@
 import { agreeOnRemovals, type AgreementOutcome } from '../lib/membership/agreement';
 import { encodeSync } from '../lib/protocol/sync-message';
 import type { MembershipEvent } from '../lib/protocol/types';
+import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
@@ -73,8 +74,7 @@ export function makeAgreeOnInactivePeers(deps: ActivityDeps) {
             reason: e.reason,
           }),
         );
-        const remote = await deps.directory.connection(e.peer);
-        await remote.xadd(keys.syncStream, 'MAXLEN', '~', '10000', '*', ...notice);
+        await deps.transport.deliver(e.peer, { stream: keys.syncStream, fields: notice, id: messageId() });
       }),
     );
     for (const e of events) deps.monitor.unwatch(input.run, e.peer);

@@ -92,7 +92,9 @@ async function byzantine(
   const avgKey = keys.averagedGradient(input.epoch, input.step);
   const [avg, ...shards] = await Promise.all([
     redis.getBuffer(avgKey),
-    ...Array.from({ length: input.shards }, (_, s) => redis.getBuffer(keys.shardGradient(input.epoch, input.step, s, deps.peerId))),
+    ...Array.from({ length: input.shards }, (_, s) =>
+      redis.getBuffer(keys.shardGradient(input.epoch, input.step, s, deps.peerId)),
+    ),
   ]);
   if (!avg) throw new Error(`averaged gradient of step ${input.epoch}:${input.step} is missing`);
   const honest = bufferToFloat32(avg);

@@ -1,5 +1,6 @@
 import type { Invoker } from '../lib/invoker/types';
 import type { Logger } from '../lib/log';
+import type { MessageTransport } from '../lib/queue/types';
 import type { KeyRing } from '../lib/peer/key-ring';
 import type { PeerSecurity } from '../lib/peer/security';
 import type { PeerMonitor } from '../lib/redis/peer-monitor';
@@ -11,6 +12,11 @@ export interface ActivityDeps {
   peerId: string;
   directory: PeerDirectory;
   invoker: Invoker;
+  /**
+   * Messages to other peers (sync, admissions, removals, handshake offers): through their SQS queues or
+   * straight into their Redis streams (lib/queue/peer-transport.ts).
+   */
+  transport: MessageTransport;
   /** The worker's failure detector (heartbeat writer and prober), shared by the probe and barrier activities. */
   monitor: PeerMonitor;
   log: Logger;

@@ -1,4 +1,5 @@
 import { encodeSync, type ReadyMessage } from '../lib/protocol/sync-message';
+import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
@@ -20,8 +21,7 @@ export function makePublishReady(deps: ActivityDeps) {
     const fields = signedSync(deps, encodeSync({ type: 'ready', peer: deps.peerId, ...message }));
     const outcomes = await Promise.allSettled(
       input.to.map(async (peer) => {
-        const redis = await deps.directory.connection(peer);
-        await redis.xadd(stream, 'MAXLEN', '~', '10000', '*', ...fields);
+        await deps.transport.deliver(peer, { stream, fields, id: messageId() });
       }),
     );
     const delivered: string[] = [];

@@ -8,14 +8,20 @@ import { credentialAad, type PeerSecurity } from '../lib/peer/security';
 import { readTrustedPeer } from '../lib/peer/trust';
 import { PeerDirectory } from '../lib/redis/peer-directory';
 import { temporalSecurityFromEnv } from '../lib/train/temporal-tls';
-import { LambdaInvoker, lambdaInvokerFromEnv } from '../lib/invoker/lambda';
+import { LambdaInvoker } from '../lib/invoker/lambda';
 import { AwsKms } from '../lib/kms/aws';
 import { functionCredentialContext } from '../lib/protocol/functions';
 import { functionsUser, randomPassword, setFunctionsUser } from '../lib/redis/acl';
 import type { RedisEndpoint } from '../lib/redis/connect';
 import { LocalPoolInvoker } from '../lib/invoker/local-pool';
 import { logger } from '../lib/log';
-import { peerIdentityDir, readPeerConfig, type PeerConfig } from '../lib/stack/peer-config';
+import {
+  checkQueuesEnv,
+  lambdaSettingsFromEnv,
+  peerIdentityDir,
+  readPeerConfig,
+  type PeerConfig,
+} from '../lib/stack/peer-config';
 import { createPeerWorker } from './peer-worker';
 
 const pinoLevels = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
@@ -59,10 +65,11 @@ async function main(): Promise<void> {
     ).toString();
     return { ...trusted.redis, username: trusted.credential.username, password };
   });
-  const invoker =
-    (config.lambda ? await lambdaInvoker(config.lambda, peerId, ownEndpoint, directory) : null) ??
-    lambdaInvokerFromEnv() ??
-    new LocalPoolInvoker({ redis: ownEndpoint, concurrency: config.functions ?? 2 });
+  const lambda = config.lambda ?? lambdaSettingsFromEnv(process.env);
+  const invoker = lambda
+    ? await lambdaInvoker(lambda, peerId, ownEndpoint, directory)
+    : new LocalPoolInvoker({ redis: ownEndpoint, concurrency: config.functions ?? 2 });
+  checkQueuesEnv(process.env, listed);
   const temporal = config.temporal ?? network.temporal;
   const connection = await NativeConnection.connect({ address: temporal.address, ...temporalSecurityFromEnv() });
   const worker = await createPeerWorker({

@@ -7,6 +7,10 @@ import { KeyRing } from '../lib/peer/key-ring';
 import type { PeerSecurity } from '../lib/peer/security';
 import type { PeerDirectory } from '../lib/redis/peer-directory';
 import { PeerMonitor } from '../lib/redis/peer-monitor';
+import { QueueError } from '../lib/errors/queue-error';
+import { readTrustedPeer } from '../lib/peer/trust';
+import { PeerTransport, sqsClientFor } from '../lib/queue/peer-transport';
+import { SqsPump, type SqsSend } from '../lib/queue/sqs';
 
 export interface PeerWorkerOptions {
   connection: NativeConnection;
@@ -19,6 +23,8 @@ export interface PeerWorkerOptions {
   security?: PeerSecurity;
   /** A prebuilt workflow bundle (shared by all peers of a stack), else workflows are bundled from source. */
   workflowBundlePath?: string;
+  /** SQS client for the network's queues (tests). @default one from the network file's `queues` settings */
+  sqs?: SqsSend;
 }
 
 /**
@@ -37,10 +43,28 @@ export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker>
   const signer =
     security && keyRing ? heartbeatSigner(opts.peerId, security.keys.signing.privateKey, keyRing) : undefined;
   const monitor = new PeerMonitor(opts.directory, opts.peerId, log, undefined, signer);
+  const network = security?.network ?? null;
+  const sqs = opts.sqs ?? (network?.queues ? sqsClientFor(network.queues) : undefined);
+  const transport = new PeerTransport({
+    network,
+    connection: (peer) => opts.directory.connection(peer),
+    queuesOf: async (peer) => (await readTrustedPeer(await opts.directory.connection(opts.peerId), peer))?.queues,
+    ...(sqs ? { sqs } : {}),
+  });
+  // This peer's own queues, when it receives through SQS: pumped into its Redis streams for as long as the
+  // worker runs (the protocol's readers only ever read those streams).
+  const ownQueues = network?.peers.find((p) => p.id === opts.peerId)?.queues;
+  if (ownQueues && !sqs)
+    throw new QueueError(`peer ${opts.peerId} has SQS queues but the network file has no "queues" settings`);
+  const pump =
+    ownQueues && sqs
+      ? new SqsPump({ client: sqs, queues: ownQueues, redis: await opts.directory.connection(opts.peerId), log })
+      : null;
   const activities = createActivities({
     peerId: opts.peerId,
     directory: opts.directory,
     invoker: opts.invoker,
+    transport,
     monitor,
     log,
     security,
@@ -58,12 +82,16 @@ export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker>
     maxConcurrentActivityTaskExecutions: 16,
   });
   monitor.start();
+  pump?.start();
+  if (pump) log.info({ queues: Object.keys(ownQueues ?? {}) }, "pumping this peer's SQS queues into its Redis");
   const run = worker.run.bind(worker);
   worker.run = async () => {
     try {
       return await run();
     } finally {
       monitor.stop();
+      await pump?.stop();
+      await transport.close();
     }
   };
   return worker;

@@ -4,6 +4,8 @@ import { credentialAad } from '../../lib/peer/security';
 import { readTrustedPeer, recordSecurityEvent, recordTrustedPeer } from '../../lib/peer/trust';
 import { connectRedis, describeRedisError } from '../../lib/redis/connect';
 import { inboxKeys } from '../../lib/redis/keys';
+import type { PeerQueues } from '../../lib/peer/network-file';
+import { QUEUE_KINDS } from '../../lib/queue/types';
 import type { ActivityDeps } from '../deps';
 import { withHeartbeat } from '../heartbeat';
 import type { CredentialOffer, HandshakeMessageType } from './messages';
@@ -143,6 +145,7 @@ async function handle(
     rank: offer.rank,
     redis: offer.redis,
     inbox: offer.inbox,
+    ...(validQueues(offer.queues) ? { queues: offer.queues } : {}),
     taskQueue: offer.taskQueue,
     enrolment: offer.enrolment,
     signingKey: token.signingKey,
@@ -154,6 +157,12 @@ async function handle(
   deps.directory.forget(from);
   deps.keyRing?.forget(from);
   return { from, type, reason: 'verified', ok: true };
+}
+
+/** Queue URLs an offer may carry: one http(s) URL per kind, or none (it receives in its Redis streams). */
+function validQueues(queues: unknown): queues is PeerQueues {
+  if (typeof queues !== 'object' || queues === null) return false;
+  return QUEUE_KINDS.every((k) => /^https?:\/\/\S+$/.test(String((queues as Record<string, unknown>)[k])));
 }
 
 function senderOf(raw: string | undefined): string {

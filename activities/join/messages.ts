@@ -1,3 +1,5 @@
+import type { PeerQueues } from '../../lib/peer/network-file';
+
 /** Handshake message kinds: hello (initialisation, Figure 2), join-request and welcome (join, Figure 3). */
 export type HandshakeMessageType = 'hello' | 'join-request' | 'welcome';
 
@@ -11,6 +13,8 @@ export interface CredentialOffer {
   taskQueue: string;
   redis: { host: string; port: number; tls?: { ca: string } };
   inbox: { username: string; password: string };
+  /** The sender's SQS queues, when it receives through SQS (the recipient sends it sync messages there). */
+  queues?: PeerQueues;
   username: string;
   /** JSON SealedBox. */
   sealedPassword: string;

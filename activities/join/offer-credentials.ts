@@ -2,8 +2,9 @@ import { sealTo, signEnvelope } from '../../lib/crypto';
 import { recordSecurityEvent, recordTrustedPeer, readTrustedPeer, type TrustedPeer } from '../../lib/peer/trust';
 import { credentialAad } from '../../lib/peer/security';
 import { peerUser, randomPassword, setPeerUser } from '../../lib/redis/acl';
-import { connectRedis, describeRedisError } from '../../lib/redis/connect';
+import { describeRedisError } from '../../lib/redis/connect';
 import { inboxKeys } from '../../lib/redis/keys';
+import { messageId } from '../../lib/queue/message-id';
 import type { ActivityDeps } from '../deps';
 import { requireSecurity } from './security-deps';
 import type { CredentialOffer, HandshakeMessageType } from './messages';
@@ -60,6 +61,7 @@ export function makeOfferCredentials(deps: ActivityDeps) {
             taskQueue: self.taskQueue,
             redis: self.redis,
             inbox: self.inbox,
+            ...(self.queues ? { queues: self.queues } : {}),
             username: peerUser(target),
             sealedPassword: JSON.stringify(
               sealTo(token.encryptionKey, Buffer.from(password), credentialAad(network.network, deps.peerId, target)),
@@ -83,13 +85,13 @@ export function makeOfferCredentials(deps: ActivityDeps) {
             trustedAt: 0,
           };
           await recordTrustedPeer(own, record);
-          const box = await connectRedis({ ...redis, ...inbox }, { name: 'spirt-handshake' });
-          try {
-            const stream = input.type === 'welcome' ? inboxKeys.credentials : inboxKeys.joinRequests;
-            await box.xadd(stream, 'MAXLEN', '~', '1000', '*', 'msg', JSON.stringify(envelope));
-          } finally {
-            box.disconnect();
-          }
+          const stream = input.type === 'welcome' ? inboxKeys.credentials : inboxKeys.joinRequests;
+          const queues = listed?.queues ?? known?.queues;
+          await deps.transport.deliver(
+            target,
+            { stream, fields: ['msg', JSON.stringify(envelope)], id: messageId() },
+            { redis, inbox, ...(queues ? { queues } : {}) },
+          );
           await recordSecurityEvent(own, {
             event: 'sent',
             from: target,

@@ -1,3 +1,3 @@
 export { type Invoker, FunctionError } from './types';
 export { LocalPoolInvoker, type LocalPoolOptions } from './local-pool';
-export { LambdaInvoker, lambdaInvokerFromEnv, type LambdaInvokerOptions } from './lambda';
+export { LambdaInvoker, type LambdaInvokerOptions } from './lambda';

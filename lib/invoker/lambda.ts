@@ -98,25 +98,3 @@ export class LambdaInvoker implements Invoker {
     this.opts.client?.destroy();
   }
 }
-
-/**
- * The invoker a peer worker uses: AWS Lambda when `SPIRT_FUNCTIONS=lambda` (region from
- * `AWS_REGION`, function names from `SPIRT_LAMBDA_COMPUTE_GRADIENT` / `SPIRT_LAMBDA_EVALUATE` /
- * `SPIRT_LAMBDA_ZENO_SCORES`, default `spirt-compute-gradient` ...), else null (use the local pool).
- */
-export function lambdaInvokerFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-  envelope?: LambdaInvokerOptions['envelope'],
-): LambdaInvoker | null {
-  if (env.SPIRT_FUNCTIONS !== 'lambda') return null;
-  if (!env.AWS_REGION) throw new Error('SPIRT_FUNCTIONS=lambda needs AWS_REGION');
-  return new LambdaInvoker({
-    region: env.AWS_REGION,
-    functionNames: {
-      'compute-gradient': env.SPIRT_LAMBDA_COMPUTE_GRADIENT ?? 'spirt-compute-gradient',
-      evaluate: env.SPIRT_LAMBDA_EVALUATE ?? 'spirt-evaluate',
-      'zeno-scores': env.SPIRT_LAMBDA_ZENO_SCORES ?? 'spirt-zeno-scores',
-    },
-    ...(envelope ? { envelope } : {}),
-  });
-}

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { peerKeys } from '../redis/keys';
+import type { PeerQueues } from './network-file';
 
 /**
  * What this peer verified about another peer (the handshake's result), in its own Redis
@@ -12,6 +13,8 @@ export interface TrustedPeer {
   taskQueue: string;
   /** Its public inbox user (to send it handshake messages). */
   inbox: { username: string; password: string };
+  /** Its SQS queues, when it receives through SQS. */
+  queues?: PeerQueues;
   /** The enrolment token that vouched for it (verified against the administrator key). */
   enrolment: string;
   signingKey: string;

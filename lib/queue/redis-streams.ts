@@ -1,23 +1,35 @@
 import type Redis from 'ioredis';
 import { QueueError } from '../errors/queue-error';
-import { queueKindOf, streamCap, type MessageTransport, type PeerMessage } from './types';
+import { connectRedis } from '../redis/connect';
+import { queueKindOf, streamCap, type InboxRoute, type MessageTransport, type PeerMessage } from './types';
 
 /**
- * The local transport: XADD straight into the recipient's Redis, over a connection the caller opens (the
- * peer's `peer:<id>` ACL user for sync messages, the public inbox user for handshake messages). Redis
- * Streams deliver once and in order, so the message id is not needed for dedup here.
+ * The local transport: XADD straight into the recipient's Redis. Sync messages go over `connection(peer)`
+ * (the peer's `peer:<id>` ACL user; the connection belongs to the caller). A handshake message with a
+ * route goes in as the recipient's public inbox user, over a connection of its own: the recipient may not
+ * know the sender yet. Redis Streams deliver once and in order, so the message id is not needed for dedup.
  */
 export class RedisStreamTransport implements MessageTransport {
-  constructor(private readonly connect: (peer: string, message: PeerMessage) => Promise<Redis>) {}
+  constructor(private readonly connection: (peer: string) => Promise<Redis>) {}
 
-  async deliver(peer: string, message: PeerMessage): Promise<void> {
+  async deliver(peer: string, message: PeerMessage, route?: InboxRoute): Promise<void> {
     const kind = queueKindOf(message.stream);
     if (!kind) throw new QueueError(`stream ${message.stream} is not one other peers may write to`);
-    const redis = await this.connect(peer, message);
-    await redis.xadd(message.stream, 'MAXLEN', '~', String(streamCap(kind)), '*', ...message.fields);
+    const append = (redis: Redis) =>
+      redis.xadd(message.stream, 'MAXLEN', '~', String(streamCap(kind)), '*', ...message.fields);
+    if (kind === 'sync' || !route) {
+      await append(await this.connection(peer));
+      return;
+    }
+    const box = await connectRedis({ ...route.redis, ...route.inbox }, { name: 'spirt-handshake' });
+    try {
+      await append(box);
+    } finally {
+      box.disconnect();
+    }
   }
 
   async close(): Promise<void> {
-    // Connections belong to the caller.
+    // Sync connections belong to the caller; inbox connections are closed after each message.
   }
 }

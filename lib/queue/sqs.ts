@@ -25,25 +25,31 @@ import { packageRoot } from '../stack/paths';
 import { isMessageId } from './message-id';
 import { QUEUE_KINDS, queueKindOf, streamCap, type MessageTransport, type PeerMessage, type QueueKind } from './types';
 
-type SqsSend = Pick<SQSClient, 'send' | 'destroy'>;
+export type SqsSend = Pick<SQSClient, 'send' | 'destroy'>;
 
 /** The URL of `peer`'s queue of one kind (from the network file). @throws QueueError for an unknown peer */
-export type QueueUrlOf = (peer: string, kind: QueueKind) => string;
+export type QueueUrlOf = (peer: string, kind: QueueKind) => string | Promise<string>;
 
 const MAX_BODY = 256 * 1024;
 
 export class SqsTransport implements MessageTransport {
-  constructor(private readonly opts: { client: SqsSend; queueUrl: QueueUrlOf }) {}
+  constructor(private readonly opts: { client: SqsSend; queueUrl?: QueueUrlOf }) {}
 
   async deliver(peer: string, message: PeerMessage): Promise<void> {
     const kind = queueKindOf(message.stream);
     if (!kind) throw new QueueError(`stream ${message.stream} is not one other peers may write to`);
+    if (!this.opts.queueUrl) throw new QueueError(`no queue URL of peer ${peer} is known to this transport`);
+    await this.sendTo(await this.opts.queueUrl(peer, kind), message, peer);
+  }
+
+  /** Sends `message` to the queue at `url` (of recipient `peer`, named in errors). */
+  async sendTo(url: string, message: PeerMessage, peer: string): Promise<void> {
+    if (!queueKindOf(message.stream))
+      throw new QueueError(`stream ${message.stream} is not one other peers may write to`);
     if (!isMessageId(message.id)) throw new QueueError(`message id ${String(message.id)} is not a message id`);
     const body = JSON.stringify({ v: 1, stream: message.stream, fields: message.fields, id: message.id });
     if (Buffer.byteLength(body) > MAX_BODY) throw new QueueError(`message to ${peer} is over 256 KiB`);
-    await this.opts.client.send(
-      new SendMessageCommand({ QueueUrl: this.opts.queueUrl(peer, kind), MessageBody: body }),
-    );
+    await this.opts.client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
   }
 
   async close(): Promise<void> {

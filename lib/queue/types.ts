@@ -19,9 +19,23 @@ export interface PeerMessage {
   id: string;
 }
 
+/**
+ * How to reach a peer this worker may have no database user at yet (handshake messages): its public Redis
+ * endpoint with the public inbox user, and its queues when it has any.
+ */
+export interface InboxRoute {
+  redis: { host: string; port: number; tls?: { ca: string } };
+  inbox: { username: string; password: string };
+  queues?: Record<QueueKind, string>;
+}
+
 export interface MessageTransport {
-  /** Appends `message` to its stream at `peer`. @throws when the peer or its queue cannot be reached */
-  deliver(peer: string, message: PeerMessage): Promise<void>;
+  /**
+   * Appends `message` to its stream at `peer`. Handshake messages give the `route` (the sender may not be
+   * trusted by the recipient yet).
+   * @throws when the peer or its queue cannot be reached
+   */
+  deliver(peer: string, message: PeerMessage, route?: InboxRoute): Promise<void>;
   close(): Promise<void>;
 }
 

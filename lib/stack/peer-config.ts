@@ -4,6 +4,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StackError } from '../errors/stack-error';
+import type { NetworkPeer } from '../peer/network-file';
+import { QUEUE_KINDS } from '../queue/types';
 
 export interface PeerConfig {
   v: 1;
@@ -80,4 +82,63 @@ export function readPeerConfig(path: string): PeerConfig {
   const base = resolve(path, '..');
   const config = c as PeerConfig;
   return { ...config, networkFile: resolve(base, config.networkFile), dir: resolve(base, config.dir) };
+}
+
+/**
+ * The functions' Lambda settings from the environment a deployed host's unit sets (deploy/lib/peer-host.ts):
+ * `SPIRT_FUNCTIONS=lambda`, `AWS_REGION`, `SPIRT_KMS_KEY_ID` (the peer's key, which seals the functions'
+ * Redis credential), `SPIRT_LAMBDA_COMPUTE_GRADIENT` / `_EVALUATE` / `_ZENO_SCORES` (function names), and
+ * optionally `SPIRT_LAMBDA_ENDPOINT` / `SPIRT_KMS_ENDPOINT` (VPC endpoints). Null without
+ * `SPIRT_FUNCTIONS=lambda` (the local pool).
+ * @throws StackError naming every missing variable
+ */
+export function lambdaSettingsFromEnv(env: NodeJS.ProcessEnv): PeerConfig['lambda'] | null {
+  const mode = env.SPIRT_FUNCTIONS;
+  if (mode === undefined || mode === '' || mode === 'local') return null;
+  if (mode !== 'lambda') throw new StackError(`SPIRT_FUNCTIONS="${mode}": use lambda or local`);
+  const names = {
+    'compute-gradient': env.SPIRT_LAMBDA_COMPUTE_GRADIENT,
+    evaluate: env.SPIRT_LAMBDA_EVALUATE,
+    'zeno-scores': env.SPIRT_LAMBDA_ZENO_SCORES,
+  };
+  const required: Record<string, string | undefined> = {
+    AWS_REGION: env.AWS_REGION,
+    SPIRT_KMS_KEY_ID: env.SPIRT_KMS_KEY_ID,
+    SPIRT_LAMBDA_COMPUTE_GRADIENT: names['compute-gradient'],
+    SPIRT_LAMBDA_EVALUATE: names.evaluate,
+    SPIRT_LAMBDA_ZENO_SCORES: names['zeno-scores'],
+  };
+  const missing = Object.keys(required).filter((k) => !required[k]);
+  if (missing.length > 0) throw new StackError(`SPIRT_FUNCTIONS=lambda needs ${missing.join(', ')}`);
+  return {
+    region: env.AWS_REGION!,
+    functionNames: names as NonNullable<PeerConfig['lambda']>['functionNames'],
+    kmsKeyId: env.SPIRT_KMS_KEY_ID!,
+    ...(env.SPIRT_LAMBDA_ENDPOINT ? { endpoint: env.SPIRT_LAMBDA_ENDPOINT } : {}),
+    ...(env.SPIRT_KMS_ENDPOINT ? { kmsEndpoint: env.SPIRT_KMS_ENDPOINT } : {}),
+  };
+}
+
+/**
+ * A deployed host's unit says `SPIRT_QUEUES=sqs` and its own queue URLs (`SPIRT_SQS_SYNC_URL`,
+ * `SPIRT_SQS_JOIN_REQUESTS_URL`, `SPIRT_SQS_CREDENTIALS_URL`); the senders take the URLs from the network
+ * file, so both must agree.
+ * @throws StackError when they do not (a network file assembled without the deployment's queues)
+ */
+export function checkQueuesEnv(env: NodeJS.ProcessEnv, listed: NetworkPeer): void {
+  const mode = env.SPIRT_QUEUES;
+  if (mode === undefined || mode === '' || mode === 'redis') return;
+  if (mode !== 'sqs') throw new StackError(`SPIRT_QUEUES="${mode}": use sqs or redis`);
+  if (!listed.queues)
+    throw new StackError(
+      `SPIRT_QUEUES=sqs but the network file lists no queues for ${listed.id}: add them with spirt admin network add-peer --queues`,
+    );
+  for (const kind of QUEUE_KINDS) {
+    const name = `SPIRT_SQS_${kind.toUpperCase().replace(/-/g, '_')}_URL`;
+    const url = env[name];
+    if (url && url !== listed.queues[kind])
+      throw new StackError(
+        `${name} is ${url} but the network file gives ${listed.id}'s ${kind} queue as ${listed.queues[kind]}`,
+      );
+  }
 }

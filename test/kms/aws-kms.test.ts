@@ -8,7 +8,8 @@ import { freePort } from '../../lib/stack/ports';
 import { motoClientConfig, startMoto, type MotoServer } from '../support/moto';
 import { reasonOfAsync } from '../helpers/security-error';
 
-// The AWS KMS adapter against moto in server mode (a real HTTP endpoint speaking the KMS API).
+// The AWS KMS adapter against moto in server mode (a real HTTP endpoint speaking the KMS API): what only it
+// does. The protocol it shares with the local KMS is tested on both in kms-contract.test.ts.
 let moto: MotoServer;
 let keyId: string;
 let kms: AwsKms;
@@ -29,31 +30,6 @@ afterAll(async () => {
 });
 
 describe('AwsKms against moto', () => {
-  it('encrypts and decrypts with the encryption context', async () => {
-    const blob = await kms.encrypt(Buffer.from('redis password'), context);
-    expect(blob.includes(Buffer.from('redis password'))).toBe(false);
-    expect((await kms.decrypt(blob, context)).toString()).toBe('redis password');
-  });
-
-  it('refuses another encryption context with a SecurityError', async () => {
-    const blob = await kms.encrypt(Buffer.from('secret'), context);
-    expect(await reasonOfAsync(kms.decrypt(blob, { ...context, peer: 'p2' }))).toBe('decrypt-failed');
-    expect(await reasonOfAsync(kms.decrypt(blob, {}))).toBe('decrypt-failed');
-  });
-
-  it('refuses a tampered ciphertext', async () => {
-    const blob = await kms.encrypt(Buffer.from('secret'), context);
-    blob[blob.length - 5] ^= 0x01;
-    await expect(kms.decrypt(blob, context)).rejects.toBeInstanceOf(SecurityError);
-  });
-
-  it('generates a 256-bit data key whose ciphertext decrypts to it', async () => {
-    const dataKey = await kms.generateDataKey(context);
-    expect(dataKey.plaintext).toHaveLength(32);
-    expect((await kms.decrypt(dataKey.ciphertext, context)).equals(dataKey.plaintext)).toBe(true);
-    expect(await reasonOfAsync(kms.decrypt(dataKey.ciphertext, { purpose: 'other' }))).toBe('decrypt-failed');
-  });
-
   it('names a missing key without leaking anything else', async () => {
     const missing = new AwsKms({
       keyId: '00000000-0000-0000-0000-000000000000',

@@ -1,4 +1,5 @@
-import { LambdaInvoker, lambdaInvokerFromEnv } from '../../lib/invoker/lambda';
+import { LambdaInvoker } from '../../lib/invoker/lambda';
+import { lambdaSettingsFromEnv } from '../../lib/stack/peer-config';
 import type { EvaluateEvent } from '../../lib/protocol/functions';
 
 // A stand-in for the AWS client (unit test of the payload and error mapping; no AWS here).
@@ -46,9 +47,29 @@ describe('LambdaInvoker', () => {
     });
   });
 
-  it('is chosen by SPIRT_FUNCTIONS=lambda and needs a region', () => {
-    expect(lambdaInvokerFromEnv({})).toBeNull();
-    expect(() => lambdaInvokerFromEnv({ SPIRT_FUNCTIONS: 'lambda' })).toThrow(/AWS_REGION/);
-    expect(lambdaInvokerFromEnv({ SPIRT_FUNCTIONS: 'lambda', AWS_REGION: 'us-east-1' })).toBeInstanceOf(LambdaInvoker);
+  it('is chosen by SPIRT_FUNCTIONS=lambda, with every setting a deployed unit gives', () => {
+    expect(lambdaSettingsFromEnv({})).toBeNull();
+    expect(lambdaSettingsFromEnv({ SPIRT_FUNCTIONS: 'local' })).toBeNull();
+    expect(() => lambdaSettingsFromEnv({ SPIRT_FUNCTIONS: 'aws' })).toThrow(/use lambda or local/);
+    expect(() => lambdaSettingsFromEnv({ SPIRT_FUNCTIONS: 'lambda', AWS_REGION: 'us-east-1' })).toThrow(
+      /needs SPIRT_KMS_KEY_ID, SPIRT_LAMBDA_COMPUTE_GRADIENT, SPIRT_LAMBDA_EVALUATE, SPIRT_LAMBDA_ZENO_SCORES$/,
+    );
+    const env = {
+      SPIRT_FUNCTIONS: 'lambda',
+      AWS_REGION: 'eu-west-1',
+      SPIRT_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:1:key/k',
+      SPIRT_LAMBDA_COMPUTE_GRADIENT: 'spirt-n-p1-compute-gradient',
+      SPIRT_LAMBDA_EVALUATE: 'spirt-n-p1-evaluate',
+      SPIRT_LAMBDA_ZENO_SCORES: 'spirt-n-p1-zeno-scores',
+    };
+    expect(lambdaSettingsFromEnv(env)).toEqual({
+      region: 'eu-west-1',
+      kmsKeyId: 'arn:aws:kms:eu-west-1:1:key/k',
+      functionNames: {
+        'compute-gradient': 'spirt-n-p1-compute-gradient',
+        evaluate: 'spirt-n-p1-evaluate',
+        'zeno-scores': 'spirt-n-p1-zeno-scores',
+      },
+    });
   });
 });

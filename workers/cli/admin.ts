@@ -78,6 +78,11 @@ export function registerAdmin(program: Command): void {
       .requiredOption('--name <network>', 'network name (tokens and signed messages are bound to it)')
       .requiredOption('--temporal <host:port>', 'Temporal frontend every peer connects to')
       .option('--namespace <ns>', 'Temporal namespace', 'default')
+      .option(
+        '--sqs-region <region>',
+        "the peers' messages go through their SQS queues in this region (each peer's queue URLs: add-peer --queues)",
+      )
+      .option('--sqs-endpoint <url>', 'SQS endpoint override (a VPC endpoint; moto in tests)')
       .option('--force', 'replace an existing file'),
   ).action((options: NetworkInitOptions) => networkInit(options));
   addDirOptions(
@@ -91,7 +96,11 @@ export function registerAdmin(program: Command): void {
       .requiredOption('--redis <host:port>', "the peer's Redis as the other peers reach it")
       .option('--tls-ca <file>', "CA certificate (PEM) of the peer's Redis when it serves TLS")
       .option('--expires <when>', 'enrolment validity', '30d')
-      .option('--standby', 'not a founder: it joins later with spirt peer add'),
+      .option('--standby', 'not a founder: it joins later with spirt peer add')
+      .option(
+        '--queues <urls>',
+        "the peer's SQS queue URLs (a network with --sqs-region): sync=URL,join-requests=URL,credentials=URL",
+      ),
   ).action((options: NetworkAddOptions) => networkAddPeer(options));
 }
 
@@ -100,6 +109,8 @@ type NetworkInitOptions = AdminOptions & {
   name: string;
   temporal: string;
   namespace: string;
+  sqsRegion?: string;
+  sqsEndpoint?: string;
   force?: boolean;
 };
 type NetworkAddOptions = AdminOptions & {
@@ -109,6 +120,7 @@ type NetworkAddOptions = AdminOptions & {
   tlsCa?: string;
   expires: string;
   standby?: boolean;
+  queues?: string;
 };
 
 async function loadAdmin(options: AdminOptions) {
@@ -128,20 +140,25 @@ async function networkInit(options: NetworkInitOptions): Promise<void> {
   if (existsSync(options.out) && !options.force)
     throw new ConfigError(`${options.out} exists; pass --force to replace it`);
   const admin = await loadAdmin(options);
-  const network = newNetworkFile(options.name, admin.publicKey, {
-    address: options.temporal,
-    namespace: options.namespace,
-  });
+  if (options.sqsEndpoint && !options.sqsRegion) throw new ConfigError('--sqs-endpoint needs --sqs-region');
+  const network = newNetworkFile(
+    options.name,
+    admin.publicKey,
+    { address: options.temporal, namespace: options.namespace },
+    options.sqsRegion
+      ? { region: options.sqsRegion, ...(options.sqsEndpoint ? { endpoint: options.sqsEndpoint } : {}) }
+      : undefined,
+  );
   (await import('../../lib/peer/network-file')).writeNetworkFileAt(options.out, network);
   say(
-    `wrote network ${network.network} to ${options.out} (Temporal ${options.temporal}, namespace ${options.namespace})`,
+    `wrote network ${network.network} to ${options.out} (Temporal ${options.temporal}, namespace ${options.namespace}${options.sqsRegion ? `; messages through SQS in ${options.sqsRegion}` : ''})`,
   );
 }
 
 async function networkAddPeer(options: NetworkAddOptions): Promise<void> {
   const { readFileSync } = await import('node:fs');
   const { readNetworkFileAt } = await import('../../lib/peer/network-file');
-  const { addNetworkPeer } = await import('../../lib/peer/network-admin');
+  const { addNetworkPeer, parseQueueUrls } = await import('../../lib/peer/network-admin');
   const { checkPublicKeysFile } = await import('../../lib/crypto/public-keys');
   const { ConfigError } = await import('../../lib/errors/config-error');
   const network = readNetworkFileAt(options.file);
@@ -158,6 +175,7 @@ async function networkAddPeer(options: NetworkAddOptions): Promise<void> {
     ...(options.tlsCa ? { tlsCa: readFileSync(options.tlsCa, 'utf8') } : {}),
     expires: options.expires,
     standby: options.standby === true,
+    ...(options.queues ? { queues: parseQueueUrls(options.queues) } : {}),
   });
   (await import('../../lib/peer/network-file')).writeNetworkFileAt(options.file, next);
   const peer = next.peers.find((p) => p.redis.host + ':' + p.redis.port === options.redis)!;
