@@ -190,6 +190,7 @@ export class PeerHost extends Construct {
             })(),
       networkBucket: network.networkBucket.bucketName,
       networkFileKey: NETWORK_FILE_KEY,
+      publicPrefix: peerPublicPrefix(peer),
       temporalApiKey: apiKey,
       temporalMtlsSecretArn: config.temporal.mtls?.secretArn,
     };

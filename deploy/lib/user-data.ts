@@ -12,6 +12,8 @@ export interface HostBootSettings {
   release: { kind: 's3'; bucket: string; key: string } | { kind: 'url'; url: string; sha256: string };
   networkBucket: string;
   networkFileKey: string;
+  /** Where the host publishes its public keys in the network bucket (`peers/<id>/`). */
+  publicPrefix: string;
   temporalApiKey?: { secretArn: string } | { parameterName: string };
   temporalMtlsSecretArn?: string;
 }
@@ -32,17 +34,22 @@ function q(value: string): string {
 }
 
 /**
- * Runs as root before every start of the unit: fetches the network file the administrator published
- * (the unit fails, and systemd retries, until it exists) and the Temporal credential into a tmpfs file
- * readable only by the spirt user.
+ * Runs as root before every start of the unit: makes the peer's keys on first boot (as the spirt user,
+ * sealed under the peer's AWS KMS key: no private key is ever on disk in the clear) and publishes its public
+ * keys for enrolment; fetches the network file the administrator published (the unit fails, and systemd
+ * retries, until it exists) and the Temporal credential into a tmpfs file readable only by the spirt user.
  */
 export function renderPrepareScript(s: HostBootSettings): string {
   const run = HOST_PATHS.runtimeDir;
+  const identity = `${HOST_PATHS.stateDir}/identity`;
   const lines = [
     '#!/bin/bash',
     'set -euo pipefail',
     'umask 077',
     `install -d -m 0700 -o spirt -g spirt ${run}`,
+    // The unit's environment (SPIRT_KMS_KEY_ID, AWS_REGION) reaches this step and runuser keeps it.
+    `runuser -u spirt -- /usr/local/bin/node ${HOST_PATHS.app}/bin/spirt.js keys generate --peer ${s.peer} --out ${identity} --kms aws --if-missing`,
+    `aws s3 cp --region ${s.region} --only-show-errors ${identity}/pubkeys.json s3://${s.networkBucket}/${s.publicPrefix}pubkeys.json`,
     `if ! aws s3 cp --region ${s.region} --only-show-errors s3://${s.networkBucket}/${s.networkFileKey} ${HOST_PATHS.networkFile}.new; then`,
     `  echo "spirt: no network file at s3://${s.networkBucket}/${s.networkFileKey} yet (publish it after enrolment, see docs/deploy.md)" >&2`,
     '  exit 1',

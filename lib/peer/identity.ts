@@ -2,11 +2,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { generatePeerKeys, openPrivateKeys, sealPrivateKeys, type KeySuite, type PeerKeys } from '../crypto';
 import { StackError } from '../errors/stack-error';
+import { AwsKms } from '../kms/aws';
 import { LocalKms } from '../kms/local';
 import type { Kms } from '../kms/types';
 
 // One peer's identity on disk (its own directory, 0700; every file 0600):
-//   master.key         the local KMS master key (the AWS KMS replaces it in the cloud)
+//   master.key         the local KMS master key (none when the keys are sealed under AWS KMS)
 //   keys.sealed.json   public keys in clear, private keys only as KMS ciphertext
 //   owner.sealed       the password of the peer's own Redis `owner` user, KMS-encrypted
 // Nothing else on the machine holds these secrets in the clear; the worker opens them at start.
@@ -31,6 +32,32 @@ function context(peer: string, purpose: string): Record<string, string> {
 /** The local KMS of a peer's identity directory (creating its master key when missing). */
 export function localKmsFor(dir: string): Kms {
   return new LocalKms(join(dir, files.master));
+}
+
+/**
+ * The KMS an identity directory's keys are sealed under, as its sealed-keys record says: the local master key
+ * file, or AWS KMS (a deployed host: `SPIRT_KMS_KEY_ID` names the peer's key, `AWS_REGION` its region,
+ * `SPIRT_KMS_ENDPOINT` an endpoint override; credentials come from the instance role).
+ * @throws StackError when the keys are under AWS KMS and no key id is set
+ */
+export function identityKms(dir: string, env: NodeJS.ProcessEnv = process.env): Kms {
+  const path = join(dir, files.keys);
+  let kind: unknown = 'local';
+  if (existsSync(path)) {
+    try {
+      kind = (JSON.parse(readFileSync(path, 'utf8')) as { kms?: unknown }).kms;
+    } catch (err) {
+      throw new StackError(`${path} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if (kind !== 'aws') return localKmsFor(dir);
+  if (!env.SPIRT_KMS_KEY_ID)
+    throw new StackError(`the keys in ${dir} are sealed under AWS KMS: set SPIRT_KMS_KEY_ID (and AWS_REGION)`);
+  return new AwsKms({
+    keyId: env.SPIRT_KMS_KEY_ID,
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env.SPIRT_KMS_ENDPOINT ? { endpoint: env.SPIRT_KMS_ENDPOINT } : {}),
+  });
 }
 
 /**
@@ -59,7 +86,7 @@ export async function createPeerIdentity(
  * Opens a peer's identity through its KMS.
  * @throws StackError when the directory holds no identity; SecurityError when the KMS refuses.
  */
-export async function loadPeerIdentity(dir: string, peer: string, kms: Kms = localKmsFor(dir)): Promise<PeerIdentity> {
+export async function loadPeerIdentity(dir: string, peer: string, kms: Kms = identityKms(dir)): Promise<PeerIdentity> {
   const keysPath = join(dir, files.keys);
   if (!existsSync(keysPath)) throw new StackError(`no identity for peer ${peer} in ${dir}`);
   const keys = await openPrivateKeys(kms, JSON.parse(readFileSync(keysPath, 'utf8')), context(peer, 'peer-keys'));
@@ -79,7 +106,7 @@ export async function ensureOwnerPassword(
   dir: string,
   peer: string,
   newPassword: () => string,
-  kms: Kms = localKmsFor(dir),
+  kms: Kms = identityKms(dir),
 ): Promise<void> {
   if (!existsSync(join(dir, files.keys)))
     throw new StackError(`no keys for peer ${peer} in ${dir}: run spirt keys generate --peer ${peer} --out ${dir}`);

@@ -7,6 +7,11 @@ import { kmsFromConfig } from '../../lib/kms';
 import { freePort } from '../../lib/stack/ports';
 import { motoClientConfig, startMoto, type MotoServer } from '../support/moto';
 import { reasonOfAsync } from '../helpers/security-error';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureOwnerPassword, identityKms, loadPeerIdentity } from '../../lib/peer/identity';
+import { main } from '../../workers/cli/index';
 
 // The AWS KMS adapter against moto in server mode (a real HTTP endpoint speaking the KMS API): what only it
 // does. The protocol it shares with the local KMS is tested on both in kms-contract.test.ts.
@@ -75,6 +80,35 @@ describe('AwsKms against moto', () => {
       );
     } finally {
       await viaFactory.close();
+      process.env = saved;
+    }
+  });
+
+  it("spirt keys generate --kms aws seals a peer's keys under AWS KMS; the peer's identity opens with the unit's environment", async () => {
+    const saved = { ...process.env };
+    process.env.AWS_ACCESS_KEY_ID = 'testing';
+    process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+    const dir = mkdtempSync(join(tmpdir(), 'spirt-aws-identity-'));
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const args = ['keys', 'generate', '--peer', 'p7', '--out', dir, '--kms', 'aws', '--kms-key-id', keyId];
+      expect(await main([...args, '--kms-endpoint', moto.endpoint, '--region', motoClientConfig.region])).toBe(0);
+      // No master key file: the private keys open only through the peer's AWS KMS key.
+      expect(readdirSync(dir).sort()).toEqual(['keys.sealed.json', 'pubkeys.json']);
+      expect(JSON.parse(readFileSync(join(dir, 'keys.sealed.json'), 'utf8')).kms).toBe('aws');
+      // A host's boot runs it every time: the second run leaves the keys as they are.
+      expect(await main([...args, '--if-missing'])).toBe(0);
+      expect(() => identityKms(dir, {})).toThrow(/sealed under AWS KMS: set SPIRT_KMS_KEY_ID/);
+      const env = { SPIRT_KMS_KEY_ID: keyId, AWS_REGION: motoClientConfig.region, SPIRT_KMS_ENDPOINT: moto.endpoint };
+      await ensureOwnerPassword(dir, 'p7', () => 'owner-secret', identityKms(dir, env));
+      const identity = await loadPeerIdentity(dir, 'p7', identityKms(dir, env));
+      expect(identity.ownerPassword).toBe('owner-secret');
+      const pub = JSON.parse(readFileSync(join(dir, 'pubkeys.json'), 'utf8')) as { signingKey: string };
+      expect(identity.keys.signing.publicKey).toBe(pub.signingKey);
+      expect(readFileSync(join(dir, 'owner.sealed'), 'utf8')).not.toContain('owner-secret');
+    } finally {
+      write.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
       process.env = saved;
     }
   });
