@@ -1,6 +1,7 @@
 import { runKeys } from '../lib/redis/keys';
 import { averageTensors, sgdUpdate } from '../lib/redis/tensor-ops';
 import type { ActivityDeps } from './deps';
+import { appliedAtOrAfter, applyOwnGradient, applySync } from './local-steps';
 import { loadPlan } from './run-plan';
 
 export interface ApplyUpdateInput {
@@ -16,6 +17,11 @@ export interface ApplyUpdateInput {
   timings?: Record<string, number>;
   /** Peer gradients left out of this step's aggregation, and why: recorded with the step's metrics. */
   dropped?: { peer: string; reason: string }[];
+  /**
+   * `step` (default): SGD with the aggregate. Local SGD (syncEvery > 1): `local` applies this peer's own
+   * average; `sync` sets the model to the anchor minus lr x the aggregate of the peers' changes.
+   */
+  mode?: 'step' | 'local' | 'sync';
 }
 
 /**
@@ -31,8 +37,15 @@ export function makeApplyUpdate(deps: ActivityDeps) {
     const own = await deps.directory.connection(deps.peerId);
     const { epoch, step } = input;
     const stepId = `${epoch}:${step}`;
-    const applied = (await own.get(keys.appliedStep)) !== stepId;
-    if (applied) {
+    const mode = input.mode ?? 'step';
+    const sgd = { lr: input.lr, momentum: input.momentum, weightDecay: input.weightDecay };
+    // Once per step, and never for a step at or before the last one applied: a worker that crashed in the
+    // middle of a chain of local-activity steps re-runs them on replay, and they must not apply again.
+    let applied: boolean;
+    if (mode === 'local') applied = await applyOwnGradient(own, keys, plan, epoch, step, sgd);
+    else if (mode === 'sync') applied = await applySync(own, keys, plan, epoch, step, input.lr);
+    else applied = !appliedAtOrAfter(await own.get(keys.appliedStep), epoch, step);
+    if (applied && mode === 'step') {
       await sgdUpdate(
         own,
         keys.params,

@@ -4,6 +4,7 @@ import { bufferToFloat32, float32ToBuffer } from '../lib/tensor/float32';
 import { averageTensors } from '../lib/redis/tensor-ops';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
+import { applyOwnGradient, writeModelDelta, type LocalSgd } from './local-steps';
 import { loadPlan } from './run-plan';
 
 export interface AverageShardGradientsInput {
@@ -12,6 +13,12 @@ export interface AverageShardGradientsInput {
   step: number;
   /** Function calls of this step (own shards, taken-over units and catch-up batches). */
   shards: number;
+  /**
+   * Local SGD (syncEvery > 1). `local`: the average stays here (not signed, not published; applyUpdate
+   * applies it to this peer's model). `sync`: it is applied to this peer's model, then replaced by the
+   * model's change since the last synchronisation, which is what gets signed and published.
+   */
+  localSgd?: LocalSgd & { mode: 'local' | 'sync' };
 }
 
 /** Paper III.3.4: averages this step's shard gradients (and updated buffers) inside the peer's Redis. */
@@ -37,6 +44,11 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
         shards.map((s) => keys.shardBuffers(input.epoch, input.step, s, deps.peerId)),
         { ttlSeconds: plan.ttlSeconds, path: plan.path },
       );
+    }
+    if (input.localSgd?.mode === 'local') return { length, ms: Date.now() - started, signMs: 0 };
+    if (input.localSgd?.mode === 'sync') {
+      await applyOwnGradient(redis, keys, plan, input.epoch, input.step, input.localSgd);
+      await writeModelDelta(redis, keys, plan, input.epoch, input.step, input.localSgd.lr);
     }
     if (plan.attack && plan.attack.attack !== 'labelflip')
       await byzantine(deps, input, plan.attack, plan.peers, plan.seed);

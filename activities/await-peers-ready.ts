@@ -99,7 +99,7 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
           timedOut = true;
           break;
         }
-        Context.current().heartbeat({ heard: heard.length, waitingFor });
+        if (!Context.current().info.isLocal) Context.current().heartbeat({ heard: heard.length, waitingFor });
         const after = lastId ?? (input.cursor.startsWith('(') ? input.cursor.slice(1) : '0-0');
         await blocking.xread('COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', stream, after);
       }

@@ -6,6 +6,8 @@ import { Context } from '@temporalio/activity';
  */
 export async function withHeartbeat<T>(work: () => Promise<T>, everyMs = 1000): Promise<T> {
   const ctx = Context.current();
+  // A local activity has no heartbeat: its worker keeps the workflow task alive instead.
+  if (ctx.info.isLocal) return work();
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), everyMs);
   try {

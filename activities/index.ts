@@ -9,6 +9,7 @@ import { makeComputeShardGradient } from './compute-shard-gradient';
 import type { ActivityDeps } from './deps';
 import { makeEvaluateModel } from './evaluate-model';
 import { makeFetchPeerGradients } from './fetch-peer-gradients';
+import { makeFusedStep } from './fused-step';
 import { makePreparePeer } from './prepare-peer';
 import { makeProbePeers } from './probe-peers';
 import { makeAcceptOffers } from './join/accept-offers';
@@ -32,6 +33,10 @@ export function createActivities(deps: ActivityDeps) {
     fetchPeerGradients: makeFetchPeerGradients(deps),
     aggregateGradients: makeAggregateGradients(deps),
     applyUpdate: makeApplyUpdate(deps),
+    // Nothing: a regular activity the workflow awaits to end a long workflow task (see peer-training.ts).
+    yieldToServer: async (): Promise<void> => undefined,
+    // The same steps fused into three local activities (the default step path).
+    ...makeFusedStep(deps),
     evaluateModel: makeEvaluateModel(deps),
     admitPeers: makeAdmitPeers(deps),
     awaitAdmission: makeAwaitAdmission(deps),

@@ -59,7 +59,7 @@ async function prepare(deps: ActivityDeps, input: PreparePeerInput): Promise<Pre
         .set(keys.plan, JSON.stringify(plan))
         .set(keys.params, float32ToBuffer(trainer.initParams(input.seed)))
         .set(keys.buffers, float32ToBuffer(trainer.initBuffers()))
-        .del(keys.momentum, keys.appliedStep)
+        .del(keys.momentum, keys.appliedStep, keys.anchor, keys.syncedStep)
         .set(keys.layout, manifest)
         .exec();
     }

@@ -18,6 +18,14 @@ export const { preparePeer, computeShardGradient, evaluateModel } = proxyActivit
   retry,
 });
 
+// A no-op regular activity: awaiting it ends the current workflow task (handed straight back to this worker
+// with eager dispatch), so that queries and signals waiting for the task are answered. A timer does the same
+// but waits for the server's timer queue, hundreds of milliseconds on a busy dev server.
+export const { yieldToServer } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry,
+});
+
 export const { admitPeers } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   retry,
@@ -42,5 +50,22 @@ export const { awaitPeersReady, awaitAdmission } = proxyActivities<Activities>({
   // The barrier has its own timeout (syncTimeoutMs); heartbeats show it is alive while it waits.
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '5 seconds',
+  retry,
+});
+
+// Function calls as local activities (run config `localActivities`: 'compute'), and a whole step as three
+// fused local activities ('all', the default: activities/fused-step.ts). A step then runs inside one
+// workflow task, with no round trip to the server. The SDK keeps a long workflow task alive (it heartbeats
+// it), each activity is still a marker in history with its input and result, retried by the worker, and
+// re-run on replay after a crash (computing a gradient and waiting at a barrier are idempotent; applying
+// the update is guarded by the applied-step key).
+export const { computeShardGradient: computeShardGradientLocal, stepFront } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry,
+});
+
+export const { stepSync, stepFinish } = proxyLocalActivities<Activities>({
+  // stepSync holds the barrier, which has its own timeout (syncTimeoutMs).
+  startToCloseTimeout: '2 hours',
   retry,
 });

@@ -31,7 +31,7 @@ import type {
   StepTimings,
   TrainingResult,
 } from '../lib/protocol/types';
-import { admitPeers, awaitAdmission, evaluateModel, preparePeer } from './activity-proxies';
+import { admitPeers, awaitAdmission, evaluateModel, preparePeer, yieldToServer } from './activity-proxies';
 import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';
 import { trainingStep } from './training-step';
 
@@ -189,8 +189,17 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   let stopReason: string | null = null;
   let parallelism = config.shardsPerPeer;
   let agreedAdds: string[] = [];
+  let yieldedAt = Date.now();
   for (let step = state.step; step < stepsPerEpoch; step++) {
     state.step = step;
+    // With local activities, steps chain inside one workflow task; every yieldEveryMs the workflow yields to
+    // the server (a no-op activity ends the task) so that status queries and signals are answered promptly
+    // and a crashed worker re-runs at most that much.
+    const yieldEvery = config.yieldEveryMs ?? 1000;
+    if (config.localActivities === 'all' && yieldEvery > 0 && Date.now() - yieldedAt >= yieldEvery) {
+      await yieldToServer();
+      yieldedAt = Date.now();
+    }
     if (removedByOperator) {
       endReason = removedByOperator;
       return finish('removed');

@@ -1,7 +1,10 @@
 // One synchronous training step of one peer: the paper's steps in the paper's order (section III.3),
 // one activity each. Deterministic workflow code; every side effect is in an activity.
 import { ApplicationFailure, log } from '@temporalio/workflow';
-import { isQuorum } from '../lib/membership/agreement';
+import { agreeOnRemovals, isQuorum } from '../lib/membership/agreement';
+import type { ComputeGradientResult } from '../lib/protocol/functions';
+import { slowestCallTimings } from '../lib/protocol/function-timings';
+import type { AwaitPeersReadyResult } from '../activities/await-peers-ready';
 import { catchUpBatches, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
 import type { MembershipEvent, PeerTrainingState, StepTimings } from '../lib/protocol/types';
 import {
@@ -11,9 +14,13 @@ import {
   averageShardGradients,
   awaitPeersReady,
   computeShardGradient,
+  computeShardGradientLocal,
   fetchPeerGradients,
   probePeers,
   publishReady,
+  stepFinish,
+  stepFront,
+  stepSync,
 } from './activity-proxies';
 
 interface StepDone {
@@ -56,6 +63,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   const done = (name: string) => {
     timings[name] = (timings[name] ?? 0) + (Date.now() - mark);
   };
+  const fused = config.localActivities === 'all';
 
   // III.3.3 Compute gradients: one function per unit this peer owns (its own shards first, as shard i = own
   // shard i), plus catch-up batches of a removed peer. The degree of parallelism follows the workload.
@@ -71,21 +79,20 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     ...plain.map((u) => ({ run, epoch, step, shard: u.shard })),
     ...extra.map((batch, i) => ({ run, epoch, step, shard: plain.length + i, batch })),
   ];
-  const results = await Promise.all(calls.map((call) => computeShardGradient(call)));
-  state.catchUp = [];
-  done('compute');
-  const samples = results.reduce((a, r) => a + r.count, 0);
-  const loss = results.reduce((a, r) => a + r.loss * r.count, 0) / Math.max(1, samples);
-
-  // III.3.4 Average the shard gradients inside this peer's Redis.
-  phase('average');
-  await averageShardGradients({ run, epoch, step, shards: calls.length });
-  done('average');
-
-  // III.3.5 Liveness: the worker probes every peer continuously; read who is suspected now.
-  phase('probe');
+  // Local SGD (syncEvery H > 1): H - 1 steps on this peer's own model, then a synchronisation (also at the
+  // epoch's last step, so that every epoch ends on one model).
+  const every = config.syncEvery ?? 1;
+  const sgd = { lr: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay };
+  const localStep = every > 1 && (step + 1) % every !== 0 && step + 1 < (state.dataset?.stepsPerEpoch ?? 0);
+  const average = {
+    run,
+    epoch,
+    step,
+    ...(every > 1 ? { localSgd: { ...sgd, mode: localStep ? ('local' as const) : ('sync' as const) } } : {}),
+  };
+  // III.3.5 Liveness: the worker probes every peer continuously; the step reads who is suspected now.
   const others = state.active.filter((p) => p !== peerId);
-  const probe = await probePeers({
+  const probeInput = {
     run,
     peers: others,
     watch: {
@@ -95,20 +102,55 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
       heartbeatStaleMs: config.heartbeatStaleMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
     },
-  });
+  };
+
+  let results: ComputeGradientResult[];
+  let probe: { suspected: { peer: string; reason: string }[] } | null = null;
+  if (fused) {
+    const front = await stepFront({ calls, average, probe: localStep ? null : probeInput });
+    results = front.results;
+    probe = front.probe;
+    Object.assign(timings, front.ms);
+  } else {
+    const compute = config.localActivities === 'none' ? computeShardGradient : computeShardGradientLocal;
+    results = await Promise.all(calls.map((call) => compute(call)));
+    done('compute');
+    // Inside the compute phase: the longest function call and its parts (the rest of the phase is dispatch).
+    Object.assign(timings, slowestCallTimings(results));
+    // III.3.4 Average the shard gradients inside this peer's Redis.
+    phase('average');
+    await averageShardGradients({ ...average, shards: calls.length });
+    done('average');
+  }
+  state.catchUp = [];
+  const samples = results.reduce((a, r) => a + r.count, 0);
+  const loss = results.reduce((a, r) => a + r.loss * r.count, 0) / Math.max(1, samples);
+
+  if (localStep) {
+    phase('update');
+    const update = await applyUpdate({ run, epoch, step, peers: [peerId], ...sgd, timings, mode: 'local' });
+    timings.update = update.ms;
+    const local: StepDone = { loss, samples, timings, parallelism: calls.length, agreedAdds: [] };
+    // A stop waits for the next synchronisation, where every peer sees it in the same votes.
+    return { kind: 'continue', ...local };
+  }
+
+  if (!probe) {
+    phase('probe');
+    probe = await probePeers(probeInput);
+    done('probe');
+  }
   const reasons: Record<string, string> = {};
   for (const s of probe.suspected) reasons[s.peer] = s.reason;
   for (const p of state.operatorRemoved) reasons[p] = 'removed by operator';
   const suspects = others.filter((p) => p in reasons);
   hooks.suspected(suspects);
-  done('probe');
 
   // III.2.5 Announce ready(epoch, step) with this peer's suspicions (its vote) to every active peer.
-  phase('publish');
   // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
   // after the same step (a stop signal arriving after this point waits for the next step's ready).
   const announcedStop = state.stopRequested;
-  await publishReady({
+  const publishInput = {
     message: {
       run,
       epoch,
@@ -120,12 +162,9 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
       stop: announcedStop,
     },
     to: state.active,
-  });
-  done('publish');
-
+  };
   // III.3.6 Barrier: wait for every active peer that is not suspected.
-  phase('barrier');
-  const barrier = await awaitPeersReady({
+  const barrierInput = {
     run,
     epoch,
     step,
@@ -134,9 +173,22 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     timeoutMs: config.syncTimeoutMs,
     forceSuspected: state.operatorRemoved,
     ignoreRemovedBefore: state.activeSince ?? [0, 0],
-  });
+  };
+  let barrier: AwaitPeersReadyResult;
+  if (fused) {
+    phase('barrier');
+    const synced = await stepSync({ publish: publishInput, barrier: barrierInput });
+    barrier = synced.barrier;
+    Object.assign(timings, synced.ms);
+  } else {
+    phase('publish');
+    await publishReady(publishInput);
+    done('publish');
+    phase('barrier');
+    barrier = await awaitPeersReady(barrierInput);
+    done('barrier');
+  }
   state.syncCursor = barrier.cursor;
-  done('barrier');
   if (barrier.removedNotice) {
     return { kind: 'removed', reason: `removed by the other peers: ${barrier.removedNotice.reason}`, timings };
   }
@@ -150,13 +202,17 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   for (const s of barrier.suspected) reasons[s.peer] ??= s.reason;
 
   // III.3.10 Agree on inactive peers: a peer leaves when every other active peer lists it. Decisions
-  // another peer reached earlier (and this one missed) are adopted from its message.
+  // another peer reached earlier (and this one missed) are adopted from its message. The rule is pure and
+  // runs here; the activity only records and announces a removal.
   phase('agree');
   adoptDecisions(state, barrier.votes);
   const votes: Record<string, string[]> = {};
   for (const [p, v] of Object.entries(barrier.votes)) if (state.active.includes(p)) votes[p] = v.suspects;
-  const agreement = await agreeOnInactivePeers({ run, epoch, step, active: state.active, votes, reasons });
-  if (agreement.decided && agreement.events.length > 0) applyRemovals(state, agreement.events, barrier.votes);
+  const decision = agreeOnRemovals({ active: state.active, votes });
+  if (decision.decided && decision.removed.length > 0) {
+    const agreement = await agreeOnInactivePeers({ run, epoch, step, active: state.active, votes, reasons });
+    if (agreement.decided && agreement.events.length > 0) applyRemovals(state, agreement.events, barrier.votes);
+  }
   done('agree');
   if (!state.active.includes(peerId)) {
     const event = state.membership.filter((e) => e.peer === peerId).pop();
@@ -164,38 +220,40 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   }
 
   // III.3.7 Fetch the other active peers' averaged gradients, then aggregate them robustly.
-  phase('fetch');
-  const contributors = heard.filter((p) => p !== peerId && state.active.includes(p));
-  const fetched = await fetchPeerGradients({ run, epoch, step, peers: contributors });
-  done('fetch');
-  for (const d of fetched.dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
-  if (fetched.dropped.length > 0)
-    state.dropped = [...(state.dropped ?? []), ...fetched.dropped.map((d) => ({ epoch, step, ...d }))].slice(-20);
-  const inputs = state.active.filter((p) => p === peerId || fetched.fetched.includes(p));
-
-  phase('aggregate');
-  await aggregateGradients({
-    run,
-    epoch,
-    step,
-    peers: inputs,
-  });
-  done('aggregate');
-
   // III.3.8 Update the model inside Redis (once per step, even when retried).
-  phase('update');
-  const update = await applyUpdate({
-    run,
-    epoch,
-    step,
-    peers: inputs,
-    lr: config.learningRate,
-    momentum: config.momentum,
-    weightDecay: config.weightDecay,
-    timings,
-    dropped: fetched.dropped,
-  });
-  timings.update = update.ms;
+  const contributors = heard.filter((p) => p !== peerId && state.active.includes(p));
+  const updateBase = { ...sgd, ...(every > 1 ? { mode: 'sync' as const } : {}) };
+  let dropped: { peer: string; reason: string }[];
+  let inputs: string[];
+  if (fused) {
+    phase('update');
+    const finish = await stepFinish({
+      run,
+      epoch,
+      step,
+      contributors,
+      active: state.active,
+      update: { ...updateBase, timings },
+    });
+    dropped = finish.fetched.dropped;
+    inputs = finish.inputs;
+    Object.assign(timings, finish.ms);
+  } else {
+    phase('fetch');
+    const fetched = await fetchPeerGradients({ run, epoch, step, peers: contributors });
+    done('fetch');
+    dropped = fetched.dropped;
+    inputs = state.active.filter((p) => p === peerId || fetched.fetched.includes(p));
+    phase('aggregate');
+    await aggregateGradients({ run, epoch, step, peers: inputs });
+    done('aggregate');
+    phase('update');
+    const update = await applyUpdate({ run, epoch, step, peers: inputs, ...updateBase, timings, dropped });
+    timings.update = update.ms;
+  }
+  for (const d of dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
+  if (dropped.length > 0)
+    state.dropped = [...(state.dropped ?? []), ...dropped.map((d) => ({ epoch, step, ...d }))].slice(-20);
 
   // Streaks of peers whose gradient this peer did not aggregate: where catch-up starts if they are removed.
   for (const p of state.active) {

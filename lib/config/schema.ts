@@ -70,6 +70,33 @@ export const runConfigSchema = z
       .min(0)
       .max(2 ** 31 - 1)
       .default(42),
+    /**
+     * How a step's function calls and its barrier run in the peer's workflow (docs/benchmarks.md, "Where an
+     * epoch's time goes"). `none` (default): each function call and the barrier are regular activities, each
+     * visible in the UI with heartbeats. `compute`: the function calls are local activities (no server round
+     * trip each; still recorded in history, retried, and re-run on replay after a worker crash), the barrier
+     * a regular activity, so every step still ends its workflow task. `all`: a whole step is three fused
+     * local activities inside one workflow task, the fastest; signals and status queries are then handled
+     * only when the workflow yields (`yieldEveryMs`), so an `addPeer` late in a run can miss its last epoch
+     * boundary. The fault tests are written against `none`; `compute` and `all` are options until they pass
+     * under them too.
+     */
+    localActivities: z.enum(['all', 'compute', 'none']).default('none'),
+    /**
+     * With `localActivities: 'all'`, steps chain inside one workflow task; after this long the workflow yields
+     * to the server (a no-op activity ends the task), so that status queries and signals are answered and a crashed
+     * worker re-runs at most this much on replay. 0: never (the SDK still ends the task before its timeout).
+     * @default 1000
+     */
+    yieldEveryMs: z.number().int().min(0).max(600_000).default(1000),
+    /**
+     * Local SGD: each peer takes this many steps on its own model (its own averaged gradient, SGD with
+     * momentum, in its Redis) between synchronisations; at every H-th step (and the last of each epoch) the
+     * peers aggregate their models' changes since the last synchronisation, robustly like gradients, and
+     * all restart from the same model. Cuts barriers, fetches and aggregations H-fold; failures are noticed
+     * at synchronisations. @default 1 (synchronise every step: the paper's protocol)
+     */
+    syncEvery: z.number().int().min(1).max(1000).default(1),
     /** Evaluate every k epochs (and always after the last). @default 1 */
     evalEvery: z.number().int().min(1).default(1),
     /**

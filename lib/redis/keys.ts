@@ -43,6 +43,10 @@ export interface RunKeys {
   chaosTamper(epoch: number, step: number): string;
   /** The run plan (JSON: model, dataset, partition, batch size, seed, ...), written once by preparePeer. */
   plan: string;
+  /** Local SGD (syncEvery > 1): the model at the last synchronisation. */
+  anchor: string;
+  /** Local SGD: the last (epoch:step) whose synchronisation was applied. */
+  syncedStep: string;
 }
 
 /** Keys that belong to the peer, not to one run. */
@@ -88,6 +92,8 @@ export function runKeys(run: string): RunKeys {
     metricsStream: `${base}:stream:metrics`,
     membershipStream: `${base}:stream:membership`,
     plan: `${base}:plan`,
+    anchor: `${base}:model:anchor`,
+    syncedStep: `${base}:model:synced-step`,
     chaosFailOnce: (e, s, shard) => `${base}:chaos:fail-once:${e}:${s}:${shard}`,
     chaosTamper: (e, s) => `${base}:chaos:tamper:${e}:${s}`,
   };

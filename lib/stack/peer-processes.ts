@@ -73,6 +73,8 @@ export class PeerProcesses {
       chmodSync(logFile, 0o600);
       child = fork(entry, [this.opts.configPath], {
         stdio: ['ignore', log, log, 'ipc'],
+        // Profiling hook: SPIRT_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses these).
+        execArgv: [...process.execArgv, ...(process.env.SPIRT_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
         detached: true,
         ...(this.opts.env ? { env: { ...process.env, ...this.opts.env } } : {}),
       });

@@ -22,6 +22,8 @@ import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerO
 
 export interface StackOptions {
   peers: number;
+  /** Eager activity dispatch on the dev server (TemporalDevServerOptions.eagerActivities). @default true */
+  eagerActivities?: boolean;
   stateDir: string;
   /** @default 7233 (UI on port + 1000) */
   temporalPort?: number;
@@ -139,6 +141,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     port: temporalPort,
     dbFile: join(stateDir, 'temporal', 'temporal.db'),
     logFile: join(logDir, 'temporal.log'),
+    ...(opts.eagerActivities === false ? { eagerActivities: false } : {}),
   };
   let temporal: TemporalDevServer | null = null;
   /** The Temporal server being stopped on purpose (stopTemporal): its exit is not a failure. */

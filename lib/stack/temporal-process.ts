@@ -26,6 +26,11 @@ export interface TemporalDevServerOptions {
    * (as on any other cluster). @default true
    */
   searchAttributes?: boolean;
+  /**
+   * Let the server hand a scheduled activity straight back to the worker that scheduled it, in the reply to
+   * the workflow task (eager activity dispatch), instead of through a task-queue poll. @default true
+   */
+  eagerActivities?: boolean;
 }
 
 export interface TemporalDevServer {
@@ -72,6 +77,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     '--sqlite-pragma',
     'synchronous=normal',
     ...(opts.searchAttributes === false ? [] : searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag])),
+    '--dynamic-config-value',
+    `system.enableActivityEagerExecution=${opts.eagerActivities === false ? 'false' : 'true'}`,
   ];
   const logFile = opts.logFile ?? join(dirname(opts.dbFile), 'temporal.log');
   mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });

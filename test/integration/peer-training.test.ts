@@ -146,6 +146,11 @@ describe('peerTrainingWorkflow end to end', () => {
             'compute',
             'evaluate',
             'fetch',
+            // Inside compute: the slowest function call and its parts.
+            'functions',
+            'functionEngine',
+            'functionRead',
+            'functionWrite',
             'probe',
             'publish',
             'update',

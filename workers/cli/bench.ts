@@ -35,6 +35,13 @@ const SUITES: { name: string; description: string; flags: string }[] = [
       '--json  --model lenet5  --epochs 3  --train-limit N  --test-limit 10000  --batch-size 32  --lr X  --set field=value  --attacks a,b  --rules r,s  --partition iid|sorted  --peers N  --jobs N  --out DIR  --no-write  --merge a.json,b.json',
   },
   {
+    name: 'epoch',
+    description:
+      "where an epoch's time goes on a local stack: wall time, time inside gradient functions, per-phase totals, server round trips per step",
+    flags:
+      '--json  --model lenet5  --peers 4  --batch-size 64  --train-limit 16384  --epochs 2  --functions 2  --no-eager  --set field=value',
+  },
+  {
     name: 'signing',
     description: 'cost of signing and checking a published gradient and a sync message at each model size',
     flags: '--json  --reps N  --suite modern|rsa',
@@ -44,7 +51,7 @@ const SUITES: { name: string; description: string; flags: string }[] = [
 export function registerBench(program: Command): void {
   const bench = program
     .command('bench')
-    .description('run a benchmark suite: engine | indb | faults | join | aggregation | robust | signing');
+    .description('run a benchmark suite: engine | indb | faults | join | aggregation | robust | epoch | signing');
   for (const suite of SUITES) {
     bench
       .command(suite.name)

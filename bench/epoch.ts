@@ -1,0 +1,243 @@
+// `spirt bench epoch --json --model M [--peers N] [--batch-size 64] [--train-limit N] [--epochs 2]`
+//
+// Where an epoch's time goes, on a fresh local stack: trains `epochs` epochs and reports the last one (the
+// first pays for warm-up: model sessions, connections), without its evaluation.
+//   epoch_ms    the epoch's wall time on the slowest peer, evaluation excluded;
+//   compute_ms  the time the epoch's critical path spends inside gradient functions: per step, the longest
+//               function call of any peer (from the step metrics each peer records in its own Redis);
+//   steps       per-phase totals over the epoch (the slowest peer's), from the same step metrics;
+//   server_round_trips_per_step  workflow and activity tasks the Temporal server handed this peer's worker
+//               per step (each is a poll answered and a completion sent back), read off p1's histories;
+//   status_query_ms  how long p1's status query took, sampled every 200 ms during the run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { parseRunConfig } from '../lib/config';
+import type { RunConfig } from '../lib/config/schema';
+import { ConfigError } from '../lib/errors/config-error';
+import { peerWorkflowId } from '../lib/protocol/names';
+import { freePort } from '../lib/stack/ports';
+import { startStack } from '../lib/stack/stack';
+import { results, startRun, stepMetrics, temporalClient } from './fault-run';
+
+interface Options {
+  json: boolean;
+  model: string;
+  peers: number;
+  batchSize: number;
+  trainLimit: number;
+  epochs: number;
+  functions: number;
+  eager: boolean;
+  set: Record<string, unknown>;
+}
+
+const USAGE =
+  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--no-eager] [--set field=value]\n';
+
+function parse(argv: string[]): Options {
+  const opts: Options = {
+    json: false,
+    model: 'lenet5',
+    peers: 4,
+    batchSize: 64,
+    trainLimit: 16384,
+    epochs: 2,
+    functions: 2,
+    eager: true,
+    set: {},
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new ConfigError(`bench epoch: ${a} needs a value`);
+      return v;
+    };
+    const int = (v: string, min: number) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new ConfigError(`bench epoch: ${a} must be an integer >= ${min}`);
+      return n;
+    };
+    if (a === '--json') opts.json = true;
+    else if (a === '--model') opts.model = value();
+    else if (a === '--peers') opts.peers = int(value(), 1);
+    else if (a === '--batch-size') opts.batchSize = int(value(), 1);
+    else if (a === '--train-limit') opts.trainLimit = int(value(), 64);
+    else if (a === '--epochs') opts.epochs = int(value(), 1);
+    else if (a === '--functions') opts.functions = int(value(), 1);
+    else if (a === '--no-eager') opts.eager = false;
+    else if (a === '--set') {
+      const v = value();
+      const at = v.indexOf('=');
+      if (at <= 0) throw new ConfigError(`bench epoch: --set ${v} is not field=value`);
+      const raw = v.slice(at + 1);
+      let parsed: unknown = raw;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        // a plain string
+      }
+      opts.set[v.slice(0, at)] = parsed;
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else throw new ConfigError(`bench epoch: unknown option ${a}\n${USAGE}`);
+  }
+  return opts;
+}
+
+export interface EpochReport {
+  suite: 'epoch';
+  model: string;
+  peers: number;
+  batch_size: number;
+  steps_per_epoch: number;
+  epoch_ms: number;
+  compute_ms: number;
+  overhead_ratio: number;
+  non_compute_ms_per_step: number;
+  compute_ms_per_step: number;
+  steps: Record<string, number>;
+  server_round_trips_per_step: number;
+  /** Test accuracy after the last epoch (on `testLimit` samples). */
+  test_accuracy: number | null;
+  /** Latency of p1's status query, sampled every 200 ms while the run trained. */
+  status_query_ms: { n: number; p50: number | null; max: number | null };
+  config: Record<string, unknown>;
+}
+
+/** Workflow and activity tasks handed to the worker per step, over every run (continueAsNew) of a workflow. */
+async function roundTripsPerStep(client: Client, workflowId: string, steps: number): Promise<number> {
+  let tasks = 0;
+  for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const history = await client.workflow.getHandle(workflowId, info.runId).fetchHistory();
+    for (const e of history.events ?? []) {
+      if (e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes) tasks++;
+    }
+  }
+  return tasks / Math.max(1, steps);
+}
+
+export async function runEpochBench(opts: Options, say: (line: string) => void): Promise<EpochReport> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'spirt-bench-epoch-'));
+  say(`starting a ${opts.peers}-peer stack`);
+  const stack = await startStack({
+    peers: opts.peers,
+    stateDir,
+    temporalPort: await freePort(),
+    redisPortBase: await freePort(),
+    functionsPerPeer: opts.functions,
+    eagerActivities: opts.eager,
+  });
+  const { client, connection } = await temporalClient(stack.file);
+  try {
+    const config = parseRunConfig({
+      model: opts.model as RunConfig['model'],
+      peers: opts.peers,
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      trainLimit: opts.trainLimit,
+      testLimit: 2000,
+      seed: 5,
+      evalEvery: opts.epochs,
+      ...opts.set,
+      run: `bench-epoch-${Date.now().toString(36)}`,
+    });
+    say(
+      `${opts.model}: ${opts.peers} peers x ${config.shardsPerPeer} shards x batch ${config.batchSize}, ${opts.trainLimit} samples, ${opts.epochs} epochs`,
+    );
+    const handles = await startRun(client, stack.file, config);
+    // Status query latency while the run trains (what `spirt train` and `spirt status` wait for).
+    const queryMs: number[] = [];
+    let finished = false;
+    const probing = (async () => {
+      while (!finished) {
+        const started = Date.now();
+        const ok = await handles[0].query('status').then(
+          () => true,
+          () => false,
+        );
+        if (ok && !finished) queryMs.push(Date.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    const outcomes = await results(handles);
+    finished = true;
+    await probing;
+    queryMs.sort((a, b) => a - b);
+    const done = outcomes.map((o) => {
+      if (!('result' in o)) throw new Error(`bench epoch: peer ${o.peer} failed: ${o.failure}`);
+      return o.result;
+    });
+    const epoch = opts.epochs;
+    const records = done.map((r) => r.history.find((h) => h.epoch === epoch)!);
+    const wall = records.map((r) => r.epochMs - (r.phaseMs.evaluate ?? 0));
+    const slowest = wall.indexOf(Math.max(...wall));
+    const steps = records[slowest].steps;
+    const metrics = (await Promise.all(done.map((r) => stepMetrics(stack.file, config.run, r.peerId)))).map((m) =>
+      m.filter((x) => x.epoch === epoch),
+    );
+    // The critical path's compute: per step, the longest function call of any peer.
+    let computeMs = 0;
+    for (let step = 0; step < steps; step++) {
+      computeMs += Math.max(0, ...metrics.map((m) => m.find((x) => x.step === step)?.timings.functions ?? 0));
+    }
+    const phases: Record<string, number> = {};
+    for (const [name, ms] of Object.entries(records[slowest].phaseMs))
+      if (name !== 'evaluate') phases[name] = Math.round(ms);
+    const epochMs = wall[slowest];
+    const trips = await roundTripsPerStep(client, peerWorkflowId(config.run, 'p1'), opts.epochs * steps);
+    return {
+      suite: 'epoch',
+      model: opts.model,
+      peers: opts.peers,
+      batch_size: config.batchSize,
+      steps_per_epoch: steps,
+      epoch_ms: Math.round(epochMs),
+      compute_ms: Math.round(computeMs),
+      overhead_ratio: Number(((epochMs - computeMs) / epochMs).toFixed(4)),
+      non_compute_ms_per_step: Number(((epochMs - computeMs) / steps).toFixed(1)),
+      compute_ms_per_step: Number((computeMs / steps).toFixed(1)),
+      steps: phases,
+      server_round_trips_per_step: Number(trips.toFixed(2)),
+      test_accuracy: records[slowest].testAccuracy,
+      status_query_ms: {
+        n: queryMs.length,
+        p50: queryMs[Math.floor(queryMs.length / 2)] ?? null,
+        max: queryMs.at(-1) ?? null,
+      },
+      config: {
+        shardsPerPeer: config.shardsPerPeer,
+        localActivities: config.localActivities,
+        eagerActivities: opts.eager,
+        trainLimit: opts.trainLimit,
+        epochs: opts.epochs,
+        ...opts.set,
+      },
+    };
+  } finally {
+    await connection.close();
+    await stack.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const opts = parse(argv);
+  const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(line + '\n');
+  const report = await runEpochBench(opts, say);
+  if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
+  else {
+    say(
+      `epoch ${report.epoch_ms} ms, in functions ${report.compute_ms} ms: overhead ${(report.overhead_ratio * 100).toFixed(1)}% (${report.non_compute_ms_per_step} ms per step beside ${report.compute_ms_per_step} ms of compute)`,
+    );
+    say(
+      `phases: ${Object.entries(report.steps)
+        .map(([k, v]) => `${k} ${v} ms`)
+        .join(', ')}`,
+    );
+    say(`server round trips per step (p1): ${report.server_round_trips_per_step}`);
+  }
+}
