@@ -80,13 +80,45 @@ describe('peerTrainingWorkflow end to end', () => {
   // (at lr 0.01: at 0.1 the module's float32 averaging and the replay's float64 differ by one rounding,
   // which the network amplifies beyond 1e-4 within 6 steps).
   it.each([
-    { model: 'softmax' as const, minAccuracy: 0.5, learningRate: 0.1, inDbPath: 'auto' as const },
-    { model: 'softmax' as const, minAccuracy: 0.5, learningRate: 0.1, inDbPath: 'lua' as const },
-    { model: 'lenet5' as const, minAccuracy: 0, learningRate: 0.1, inDbPath: 'auto' as const },
-    { model: 'mobilenet_v3_small' as const, minAccuracy: 0, learningRate: 0.01, inDbPath: 'auto' as const },
+    {
+      model: 'softmax' as const,
+      minAccuracy: 0.5,
+      learningRate: 0.1,
+      inDbPath: 'auto' as const,
+      localActivities: 'none' as const,
+    },
+    {
+      model: 'softmax' as const,
+      minAccuracy: 0.5,
+      learningRate: 0.1,
+      inDbPath: 'lua' as const,
+      localActivities: 'none' as const,
+    },
+    {
+      model: 'lenet5' as const,
+      minAccuracy: 0,
+      learningRate: 0.1,
+      inDbPath: 'auto' as const,
+      localActivities: 'none' as const,
+    },
+    {
+      model: 'mobilenet_v3_small' as const,
+      minAccuracy: 0,
+      learningRate: 0.01,
+      inDbPath: 'auto' as const,
+      localActivities: 'none' as const,
+    },
+    // The fused step (three local activities in one workflow task) computes exactly the same model.
+    {
+      model: 'softmax' as const,
+      minAccuracy: 0.5,
+      learningRate: 0.1,
+      inDbPath: 'auto' as const,
+      localActivities: 'all' as const,
+    },
   ])(
-    '$model ($inDbPath path): trains across continueAsNew; epoch counter, search attributes and parameters are right',
-    async ({ model, minAccuracy, learningRate, inDbPath }) => {
+    '$model ($inDbPath path, $localActivities steps): trains across continueAsNew; epoch counter, search attributes and parameters are right',
+    async ({ model, minAccuracy, learningRate, inDbPath, localActivities }) => {
       const config = parseRunConfig({
         run: `it-${randomUUID().slice(0, 8)}`,
         peers: 2,
@@ -101,6 +133,7 @@ describe('peerTrainingWorkflow end to end', () => {
         momentum: 0.9,
         maxStepsPerEpoch: 3,
         syncTimeoutMs: 30000,
+        localActivities,
       });
       const run = async () => {
         const handles = await Promise.all(
@@ -188,4 +221,63 @@ describe('peerTrainingWorkflow end to end', () => {
       expect(stored[0].params.some((v, i) => Math.abs(v - initial[i]) > 1e-3)).toBe(true);
     },
   );
+
+  it('local SGD (syncEvery 2, fused steps): each peer steps on its own model, and every epoch ends on one model', async () => {
+    const config = parseRunConfig({
+      run: `it-${randomUUID().slice(0, 8)}`,
+      peers: 2,
+      epochs: 2,
+      batchSize: 32,
+      shardsPerPeer: 2,
+      model: 'softmax',
+      trainLimit: 1024,
+      testLimit: 500,
+      learningRate: 0.1,
+      maxStepsPerEpoch: 5,
+      syncEvery: 2,
+      localActivities: 'all',
+    });
+    const training = Promise.all(
+      PEERS.map(async (peerId) => {
+        const input: PeerTrainingStart = { ...config, peer: peerId, peers: PEERS };
+        const handle = await env.client.workflow.start('peerTrainingWorkflow', {
+          args: [input],
+          taskQueue: peerTaskQueue(stackId, peerId),
+          workflowId: peerWorkflowId(config.run, peerId),
+        });
+        return (await handle.result()) as TrainingResult;
+      }),
+    );
+    const workers = await createWorkers();
+    const [results] = await Promise.all(workers.map((w) => w.runUntil(training)));
+    for (const r of results) {
+      expect(r.outcome).toBe('completed');
+      expect(r.history[1].testAccuracy).toBeGreaterThan(0.5);
+    }
+    const keys = runKeys(config.run);
+    const stored = await Promise.all(
+      redis.map(async (r) => {
+        const client = await connectRedis(r.endpoint);
+        const [params, anchor, synced, metrics] = await Promise.all([
+          client.getBuffer(keys.params),
+          client.getBuffer(keys.anchor),
+          client.get(keys.syncedStep),
+          client.xrange(keys.metricsStream, '-', '+'),
+        ]);
+        client.disconnect();
+        return { params: params as Buffer, anchor: anchor as Buffer, synced, steps: metrics.length };
+      }),
+    );
+    // Synchronised at steps 1, 3 and 4 (the epoch's last) of each epoch: the last at 2:4, on one model that is
+    // also the new anchor. Every one of the 10 steps was applied (local or synchronised) and recorded.
+    for (const peer of stored) {
+      expect(peer.synced).toBe('2:4');
+      expect(peer.params.equals(stored[0].params)).toBe(true);
+      expect(peer.anchor.equals(peer.params)).toBe(true);
+      expect(peer.steps).toBe(10);
+    }
+    const trainer = await createTrainer(config.model);
+    const initial = trainer.initParams(config.seed);
+    expect(bufferToFloat32(stored[0].params).some((v, i) => Math.abs(v - initial[i]) > 1e-3)).toBe(true);
+  });
 });

