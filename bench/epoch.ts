@@ -34,7 +34,7 @@ interface Options {
 }
 
 const USAGE =
-  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--no-eager] [--set field=value]\n';
+  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--set field=value]\n';
 
 function parse(argv: string[]): Options {
   const opts: Options = {
@@ -45,7 +45,7 @@ function parse(argv: string[]): Options {
     trainLimit: 16384,
     epochs: 2,
     functions: 2,
-    eager: true,
+    eager: false,
     set: {},
   };
   for (let i = 0; i < argv.length; i++) {
@@ -67,7 +67,7 @@ function parse(argv: string[]): Options {
     else if (a === '--train-limit') opts.trainLimit = int(value(), 64);
     else if (a === '--epochs') opts.epochs = int(value(), 1);
     else if (a === '--functions') opts.functions = int(value(), 1);
-    else if (a === '--no-eager') opts.eager = false;
+    else if (a === '--eager') opts.eager = true;
     else if (a === '--set') {
       const v = value();
       const at = v.indexOf('=');

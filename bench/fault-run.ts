@@ -71,6 +71,40 @@ export async function waitForStatus(
   }
 }
 
+/**
+ * Waits until `peerId` has applied step `step` (or a later one) of epoch `epoch`, read off its own Redis every
+ * 20 ms (the step metrics apply-update appends): a status query can take seconds on a loaded machine and miss
+ * a window of a few short steps. @throws when the peer went past the epoch first, or on timeout
+ */
+export async function waitForStep(
+  stack: StackFile,
+  run: string,
+  peerId: string,
+  epoch: number,
+  step: number,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const redis = await connectRedis(await localOwnerEndpoint(stack, peerId));
+  const started = Date.now();
+  try {
+    for (;;) {
+      const last = (await redis.xrevrange(runKeys(run).metricsStream, '+', '-', 'COUNT', 1)) as [string, string[]][];
+      const fields = last[0]?.[1] ?? [];
+      const at = (name: string) => Number(fields[fields.indexOf(name) + 1]);
+      if (last.length > 0) {
+        const [e, s] = [at('epoch'), at('step')];
+        if (e > epoch) throw new Error(`${peerId} of ${run} went past epoch ${epoch} before step ${step} was seen`);
+        if (e === epoch && s >= step) return;
+      }
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`${peerId} of ${run}: epoch ${epoch} step ${step} not reached in time`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export interface MembershipRecord {
   peer: string;
   /** Milliseconds since the epoch (the stream entry's id). */

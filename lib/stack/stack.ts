@@ -22,7 +22,7 @@ import { startTemporalDevServer, type TemporalDevServer, type TemporalDevServerO
 
 export interface StackOptions {
   peers: number;
-  /** Eager activity dispatch on the dev server (TemporalDevServerOptions.eagerActivities). @default true */
+  /** Eager activity dispatch on the dev server (TemporalDevServerOptions.eagerActivities). @default false */
   eagerActivities?: boolean;
   stateDir: string;
   /** @default 7233 (UI on port + 1000) */
@@ -141,7 +141,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     port: temporalPort,
     dbFile: join(stateDir, 'temporal', 'temporal.db'),
     logFile: join(logDir, 'temporal.log'),
-    ...(opts.eagerActivities === false ? { eagerActivities: false } : {}),
+    ...(opts.eagerActivities === true ? { eagerActivities: true } : {}),
   };
   let temporal: TemporalDevServer | null = null;
   /** The Temporal server being stopped on purpose (stopTemporal): its exit is not a failure. */

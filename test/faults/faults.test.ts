@@ -14,6 +14,7 @@ import {
   stepMetrics,
   temporalClient,
   waitForStatus,
+  waitForStep,
   type PeerOutcome,
 } from '../../bench/fault-run';
 import { parseRunConfig } from '../../lib/config';
@@ -393,7 +394,7 @@ describe('faults on a real 4-peer stack', () => {
     expect(baselineAccuracy).toBeGreaterThan(0);
     const config = parseRunConfig({ ...SMALL, run: runId('redis') });
     const handles = await startRun(client, stack.file, config);
-    await waitForStatus(handles[1], (s) => s.epoch === 2 && s.step >= 6);
+    await waitForStep(stack.file, config.run, 'p2', 2, 6);
     const killedAt = Date.now();
     await stack.killRedis('p2');
     const outcomes = await results(handles);

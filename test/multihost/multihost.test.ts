@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { failureTimeline, results, waitForStatus } from '../../bench/fault-run';
+import { failureTimeline, results, waitForStep } from '../../bench/fault-run';
 import { peerWorkflowId } from '../../lib/protocol/names';
 import type { TrainingResult } from '../../lib/protocol/types';
 import { readNetworkFileAt } from '../../lib/peer/network-file';
@@ -274,8 +274,7 @@ describe('four peers on separate hosts (127.0.0.11-14), Temporal on 127.0.0.2', 
     train.stdout?.on('data', (c: Buffer) => (trainOut += c.toString()));
     train.stderr?.on('data', (c: Buffer) => (trainOut += c.toString()));
     const trainDone = new Promise<number | null>((resolve) => train.once('exit', resolve));
-    const p2 = client.workflow.getHandle(peerWorkflowId(run, 'p2'));
-    await waitForStatus(p2, (s) => s.epoch === 2 && s.step >= 6, 240_000);
+    await waitForStep(layout(), run, 'p2', 2, 6, 240_000);
     // p2's redis-server (its own process on "its host"), found by the process title redis-server sets.
     const p2Redis = readNetworkFileAt(networkFile).peers.find((p) => p.id === 'p2')!.redis;
     const found = spawnSync('pgrep', ['-f', `redis-server ${p2Redis.host}:${p2Redis.port}`], { encoding: 'utf8' });

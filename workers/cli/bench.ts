@@ -39,7 +39,7 @@ const SUITES: { name: string; description: string; flags: string }[] = [
     description:
       "where an epoch's time goes on a local stack: wall time, time inside gradient functions, per-phase totals, server round trips per step",
     flags:
-      '--json  --model lenet5  --peers 4  --batch-size 64  --train-limit 16384  --epochs 2  --functions 2  --no-eager  --set field=value',
+      '--json  --model lenet5  --peers 4  --batch-size 64  --train-limit 16384  --epochs 2  --functions 2  --eager  --set field=value',
   },
   {
     name: 'signing',
