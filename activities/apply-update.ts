@@ -1,7 +1,7 @@
 import { runKeys } from '../lib/redis/keys';
-import { averageTensors, sgdUpdate } from '../lib/redis/tensor-ops';
+import { averageTensors } from '../lib/redis/tensor-ops';
 import type { ActivityDeps } from './deps';
-import { appliedAtOrAfter, applyOwnGradient, applySync } from './local-steps';
+import { applyGradientOnce, applyOwnGradient, applySync } from './local-steps';
 import { loadPlan } from './run-plan';
 
 export interface ApplyUpdateInput {
@@ -36,33 +36,14 @@ export function makeApplyUpdate(deps: ActivityDeps) {
     const plan = await loadPlan(deps, input.run);
     const own = await deps.directory.connection(deps.peerId);
     const { epoch, step } = input;
-    const stepId = `${epoch}:${step}`;
     const mode = input.mode ?? 'step';
     const sgd = { lr: input.lr, momentum: input.momentum, weightDecay: input.weightDecay };
-    // Once per step, and never for a step at or before the last one applied: a worker that crashed in the
-    // middle of a chain of local-activity steps re-runs them on replay, and they must not apply again.
-    let applied: boolean;
-    if (mode === 'local') applied = await applyOwnGradient(own, keys, plan, epoch, step, sgd);
-    else if (mode === 'sync') applied = await applySync(own, keys, plan, epoch, step, input.lr);
-    else applied = !appliedAtOrAfter(await own.get(keys.appliedStep), epoch, step);
-    if (applied && mode === 'step') {
-      await sgdUpdate(
-        own,
-        keys.params,
-        keys.aggregatedGradient(epoch, step),
-        {
-          lr: input.lr,
-          momentum: input.momentum,
-          momentumKey: keys.momentum,
-          weightDecay: input.weightDecay,
-          // The aggregate was checked for NaN/Inf and the parameters stay finite by induction:
-          // skip the extra pass over params, gradient and momentum.
-          checkFinite: false,
-        },
-        { path: plan.path },
-      );
-      await own.set(keys.appliedStep, stepId);
-    }
+    const applied =
+      mode === 'local'
+        ? await applyOwnGradient(own, keys, plan, epoch, step, sgd)
+        : mode === 'sync'
+          ? await applySync(own, keys, plan, epoch, step, input.lr)
+          : await applyGradientOnce(own, keys, plan, epoch, step, sgd, keys.aggregatedGradient(epoch, step));
     if (plan.hasBuffers) {
       const sources = input.peers.map((peer) =>
         peer === deps.peerId ? keys.averagedBuffers(epoch, step) : keys.peerBuffers(epoch, step, peer),

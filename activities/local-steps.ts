@@ -28,10 +28,29 @@ export async function applyOwnGradient(
 ): Promise<boolean> {
   if (appliedAtOrAfter(await own.get(keys.appliedStep), epoch, step)) return false;
   if (!(await own.exists(keys.anchor))) await own.copy(keys.params, keys.anchor);
+  return applyGradientOnce(own, keys, plan, epoch, step, sgd, keys.averagedGradient(epoch, step));
+}
+
+/**
+ * SGD with momentum on this peer's model with the gradient at `gradientKey`, once per step: never for a step
+ * at or before the last one applied (a worker that crashed in a chain of local-activity steps re-runs them
+ * on replay, and they must not apply again). @returns whether it applied now
+ */
+export async function applyGradientOnce(
+  own: Redis,
+  keys: RunKeys,
+  plan: RunPlan,
+  epoch: number,
+  step: number,
+  sgd: LocalSgd,
+  gradientKey: string,
+): Promise<boolean> {
+  if (appliedAtOrAfter(await own.get(keys.appliedStep), epoch, step)) return false;
   await sgdUpdate(
     own,
     keys.params,
-    keys.averagedGradient(epoch, step),
+    gradientKey,
+    // The gradient was checked for NaN/Inf and the parameters stay finite by induction: skip the extra pass.
     {
       lr: sgd.lr,
       momentum: sgd.momentum,

@@ -33,9 +33,10 @@ export class PeerTransport implements MessageTransport {
 
   /** Whether messages to `peer` go through SQS (its queues are known). */
   async queuesFor(peer: string, route?: InboxRoute): Promise<PeerQueues | undefined> {
-    return (
-      route?.queues ?? this.opts.network?.peers.find((p) => p.id === peer)?.queues ?? (await this.opts.queuesOf?.(peer))
-    );
+    const known = route?.queues ?? this.opts.network?.peers.find((p) => p.id === peer)?.queues;
+    // Only a network that uses SQS can have a later peer with queues: elsewhere, no lookup on the send path.
+    if (known || !this.sqs) return known;
+    return this.opts.queuesOf?.(peer);
   }
 
   async deliver(peer: string, message: PeerMessage, route?: InboxRoute): Promise<void> {

@@ -87,8 +87,13 @@ describe('PeerTransport', () => {
     await expect(
       transport.deliver('p1', { stream: 'spirt:r1:params', fields: ['a', 'b'], id: messageId() }),
     ).rejects.toThrow(/not one other peers may write to/);
-    const noSettings = harness(null, { p1: urls('p1') });
+    const noSettings = harness(network([peer('p1', true)], false));
     await expect(noSettings.transport.deliver('p1', sync())).rejects.toThrow(/no "queues" settings/);
+    // Without SQS settings no trusted record is read on the send path: straight into the Redis stream.
+    const plain = harness(network([peer('p1')], false), { p5: urls('p5') });
+    await plain.transport.deliver('p5', sync());
+    expect(plain.sent).toEqual([]);
+    expect(plain.appended).toEqual([{ peer: 'p5', stream: runKeys('r1').syncStream }]);
   });
 });
 
