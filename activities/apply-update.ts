@@ -17,6 +17,8 @@ export interface ApplyUpdateInput {
   timings?: Record<string, number>;
   /** Peer gradients left out of this step's aggregation, and why: recorded with the step's metrics. */
   dropped?: { peer: string; reason: string }[];
+  /** Function calls of this step that took more than one attempt (fused step): recorded with the metrics. */
+  retries?: { shard: number; attempts: number }[];
   /**
    * `step` (default): SGD with the aggregate. Local SGD (syncEvery > 1): `local` applies this peer's own
    * average; `sync` sets the model to the anchor minus lr x the aggregate of the peers' changes.
@@ -67,6 +69,7 @@ export function makeApplyUpdate(deps: ActivityDeps) {
       'timings',
       JSON.stringify(timings),
       ...(input.dropped?.length ? ['dropped', JSON.stringify(input.dropped)] : []),
+      ...(input.retries?.length ? ['retries', JSON.stringify(input.retries)] : []),
     );
     return { applied, ms };
   };

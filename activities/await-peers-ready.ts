@@ -3,6 +3,7 @@ import { isQuorum } from '../lib/membership/agreement';
 import { compareStep, decodeSync, type ReadyMessage, type RemovedNotice } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
+import type { PrefetchInput } from './prefetch';
 import { refuseSync } from './signing';
 
 export interface AwaitPeersReadyInput {
@@ -18,6 +19,8 @@ export interface AwaitPeersReadyInput {
   forceSuspected: string[];
   /** Removal notices about this peer from before this (epoch, step) are stale (it was readmitted since). */
   ignoreRemovedBefore?: [number, number];
+  /** Copy the other peers' gradients as they announce ready (activities/prefetch.ts). */
+  prefetch?: boolean;
 }
 
 export interface AwaitPeersReadyResult {
@@ -47,6 +50,7 @@ const BLOCK_MS = 100;
 export function makeAwaitPeersReady(deps: ActivityDeps) {
   return async function awaitPeersReady(input: AwaitPeersReadyInput): Promise<AwaitPeersReadyResult> {
     const started = Date.now();
+    if (input.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input));
     const own = await deps.directory.connection(deps.peerId);
     const blocking = own.duplicate();
     blocking.on('error', () => undefined);
@@ -111,5 +115,17 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
     const suspected = suspectedNow();
     if (timedOut) deps.log.warn({ run: input.run, ...current, missing }, 'sync barrier timed out');
     return { votes, missing, suspected, removedNotice, timedOut, cursor, waitedMs: Date.now() - started };
+  };
+}
+
+/** The prefetch that goes with a barrier: every other expected peer, from the barrier's stream position. */
+export function prefetchInput(self: string, barrier: AwaitPeersReadyInput): PrefetchInput {
+  return {
+    run: barrier.run,
+    epoch: barrier.epoch,
+    step: barrier.step,
+    peers: barrier.expected.filter((p) => p !== self),
+    cursor: barrier.cursor,
+    timeoutMs: barrier.timeoutMs,
   };
 }

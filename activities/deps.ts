@@ -2,6 +2,7 @@ import type { Invoker } from '../lib/invoker/types';
 import type { Logger } from '../lib/log';
 import type { MessageTransport } from '../lib/queue/types';
 import type { KeyRing } from '../lib/peer/key-ring';
+import type { GradientPrefetcher } from './prefetch';
 import type { PeerSecurity } from '../lib/peer/security';
 import type { PeerMonitor } from '../lib/redis/peer-monitor';
 import type { PeerDirectory } from '../lib/redis/peer-directory';
@@ -27,4 +28,6 @@ export interface ActivityDeps {
   security?: PeerSecurity;
   /** Other peers' verified signing keys (present with `security`). */
   keyRing?: KeyRing;
+  /** Copies other peers' gradients of the current step as they announce ready (activities/prefetch.ts). */
+  prefetcher?: GradientPrefetcher;
 }

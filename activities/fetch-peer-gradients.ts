@@ -1,8 +1,10 @@
 import { recordSecurityEvent } from '../lib/peer/trust';
 import { checkGradientSignature } from '../lib/protocol/gradient-signature';
 import { describeRedisError } from '../lib/redis/connect';
-import { runKeys } from '../lib/redis/keys';
+import type { Redis } from 'ioredis';
+import { runKeys, type RunKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
+import type { RunPlan } from '../lib/protocol/plan';
 import { loadPlan } from './run-plan';
 
 export interface FetchPeerGradientsInput {
@@ -35,41 +37,15 @@ export function makeFetchPeerGradients(deps: ActivityDeps) {
     const plan = await loadPlan(deps, input.run);
     const own = await deps.directory.connection(deps.peerId);
     const { epoch, step } = input;
-    const pairs = (peer: string) => [
-      [keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)],
-      ...(plan.hasBuffers ? [[keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer)]] : []),
-    ];
     const outcomes = await Promise.allSettled(
-      input.peers.map((peer) =>
-        withTimeout(
-          (async () => {
-            const remote = await deps.directory.connection(peer);
-            const [blobs, signature] = await Promise.all([
-              Promise.all(pairs(peer).map(([src]) => remote.getBuffer(src))),
-              deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
-            ]);
-            const absent = pairs(peer).find((_, i) => !blobs[i]);
-            if (absent) throw new Error(`key ${absent[0]} is gone`);
-            if (deps.security && deps.keyRing) {
-              const key = await deps.keyRing.signingKey(peer);
-              const refused = key
-                ? checkGradientSignature(
-                    key,
-                    signature,
-                    { run: input.run, epoch, step, peer },
-                    blobs[0] as Buffer,
-                    plan.hasBuffers ? blobs[1] : null,
-                  )
-                : 'not a trusted peer';
-              if (refused) throw new SignatureRefused(refused);
-            }
-            const tx = own.multi();
-            pairs(peer).forEach(([, dst], i) => tx.set(dst, blobs[i] as Buffer, 'EX', plan.ttlSeconds));
-            await tx.exec();
-          })(),
-          input.timeoutMs ?? 30_000,
-        ),
-      ),
+      input.peers.map(async (peer) => {
+        // A copy the prefetcher started while this peer waited (or computed) is awaited, then kept when it
+        // completed: only this worker writes these keys, and only after the signature checked out.
+        await deps.prefetcher?.settled(input.run, epoch, step, peer);
+        const present = await own.exists(...gradientKeyPairs(keys, plan, epoch, step, peer).map(([, dst]) => dst));
+        if (present === (plan.hasBuffers ? 2 : 1)) return;
+        await withTimeout(copyPeerGradient(deps, plan, own, input.run, epoch, step, peer), input.timeoutMs ?? 30_000);
+      }),
     );
     const fetched: string[] = [];
     const dropped: { peer: string; reason: string }[] = [];
@@ -100,7 +76,57 @@ export function makeFetchPeerGradients(deps: ActivityDeps) {
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** [key in the peer's Redis, key of its copy in this peer's Redis] of a step's published gradient (and buffers). */
+function gradientKeyPairs(keys: RunKeys, plan: RunPlan, epoch: number, step: number, peer: string): [string, string][] {
+  return [
+    [keys.averagedGradient(epoch, step), keys.peerGradient(epoch, step, peer)],
+    ...(plan.hasBuffers
+      ? [[keys.averagedBuffers(epoch, step), keys.peerBuffers(epoch, step, peer)] as [string, string]]
+      : []),
+  ];
+}
+
+/**
+ * Reads one peer's published gradient of a step, checks its signature (with security on), and writes it into
+ * this peer's Redis. Throws when it cannot be read, or SignatureRefused when it does not verify.
+ */
+export async function copyPeerGradient(
+  deps: ActivityDeps,
+  plan: RunPlan,
+  own: Redis,
+  run: string,
+  epoch: number,
+  step: number,
+  peer: string,
+): Promise<void> {
+  const keys = runKeys(run);
+  const pairs = gradientKeyPairs(keys, plan, epoch, step, peer);
+  const remote = await deps.directory.connection(peer);
+  const [blobs, signature] = await Promise.all([
+    Promise.all(pairs.map(([src]) => remote.getBuffer(src))),
+    deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
+  ]);
+  const absent = pairs.find((_, i) => !blobs[i]);
+  if (absent) throw new Error(`key ${absent[0]} is gone`);
+  if (deps.security && deps.keyRing) {
+    const key = await deps.keyRing.signingKey(peer);
+    const refused = key
+      ? checkGradientSignature(
+          key,
+          signature,
+          { run, epoch, step, peer },
+          blobs[0] as Buffer,
+          plan.hasBuffers ? blobs[1] : null,
+        )
+      : 'not a trusted peer';
+    if (refused) throw new SignatureRefused(refused);
+  }
+  const tx = own.multi();
+  pairs.forEach(([, dst], i) => tx.set(dst, blobs[i] as Buffer, 'EX', plan.ttlSeconds));
+  await tx.exec();
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     promise,

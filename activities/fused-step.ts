@@ -1,15 +1,22 @@
-// A step in three local activities instead of ten (run config `localActivities: 'all'`, the default): every
+// A step in two local activities instead of ten (run config `localActivities: 'all'`): every
 // activity result wakes the workflow (a workflow activation, a few milliseconds of CPU in the worker each),
 // so the paper's steps that follow one another without a decision of the workflow in between run inside one
 // activity. Each part is the same activity function as in the step-by-step path, called in the same order;
 // each fused activity is one marker in history with every part's input and result, and every part is
 // idempotent, so a retried or replayed fused activity repeats nothing that matters.
 import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protocol/functions';
+import { suspectsOf } from '../lib/membership/suspects';
+import { nonRetryableErrorTypes } from '../lib/protocol/errors';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
 import { makeAggregateGradients, type AggregateGradientsResult } from './aggregate-gradients';
 import { makeApplyUpdate, type ApplyUpdateInput } from './apply-update';
 import { makeAverageShardGradients, type AverageShardGradientsInput } from './average-shard-gradients';
-import { makeAwaitPeersReady, type AwaitPeersReadyInput, type AwaitPeersReadyResult } from './await-peers-ready';
+import {
+  makeAwaitPeersReady,
+  prefetchInput,
+  type AwaitPeersReadyInput,
+  type AwaitPeersReadyResult,
+} from './await-peers-ready';
 import { makeComputeShardGradient } from './compute-shard-gradient';
 import type { ActivityDeps } from './deps';
 import { makeFetchPeerGradients, type FetchPeerGradientsResult } from './fetch-peer-gradients';
@@ -23,25 +30,31 @@ export interface StepFrontInput {
   average: Omit<AverageShardGradientsInput, 'shards'>;
   /** III.3.5: the detector's view (skipped on a local step of local SGD). */
   probe: ProbePeersInput | null;
+  /** Start copying the other peers' gradients as they announce ready, during the computation. */
+  prefetch?: AwaitPeersReadyInput;
+  /**
+   * III.2.5-III.3.6 (absent on a local step of local SGD): announce ready with this peer's vote, the
+   * suspectsOf the probe and `forced` (its `suspects` are filled in here), then wait at the barrier.
+   */
+  sync?: { publish: PublishReadyInput; barrier: AwaitPeersReadyInput | null; forced: string[] };
 }
 
 export interface StepFrontResult {
   results: ComputeGradientResult[];
+  /** Function calls that needed more than one attempt (each call is retried alone, like the activity). */
+  retries: { shard: number; attempts: number }[];
   probe: ProbePeersResult | null;
+  sync: StepSyncResult | null;
   /** Wall time of each part, and the longest function call. */
-  ms: { compute: number; average: number; probe: number } & Record<string, number>;
-}
-
-export interface StepSyncInput {
-  publish: PublishReadyInput;
-  barrier: AwaitPeersReadyInput;
+  ms: { compute: number; average: number; probe: number; publish?: number; barrier?: number } & Record<string, number>;
 }
 
 export interface StepSyncResult {
   delivered: string[];
   failed: string[];
-  barrier: AwaitPeersReadyResult;
-  ms: { publish: number; barrier: number };
+  /** Null when the workflow waits at the barrier itself (after yielding to the server). */
+  barrier: AwaitPeersReadyResult | null;
+  ms: { publish: number; barrier?: number };
 }
 
 export interface StepFinishInput {
@@ -65,6 +78,26 @@ export interface StepFinishResult {
   ms: { fetch: number; aggregate: number; update: number };
 }
 
+/** As the workflows' activity retry policy (workflows/activity-proxies.ts): 5 attempts, 200 ms doubling. */
+const CALL_ATTEMPTS = 5;
+const CALL_BACKOFF_MS = 200;
+
+/**
+ * One function call retried alone, as the regular computeShardGradient activity is: a failed shard does not
+ * make the fused activity (and every other shard with it) run again. Errors a retry cannot fix are thrown at once.
+ */
+async function retried<T>(call: () => Promise<T>, attempt: (n: number) => void): Promise<T> {
+  for (let n = 1; ; n++) {
+    attempt(n);
+    try {
+      return await call();
+    } catch (err) {
+      if (n >= CALL_ATTEMPTS || nonRetryableErrorTypes.includes((err as Error).name)) throw err;
+      await new Promise((r) => setTimeout(r, CALL_BACKOFF_MS * 2 ** (n - 1)));
+    }
+  }
+}
+
 export function makeFusedStep(deps: ActivityDeps) {
   const compute = makeComputeShardGradient(deps);
   const average = makeAverageShardGradients(deps);
@@ -80,24 +113,42 @@ export function makeFusedStep(deps: ActivityDeps) {
     return [value, Date.now() - started];
   };
 
+  /** Announce ready, then wait at the barrier. */
+  const stepSync = async (input: Omit<NonNullable<StepFrontInput['sync']>, 'forced'>): Promise<StepSyncResult> => {
+    const [sent, publishMs] = await timed(() => publish(input.publish));
+    if (!input.barrier) return { ...sent, barrier: null, ms: { publish: publishMs } };
+    const wait = input.barrier;
+    const [waited, barrierMs] = await timed(() => barrier(wait));
+    return { ...sent, barrier: waited, ms: { publish: publishMs, barrier: barrierMs } };
+  };
+
   return {
-    /** Compute every unit's gradient, average them, read the detector. */
+    /** Compute every unit's gradient, average them, read the detector, then announce ready and wait. */
     async stepFront(input: StepFrontInput): Promise<StepFrontResult> {
-      const [results, computeMs] = await timed(() => Promise.all(input.calls.map((c) => compute(c))));
+      if (input.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input.prefetch));
+      const attempts = input.calls.map(() => 0);
+      const [results, computeMs] = await timed(() =>
+        Promise.all(
+          input.calls.map((c, i) =>
+            retried(
+              () => compute(c),
+              (n) => (attempts[i] = n),
+            ),
+          ),
+        ),
+      );
       const [, averageMs] = await timed(() => average({ ...input.average, shards: input.calls.length }));
       const [probed, probeMs] = await timed(async () => (input.probe ? probe(input.probe) : null));
-      return {
-        results,
-        probe: probed,
-        ms: { compute: computeMs, ...slowestCallTimings(results), average: averageMs, probe: probeMs },
-      };
-    },
-
-    /** Announce ready, then wait at the barrier. */
-    async stepSync(input: StepSyncInput): Promise<StepSyncResult> {
-      const [sent, publishMs] = await timed(() => publish(input.publish));
-      const [waited, barrierMs] = await timed(() => barrier(input.barrier));
-      return { ...sent, barrier: waited, ms: { publish: publishMs, barrier: barrierMs } };
+      const ms = { compute: computeMs, ...slowestCallTimings(results), average: averageMs, probe: probeMs };
+      const retries = attempts.flatMap((n, i) => (n > 1 ? [{ shard: input.calls[i].shard, attempts: n }] : []));
+      if (!input.sync || !input.probe || !probed) return { results, retries, probe: probed, sync: null, ms };
+      const { publish: announce, barrier: wait, forced } = input.sync;
+      const suspects = suspectsOf(input.probe.peers, probed.suspected, forced);
+      const synced = await stepSync({
+        publish: { ...announce, message: { ...announce.message, suspects } },
+        barrier: wait,
+      });
+      return { results, retries, probe: probed, sync: synced, ms: { ...ms, ...synced.ms } };
     },
 
     /** Fetch the contributors' gradients, aggregate them with this peer's, update the model. */

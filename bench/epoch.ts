@@ -30,11 +30,12 @@ interface Options {
   epochs: number;
   functions: number;
   eager: boolean;
+  functionNice: number;
   set: Record<string, unknown>;
 }
 
 const USAGE =
-  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--set field=value]\n';
+  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 10] [--set field=value]\n';
 
 function parse(argv: string[]): Options {
   const opts: Options = {
@@ -46,6 +47,7 @@ function parse(argv: string[]): Options {
     epochs: 2,
     functions: 2,
     eager: false,
+    functionNice: 10,
     set: {},
   };
   for (let i = 0; i < argv.length; i++) {
@@ -68,6 +70,7 @@ function parse(argv: string[]): Options {
     else if (a === '--epochs') opts.epochs = int(value(), 1);
     else if (a === '--functions') opts.functions = int(value(), 1);
     else if (a === '--eager') opts.eager = true;
+    else if (a === '--function-nice') opts.functionNice = int(value(), 0);
     else if (a === '--set') {
       const v = value();
       const at = v.indexOf('=');
@@ -130,6 +133,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     redisPortBase: await freePort(),
     functionsPerPeer: opts.functions,
     eagerActivities: opts.eager,
+    functionNice: opts.functionNice,
   });
   const { client, connection } = await temporalClient(stack.file);
   try {
@@ -212,6 +216,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
         shardsPerPeer: config.shardsPerPeer,
         localActivities: config.localActivities,
         eagerActivities: opts.eager,
+        functionNice: opts.functionNice,
         trainLimit: opts.trainLimit,
         epochs: opts.epochs,
         ...opts.set,

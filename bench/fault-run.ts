@@ -127,6 +127,8 @@ export interface StepMetric {
   timings: Record<string, number>;
   /** Peer gradients this step left out of its aggregation, and why. */
   dropped: { peer: string; reason: string }[];
+  /** Function calls of this step that took more than one attempt (fused step), by shard. */
+  retries: { shard: number; attempts: number }[];
 }
 
 /** Step metrics a peer recorded for a run (one entry per applied step, with its phase durations). */
@@ -138,6 +140,7 @@ export async function stepMetrics(stack: StackFile, run: string, peerId: string)
     step: Number(m.step),
     timings: m.timings ? (JSON.parse(m.timings) as Record<string, number>) : {},
     dropped: m.dropped ? (JSON.parse(m.dropped) as { peer: string; reason: string }[]) : [],
+    retries: m.retries ? (JSON.parse(m.retries) as { shard: number; attempts: number }[]) : [],
   }));
 }
 

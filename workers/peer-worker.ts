@@ -1,5 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { GradientPrefetcher } from '../activities/prefetch';
+import type { ActivityDeps } from '../activities/deps';
 import type { Invoker } from '../lib/invoker/types';
 import { logger } from '../lib/log';
 import { heartbeatSigner } from '../lib/peer/heartbeat-signer';
@@ -60,7 +62,7 @@ export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker>
     ownQueues && sqs
       ? new SqsPump({ client: sqs, queues: ownQueues, redis: await opts.directory.connection(opts.peerId), log })
       : null;
-  const activities = createActivities({
+  const deps: ActivityDeps = {
     peerId: opts.peerId,
     directory: opts.directory,
     invoker: opts.invoker,
@@ -69,7 +71,9 @@ export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker>
     log,
     security,
     keyRing,
-  });
+  };
+  deps.prefetcher = new GradientPrefetcher(deps);
+  const activities = createActivities(deps);
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundlePath
     ? { workflowBundle: { codePath: opts.workflowBundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
@@ -90,6 +94,7 @@ export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker>
       return await run();
     } finally {
       monitor.stop();
+      deps.prefetcher?.stop();
       await pump?.stop();
       await transport.close();
     }

@@ -53,19 +53,23 @@ export const { awaitPeersReady, awaitAdmission } = proxyActivities<Activities>({
   retry,
 });
 
-// Function calls as local activities (run config `localActivities`: 'compute'), and a whole step as three
-// fused local activities ('all', the default: activities/fused-step.ts). A step then runs inside one
+// Function calls as local activities (run config `localActivities`: 'compute'), and a whole step as two
+// fused local activities ('all': activities/fused-step.ts). A step then runs inside one
 // workflow task, with no round trip to the server. The SDK keeps a long workflow task alive (it heartbeats
 // it), each activity is still a marker in history with its input and result, retried by the worker, and
 // re-run on replay after a crash (computing a gradient and waiting at a barrier are idempotent; applying
 // the update is guarded by the applied-step key).
-export const { computeShardGradient: computeShardGradientLocal, stepFront } = proxyLocalActivities<Activities>({
+export const { computeShardGradient: computeShardGradientLocal } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   retry,
 });
 
-export const { stepSync, stepFinish } = proxyLocalActivities<Activities>({
-  // stepSync holds the barrier, which has its own timeout (syncTimeoutMs).
+export const {
+  stepFront,
+  stepFinish,
+  awaitPeersReady: awaitPeersReadyLocal,
+} = proxyLocalActivities<Activities>({
+  // stepFront holds the barrier, which has its own timeout (syncTimeoutMs).
   startToCloseTimeout: '2 hours',
   retry,
 });

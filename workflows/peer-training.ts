@@ -194,12 +194,16 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     state.step = step;
     // With local activities, steps chain inside one workflow task; every yieldEveryMs the workflow yields to
     // the server (a no-op activity ends the task) so that status queries and signals are answered promptly
-    // and a crashed worker re-runs at most that much.
+    // and a crashed worker re-runs at most that much. The step yields right after announcing ready, so the
+    // round trip overlaps the wait for the other peers instead of delaying them all at the next barrier.
     const yieldEvery = config.yieldEveryMs ?? 1000;
-    if (config.localActivities === 'all' && yieldEvery > 0 && Date.now() - yieldedAt >= yieldEvery) {
-      await yieldToServer();
-      yieldedAt = Date.now();
-    }
+    const yieldDue = config.localActivities === 'all' && yieldEvery > 0 && Date.now() - yieldedAt >= yieldEvery;
+    const yieldNow = yieldDue
+      ? async () => {
+          await yieldToServer();
+          yieldedAt = Date.now();
+        }
+      : undefined;
     if (removedByOperator) {
       endReason = removedByOperator;
       return finish('removed');
@@ -208,6 +212,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     const outcome = await trainingStep(state, step, {
       phase: (name) => (phase = name),
       suspected: (peers) => (suspected = peers),
+      ...(yieldNow ? { yieldNow } : {}),
     });
     for (const [name, ms] of Object.entries(outcome.timings)) partial.phaseMs[name] = (partial.phaseMs[name] ?? 0) + ms;
     lastStep = outcome.timings;

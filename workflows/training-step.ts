@@ -5,6 +5,8 @@ import { agreeOnRemovals, isQuorum } from '../lib/membership/agreement';
 import type { ComputeGradientResult } from '../lib/protocol/functions';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
 import type { AwaitPeersReadyResult } from '../activities/await-peers-ready';
+import type { StepSyncResult } from '../activities/fused-step';
+import { suspectsOf } from '../lib/membership/suspects';
 import { catchUpBatches, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
 import type { MembershipEvent, PeerTrainingState, StepTimings } from '../lib/protocol/types';
 import {
@@ -13,6 +15,7 @@ import {
   applyUpdate,
   averageShardGradients,
   awaitPeersReady,
+  awaitPeersReadyLocal,
   computeShardGradient,
   computeShardGradientLocal,
   fetchPeerGradients,
@@ -20,7 +23,6 @@ import {
   publishReady,
   stepFinish,
   stepFront,
-  stepSync,
 } from './activity-proxies';
 
 interface StepDone {
@@ -44,6 +46,8 @@ export interface StepHooks {
   phase(name: string): void;
   /** Reports the peers suspected at this step. */
   suspected(peers: string[]): void;
+  /** Present when the fused step should yield to the server: it does so while it waits for the others. */
+  yieldNow?: () => Promise<void>;
 }
 
 /**
@@ -104,13 +108,70 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     },
   };
 
+  // III.3.6's barrier, built here because the fused step starts copying peers' gradients while it computes.
+  const barrierInput = {
+    run,
+    epoch,
+    step,
+    expected: state.active,
+    cursor: state.syncCursor,
+    timeoutMs: config.syncTimeoutMs,
+    forceSuspected: state.operatorRemoved,
+    ignoreRemovedBefore: state.activeSince ?? [0, 0],
+    prefetch: config.prefetch !== false,
+  };
+  // III.2.5 The ready(epoch, step) announcement with this peer's suspicions (its vote), to every active peer.
+  // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
+  // after the same step (a stop signal arriving after this point waits for the next step's ready).
+  const announcedStop = state.stopRequested;
+  const publishInput = (suspects: string[]) => ({
+    message: {
+      run,
+      epoch,
+      step,
+      suspects,
+      missing: state.missing,
+      membership: state.membership,
+      adds: state.pendingAdds,
+      stop: announcedStop,
+    },
+    to: state.active,
+  });
   let results: ComputeGradientResult[];
   let probe: { suspected: { peer: string; reason: string }[] } | null = null;
+  let synced: StepSyncResult | null = null;
+  let retries: { shard: number; attempts: number }[] = [];
   if (fused) {
-    const front = await stepFront({ calls, average, probe: localStep ? null : probeInput });
+    // Compute, average, probe, announce and wait in one local activity; the vote is the pure suspectsOf of
+    // the probe, as below. A due yield goes between the announcement and the wait (a local step yields first).
+    if (localStep) await hooks.yieldNow?.();
+    const yieldAtBarrier = localStep ? undefined : hooks.yieldNow;
+    const front = await stepFront({
+      calls,
+      average,
+      probe: localStep ? null : probeInput,
+      ...(!localStep && barrierInput.prefetch ? { prefetch: barrierInput } : {}),
+      ...(!localStep
+        ? {
+            sync: {
+              publish: publishInput([]),
+              barrier: yieldAtBarrier ? null : barrierInput,
+              forced: state.operatorRemoved,
+            },
+          }
+        : {}),
+    });
     results = front.results;
     probe = front.probe;
     Object.assign(timings, front.ms);
+    retries = front.retries;
+    if (front.sync && yieldAtBarrier) {
+      phase('barrier');
+      await yieldAtBarrier();
+      const waited = await awaitPeersReadyLocal(barrierInput);
+      synced = { ...front.sync, barrier: waited };
+      timings.barrier = Date.now() - mark;
+    } else synced = front.sync;
   } else {
     const compute = config.localActivities === 'none' ? computeShardGradient : computeShardGradientLocal;
     results = await Promise.all(calls.map((call) => compute(call)));
@@ -128,7 +189,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
 
   if (localStep) {
     phase('update');
-    const update = await applyUpdate({ run, epoch, step, peers: [peerId], ...sgd, timings, mode: 'local' });
+    const update = await applyUpdate({ run, epoch, step, peers: [peerId], ...sgd, timings, retries, mode: 'local' });
     timings.update = update.ms;
     const local: StepDone = { loss, samples, timings, parallelism: calls.length, agreedAdds: [] };
     // A stop waits for the next synchronisation, where every peer sees it in the same votes.
@@ -143,46 +204,16 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   const reasons: Record<string, string> = {};
   for (const s of probe.suspected) reasons[s.peer] = s.reason;
   for (const p of state.operatorRemoved) reasons[p] = 'removed by operator';
-  const suspects = others.filter((p) => p in reasons);
+  const suspects = suspectsOf(others, probe.suspected, state.operatorRemoved);
   hooks.suspected(suspects);
 
-  // III.2.5 Announce ready(epoch, step) with this peer's suspicions (its vote) to every active peer.
-  // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
-  // after the same step (a stop signal arriving after this point waits for the next step's ready).
-  const announcedStop = state.stopRequested;
-  const publishInput = {
-    message: {
-      run,
-      epoch,
-      step,
-      suspects,
-      missing: state.missing,
-      membership: state.membership,
-      adds: state.pendingAdds,
-      stop: announcedStop,
-    },
-    to: state.active,
-  };
   // III.3.6 Barrier: wait for every active peer that is not suspected.
-  const barrierInput = {
-    run,
-    epoch,
-    step,
-    expected: state.active,
-    cursor: state.syncCursor,
-    timeoutMs: config.syncTimeoutMs,
-    forceSuspected: state.operatorRemoved,
-    ignoreRemovedBefore: state.activeSince ?? [0, 0],
-  };
   let barrier: AwaitPeersReadyResult;
-  if (fused) {
-    phase('barrier');
-    const synced = await stepSync({ publish: publishInput, barrier: barrierInput });
+  if (synced?.barrier) {
     barrier = synced.barrier;
-    Object.assign(timings, synced.ms);
   } else {
     phase('publish');
-    await publishReady(publishInput);
+    await publishReady(publishInput(suspects));
     done('publish');
     phase('barrier');
     barrier = await awaitPeersReady(barrierInput);
@@ -233,7 +264,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
       step,
       contributors,
       active: state.active,
-      update: { ...updateBase, timings },
+      update: { ...updateBase, timings, retries },
     });
     dropped = finish.fetched.dropped;
     inputs = finish.inputs;

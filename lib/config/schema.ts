@@ -72,16 +72,16 @@ export const runConfigSchema = z
       .default(42),
     /**
      * How a step's function calls and its barrier run in the peer's workflow (docs/benchmarks.md, "Where an
-     * epoch's time goes"). `none` (default): each function call and the barrier are regular activities, each
-     * visible in the UI with heartbeats. `compute`: the function calls are local activities (no server round
-     * trip each; still recorded in history, retried, and re-run on replay after a worker crash), the barrier
-     * a regular activity, so every step still ends its workflow task. `all`: a whole step is three fused
-     * local activities inside one workflow task, the fastest; signals and status queries are then handled
-     * only when the workflow yields (`yieldEveryMs`), so an `addPeer` late in a run can miss its last epoch
-     * boundary. The fault tests are written against `none`; `compute` and `all` are options until they pass
-     * under them too.
+     * epoch's time goes"). `all` (default): a whole step is two fused local activities inside one workflow
+     * task (compute, average, probe, announce and wait; then fetch, aggregate and update), each recorded in
+     * history as a marker with its input and result, each function call retried alone; the workflow yields
+     * to the server every `yieldEveryMs` (at a barrier), when signals and status queries are handled and up to
+     * which a crashed worker's replay re-runs steps (an applied step is never applied again). `compute`: the
+     * function calls are local activities and the barrier a regular activity, so every step ends its workflow
+     * task. `none`: each function call and the barrier are regular activities, each visible in the UI with
+     * heartbeats: the slowest, and the most visible.
      */
-    localActivities: z.enum(['all', 'compute', 'none']).default('none'),
+    localActivities: z.enum(['all', 'compute', 'none']).default('all'),
     /**
      * With `localActivities: 'all'`, steps chain inside one workflow task; after this long the workflow yields
      * to the server (a no-op activity ends the task), so that status queries and signals are answered and a crashed
@@ -89,6 +89,13 @@ export const runConfigSchema = z
      * @default 1000
      */
     yieldEveryMs: z.number().int().min(0).max(600_000).default(1000),
+    /**
+     * Copy each other peer's averaged gradient into this peer's Redis as soon as it announces ready (during
+     * this peer's own computation with `localActivities: 'all'`, else while it waits at the barrier), with the
+     * same signature check as the fetch, so that the fetch after the barrier has only what arrived last left
+     * to copy. @default true
+     */
+    prefetch: z.boolean().default(true),
     /**
      * Local SGD: each peer takes this many steps on its own model (its own averaged gradient, SGD with
      * momentum, in its Redis) between synchronisations; at every H-th step (and the last of each epoch) the

@@ -24,6 +24,11 @@ export interface LocalPoolOptions {
   redis: RedisEndpoint;
   /** Maximum functions running at once. */
   concurrency: number;
+  /**
+   * Niceness each function thread gives itself (Linux: a thread's own priority), so that the peer's
+   * coordination is not queued behind gradient computation on a shared CPU. @default 0 (unchanged)
+   */
+  nice?: number;
 }
 
 /**
@@ -63,7 +68,7 @@ export class LocalPoolInvoker implements Invoker {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.entry, { workerData: { redis: this.opts.redis } });
+    const worker = new Worker(this.entry, { workerData: { redis: this.opts.redis, nice: this.opts.nice ?? 0 } });
     const slot: Slot = { worker, task: null };
     worker.on(
       'message',

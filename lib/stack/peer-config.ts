@@ -23,6 +23,12 @@ export interface PeerConfig {
   appendOnly?: boolean;
   /** Functions running at once on this host (local pool). @default 2 */
   functions?: number;
+  /**
+   * Niceness of the local pool's function threads (0..19; Linux). The peer's coordination (its worker's main
+   * thread, its Redis) then gets the CPU first when functions share a host with it, as it would with the
+   * functions on Lambda. @default 10
+   */
+  functionNice?: number;
   /** Temporal frontend and namespace. @default the network file's */
   temporal?: { address: string; namespace: string };
   /** A prebuilt workflow bundle shared by the workers of one machine. @default bundled by the worker */
@@ -76,6 +82,11 @@ export function readPeerConfig(path: string): PeerConfig {
   if (typeof c.dir !== 'string') problems.push('"dir" must be a path');
   if (c.functions !== undefined && !(Number.isInteger(c.functions) && c.functions >= 1 && c.functions <= 256))
     problems.push('"functions" must be an integer 1..256');
+  if (
+    c.functionNice !== undefined &&
+    !(Number.isInteger(c.functionNice) && c.functionNice >= 0 && c.functionNice <= 19)
+  )
+    problems.push('"functionNice" must be an integer 0..19');
   if (c.temporal !== undefined && (typeof c.temporal.address !== 'string' || typeof c.temporal.namespace !== 'string'))
     problems.push('"temporal" needs address and namespace');
   if (problems.length > 0) throw new StackError(`peer config ${path}: ${problems.join('; ')}`);

@@ -31,6 +31,8 @@ export interface StackOptions {
   redisPortBase?: number;
   /** Functions running at once per peer. @default 2 */
   functionsPerPeer?: number;
+  /** Niceness of the peers' local function threads (PeerConfig.functionNice). @default 10 */
+  functionNice?: number;
   /**
    * Extra peers started (Redis, worker, identity and enrolment) but not initialised into the network: they
    * join a running network later through the join handshake (`spirt peer add ID --enrolment TOKEN`).
@@ -259,6 +261,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           networkFile: networkFilePath(stateDir),
           dir: dataDir,
           functions: opts.functionsPerPeer ?? 2,
+          ...(opts.functionNice !== undefined ? { functionNice: opts.functionNice } : {}),
           workflowBundle: join(stateDir, 'workflow-bundle.js'),
           logFile: workerLogPath(stateDir, peerId),
           ...(tlsFiles.has(peerId) ? { tls: tlsFiles.get(peerId) } : {}),

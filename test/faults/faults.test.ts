@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client, Connection, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import {
   failureTimeline,
   membershipEvents,
@@ -117,33 +117,21 @@ describe('faults on a real 4-peer stack', () => {
     const redis = await peerRedis('p1');
     await redis.set(runKeys(config.run).chaosFailOnce(1, 2, 1), 'test (d)');
     redis.disconnect();
-    const handles = (await startRun(client, stack.file, config)) as WorkflowHandleWithFirstExecutionRunId[];
+    const handles = await startRun(client, stack.file, config);
     const done = completed(await results(handles));
     expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
     expect(done.every((r) => r.history.length === 3)).toBe(true);
     baselineAccuracy = done[0].history[2].testAccuracy as number;
     expect(baselineAccuracy).toBeGreaterThan(0.7);
 
-    // In p1's history: every computeShardGradient ran once, except (epoch 1, step 2, shard 1), which ran twice.
-    const attempts: Record<string, number> = {};
-    // The first workflow run holds epoch 1 (continueAsNew starts a new run per epoch).
-    const history = await client.workflow
-      .getHandle(handles[0].workflowId, handles[0].firstExecutionRunId)
-      .fetchHistory();
-    const scheduled = new Map<string, string>();
-    for (const e of history.events ?? []) {
-      const s = e.activityTaskScheduledEventAttributes;
-      if (s?.activityType?.name === 'computeShardGradient') {
-        const payload = s.input?.payloads?.[0]?.data;
-        const input = JSON.parse(Buffer.from(payload as Uint8Array).toString()) as { step: number; shard: number };
-        scheduled.set(String(e.eventId), `${input.step}:${input.shard}`);
-      }
-      const started = e.activityTaskStartedEventAttributes;
-      if (started && scheduled.has(String(started.scheduledEventId)))
-        attempts[scheduled.get(String(started.scheduledEventId)) as string] = started.attempt ?? 1;
-    }
-    expect(Object.keys(attempts)).toHaveLength(16 * 2);
-    expect(Object.entries(attempts).filter(([, a]) => a > 1)).toEqual([['2:1', 2]]);
+    // In p1's step metrics: every function call ran once, except (epoch 1, step 2, shard 1), which ran twice.
+    // The fused step retries a call alone; had the whole step activity been retried instead, step 2 would show
+    // no retry (its second attempt finds the chaos key gone) and its other shard would have run twice.
+    const metrics = (await stepMetrics(stack.file, config.run, 'p1')).filter((m) => m.epoch === 1);
+    expect(metrics).toHaveLength(16);
+    expect(metrics.filter((m) => m.retries.length > 0).map((m) => [m.step, m.retries])).toEqual([
+      [2, [{ shard: 1, attempts: 2 }]],
+    ]);
   });
 
   it('a peer started by hand with `temporal workflow start` and a short input trains and shows in the UI filters', async () => {
@@ -284,9 +272,11 @@ describe('faults on a real 4-peer stack', () => {
   });
 
   it('rejoin is explicit: a removed peer comes back only through spirt peer add, at an epoch boundary, with the current model', async () => {
-    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 4 });
+    // Enough epochs for a removal, a handshake (a process start) and an epoch boundary after it, at the fused
+    // step's pace (an epoch of this run takes about a second).
+    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 16 });
     const handles = await startRun(client, stack.file, config);
-    await waitForStatus(handles[0], (s) => s.epoch === 1 && s.step >= 3);
+    await waitForStep(stack.file, config.run, 'p1', 1, 3);
     expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
     const [gone] = await results([handles[3]]);
     expect('result' in gone && gone.result.outcome).toBe('removed');
@@ -301,7 +291,7 @@ describe('faults on a real 4-peer stack', () => {
     const admittedAt = done[0].membership[1].epoch + 1;
     // The newcomer trained from its admission epoch on, with the others, and every peer ended with 4 active.
     expect(done[3].history[0].epoch).toBe(admittedAt);
-    expect(done[3].history.map((h) => h.epoch).pop()).toBe(4);
+    expect(done[3].history.map((h) => h.epoch).pop()).toBe(config.epochs);
     expect(done.every((r) => r.history[r.history.length - 1].activePeers.length === 4)).toBe(true);
     // It received p1's model and then applied the same updates: the parameters agree.
     const params = await Promise.all(
@@ -319,7 +309,8 @@ describe('faults on a real 4-peer stack', () => {
     // A restart takes longer than the default heartbeat expiry; this run gives the worker time to come back.
     const config = parseRunConfig({ ...SMALL, run: runId('worker'), epochs: 2, heartbeatStaleMs: 120_000 });
     const handles = await startRun(client, stack.file, config);
-    await waitForStatus(handles[1], (s) => s.epoch === 1 && s.step >= 4 && s.phase === 'compute');
+    // Right after p2 applied step 4 it computes step 5's gradients (a step is mostly its computation).
+    await waitForStep(stack.file, config.run, 'p2', 1, 4);
     await stack.killWorker('p2');
     await new Promise((r) => setTimeout(r, 500));
     await stack.restartWorker('p2');
@@ -338,8 +329,8 @@ describe('faults on a real 4-peer stack', () => {
 
   it('(c) the Temporal dev server stopped and restarted mid-run: the run resumes from its database file', async () => {
     const config = parseRunConfig({ ...SMALL, run: runId('temporal'), epochs: 3, heartbeatStaleMs: 120_000 });
-    const handles = await startRun(client, stack.file, config);
-    await waitForStatus(handles[0], (s) => s.epoch === 2 && s.step >= 2);
+    await startRun(client, stack.file, config);
+    await waitForStep(stack.file, config.run, 'p1', 2, 2);
     await stack.stopTemporal();
     await new Promise((r) => setTimeout(r, 2000));
     await stack.startTemporal();
@@ -353,8 +344,8 @@ describe('faults on a real 4-peer stack', () => {
   it('(e) a peer dies for good while the others wait at the barrier: nobody waits syncTimeoutMs', async () => {
     const config = parseRunConfig({ ...SMALL, run: runId('barrier'), epochs: 2 });
     const handles = await startRun(client, stack.file, config);
-    // p3's worker dies right after publishing: the others are at (or reach) the barrier waiting for it.
-    await waitForStatus(handles[2], (s) => s.epoch === 1 && s.step >= 5 && s.phase === 'barrier');
+    // p3's worker dies in step 6 (right after applying step 5): the others reach the barrier and wait for it.
+    await waitForStep(stack.file, config.run, 'p3', 1, 5);
     const killedAt = Date.now();
     await stack.killWorker('p3');
     let outcomes: PeerOutcome[];

@@ -108,7 +108,7 @@ describe('peerTrainingWorkflow end to end', () => {
       inDbPath: 'auto' as const,
       localActivities: 'none' as const,
     },
-    // The fused step (three local activities in one workflow task) computes exactly the same model.
+    // The fused step (two local activities in one workflow task) computes exactly the same model.
     {
       model: 'softmax' as const,
       minAccuracy: 0.5,
