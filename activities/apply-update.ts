@@ -1,4 +1,5 @@
-import { runKeys } from '../lib/redis/keys';
+import type { StepRelease } from '../lib/protocol/types';
+import { runKeys, type RunKeys } from '../lib/redis/keys';
 import { averageTensors } from '../lib/redis/tensor-ops';
 import type { ActivityDeps } from './deps';
 import { applyGradientOnce, applyOwnGradient, applySync } from './local-steps';
@@ -17,6 +18,12 @@ export interface ApplyUpdateInput {
   timings?: Record<string, number>;
   /** Peer gradients left out of this step's aggregation, and why: recorded with the step's metrics. */
   dropped?: { peer: string; reason: string }[];
+  /**
+   * The previous step's working tensors, deleted after this update: a retried or replayed update of this
+   * step still finds its own inputs, and a replayed earlier step computes and copies them again (the
+   * published averages stay until their TTL).
+   */
+  release?: StepRelease;
   /** Function calls of this step that took more than one attempt (fused step): recorded with the metrics. */
   retries?: { shard: number; attempts: number }[];
   /**
@@ -71,6 +78,19 @@ export function makeApplyUpdate(deps: ActivityDeps) {
       ...(input.dropped?.length ? ['dropped', JSON.stringify(input.dropped)] : []),
       ...(input.retries?.length ? ['retries', JSON.stringify(input.retries)] : []),
     );
+    if (input.release) await own.unlink(...releasedKeys(keys, deps.peerId, input.release));
     return { applied, ms };
   };
+}
+
+/** The keys a StepRelease names (StepRelease in lib/protocol/types.ts). */
+export function releasedKeys(keys: RunKeys, self: string, r: StepRelease): string[] {
+  const { epoch, step } = r;
+  const shards = Array.from({ length: r.shards }, (_, i) => i);
+  const others = r.peers.filter((p) => p !== self);
+  return [
+    ...shards.flatMap((i) => [keys.shardGradient(epoch, step, i, self), keys.shardBuffers(epoch, step, i, self)]),
+    ...others.flatMap((p) => [keys.peerGradient(epoch, step, p), keys.peerBuffers(epoch, step, p)]),
+    keys.aggregatedGradient(epoch, step),
+  ];
 }

@@ -17,7 +17,7 @@ import { parseRunConfig } from '../lib/config';
 import type { RunConfig } from '../lib/config/schema';
 import { ConfigError } from '../lib/errors/config-error';
 import { peerWorkflowId } from '../lib/protocol/names';
-import { freePort } from '../lib/stack/ports';
+import { freePort, freePortRange } from '../lib/stack/ports';
 import { startStack } from '../lib/stack/stack';
 import { results, startRun, stepMetrics, temporalClient } from './fault-run';
 
@@ -130,7 +130,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     peers: opts.peers,
     stateDir,
     temporalPort: await freePort(),
-    redisPortBase: await freePort(),
+    redisPortBase: await freePortRange(opts.peers + 1),
     functionsPerPeer: opts.functions,
     eagerActivities: opts.eager,
     functionNice: opts.functionNice,

@@ -15,7 +15,7 @@ import { parseRunConfig } from '../lib/config';
 import type { RunConfig } from '../lib/config/schema';
 import { ConfigError } from '../lib/errors/config-error';
 import type { TrainingResult } from '../lib/protocol/types';
-import { freePort } from '../lib/stack/ports';
+import { freePort, freePortRange } from '../lib/stack/ports';
 import { startStack } from '../lib/stack/stack';
 import { failureTimeline, results, startRun, temporalClient, waitForStatus } from './fault-run';
 
@@ -72,7 +72,7 @@ export async function main(argv: string[]): Promise<void> {
     peers: opts.peers,
     stateDir,
     temporalPort: await freePort(),
-    redisPortBase: await freePort(),
+    redisPortBase: await freePortRange(16),
     functionsPerPeer: 3,
   });
   const { client, connection } = await temporalClient(stack.file);

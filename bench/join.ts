@@ -17,7 +17,7 @@ import { ConfigError } from '../lib/errors/config-error';
 import { readTrustedPeer } from '../lib/peer/trust';
 import { peerWorkflowId } from '../lib/protocol/names';
 import { connectRedis } from '../lib/redis/connect';
-import { freePort } from '../lib/stack/ports';
+import { freePort, freePortRange } from '../lib/stack/ports';
 import { startStack } from '../lib/stack/stack';
 import { results, startRun, stepMetrics, temporalClient, waitForStatus } from './fault-run';
 
@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<void> {
     standby: 1,
     stateDir,
     temporalPort: await freePort(),
-    redisPortBase: await freePort(),
+    redisPortBase: await freePortRange(16),
   });
   const { client, connection } = await temporalClient(stack.file);
   const owners = await Promise.all(['p1', 'p2', 'p3'].map((p) => connectRedis(stack.ownerEndpoint(p))));

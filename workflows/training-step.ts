@@ -189,7 +189,19 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
 
   if (localStep) {
     phase('update');
-    const update = await applyUpdate({ run, epoch, step, peers: [peerId], ...sgd, timings, retries, mode: 'local' });
+    const release = state.releasable;
+    const update = await applyUpdate({
+      run,
+      epoch,
+      step,
+      peers: [peerId],
+      ...sgd,
+      timings,
+      retries,
+      mode: 'local',
+      ...(release ? { release } : {}),
+    });
+    state.releasable = { epoch, step, shards: calls.length, peers: [] };
     timings.update = update.ms;
     const local: StepDone = { loss, samples, timings, parallelism: calls.length, agreedAdds: [] };
     // A stop waits for the next synchronisation, where every peer sees it in the same votes.
@@ -253,7 +265,14 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   // III.3.7 Fetch the other active peers' averaged gradients, then aggregate them robustly.
   // III.3.8 Update the model inside Redis (once per step, even when retried).
   const contributors = heard.filter((p) => p !== peerId && state.active.includes(p));
-  const updateBase = { ...sgd, ...(every > 1 ? { mode: 'sync' as const } : {}) };
+  // The previous step's working tensors go with this update; this step's with the next one.
+  const release = state.releasable;
+  const updateBase = {
+    ...sgd,
+    ...(every > 1 ? { mode: 'sync' as const } : {}),
+    ...(release ? { release } : {}),
+  };
+  const copied = state.peers.map((p) => p.id).filter((p) => p !== peerId);
   let dropped: { peer: string; reason: string }[];
   let inputs: string[];
   if (fused) {
@@ -282,6 +301,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     const update = await applyUpdate({ run, epoch, step, peers: inputs, ...updateBase, timings, dropped });
     timings.update = update.ms;
   }
+  state.releasable = { epoch, step, shards: calls.length, peers: copied };
   for (const d of dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
   if (dropped.length > 0)
     state.dropped = [...(state.dropped ?? []), ...dropped.map((d) => ({ epoch, step, ...d }))].slice(-20);

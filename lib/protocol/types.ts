@@ -83,6 +83,21 @@ export interface PeerTrainingState {
   dataset?: { trainCount: number; testCount: number; stepsPerEpoch: number };
   /** Whether the model has non-trainable buffers (batch-norm statistics) to average. */
   hasBuffers?: boolean;
+  /** The last step's working tensors, deleted by the next step's update (ApplyUpdateInput.release). */
+  releasable?: StepRelease;
+}
+
+/**
+ * A step's working tensors in a peer's Redis: its shard gradients (and buffers), its copies of other peers'
+ * gradients, and its aggregate. Only the step's published average and signature stay (until their TTL).
+ */
+export interface StepRelease {
+  epoch: number;
+  step: number;
+  /** Function calls of the step. */
+  shards: number;
+  /** Other peers whose gradients were copied here. */
+  peers: string[];
 }
 
 /**

@@ -33,3 +33,17 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/**
+ * A base port with `count` consecutive free ports on `host` (a peer's Redis listens on base + rank): one free
+ * port alone can have a neighbour in use by another process's socket. @throws StackError after 50 tries
+ */
+export async function freePortRange(count: number, host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort(host);
+    if (base + count > 65535) continue;
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i, host)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new StackError(`no ${count} consecutive free ports found on ${host}`);
+}

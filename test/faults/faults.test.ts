@@ -24,7 +24,7 @@ import { activePeersAttribute, peerAttribute, runAttribute } from '../../lib/pro
 import type { TrainingResult } from '../../lib/protocol/types';
 import { connectRedis } from '../../lib/redis/connect';
 import { runKeys } from '../../lib/redis/keys';
-import { freePort } from '../../lib/stack/ports';
+import { freePort, freePortRange } from '../../lib/stack/ports';
 import { startStack, type Stack } from '../../lib/stack/stack';
 import { bufferToFloat32 } from '../../lib/tensor/float32';
 import { robustReplay } from '../../bench/robust-replay';
@@ -96,7 +96,7 @@ beforeAll(async () => {
     peers: 4,
     stateDir,
     temporalPort: await freePort(),
-    redisPortBase: await freePort(),
+    redisPortBase: await freePortRange(16),
     // Room for a survivor's degree of parallelism to grow when it takes over a removed peer's shards.
     functionsPerPeer: 3,
   });

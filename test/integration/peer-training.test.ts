@@ -206,7 +206,12 @@ describe('peerTrainingWorkflow end to end', () => {
         redis.map(async (r) => {
           const client = await connectRedis(r.endpoint);
           const [params, buffers] = await Promise.all([client.getBuffer(keys.params), client.getBuffer(keys.buffers)]);
+          // A step's working tensors (shard gradients, copies of the other peer's, the aggregate) are deleted
+          // by the next step: only the last step's are left; every step's published average stays.
+          const working = (await client.keys(`spirt:${config.run}:grad:*`)).filter((k) => !k.endsWith(':avg'));
           client.disconnect();
+          expect(working.every((k) => k.startsWith(`spirt:${config.run}:grad:2:2:`))).toBe(true);
+          expect(working.length).toBeGreaterThan(0);
           return { params: bufferToFloat32(params as Buffer), buffers: bufferToFloat32(buffers ?? Buffer.alloc(0)) };
         }),
       );

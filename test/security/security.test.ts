@@ -37,7 +37,7 @@ import { peerWorkflowId } from '../../lib/protocol/names';
 import type { TrainingResult } from '../../lib/protocol/types';
 import { connectRedis, type RedisClient } from '../../lib/redis/connect';
 import { inboxKeys, peerKeys, runKeys } from '../../lib/redis/keys';
-import { freePort } from '../../lib/stack/ports';
+import { freePort, freePortRange } from '../../lib/stack/ports';
 import { startStack, type Stack } from '../../lib/stack/stack';
 import { bufferToFloat32 } from '../../lib/tensor/float32';
 import { excess } from '../helpers/replay';
@@ -159,7 +159,7 @@ beforeAll(async () => {
     tls: true,
     stateDir,
     temporalPort: await freePort(),
-    redisPortBase: await freePort(),
+    redisPortBase: await freePortRange(16),
   });
   ({ client, connection } = await temporalClient(stack.file));
   network = readNetworkFile(stateDir);
