@@ -106,6 +106,8 @@ export interface EpochReport {
   server_round_trips_per_step: number;
   /** Test accuracy after the last epoch (on `testLimit` samples). */
   test_accuracy: number | null;
+  /** Mean training loss of the last epoch (the slowest peer's samples). */
+  train_loss: number;
   /** Latency of p1's status query, sampled every 200 ms while the run trained. */
   status_query_ms: { n: number; p50: number | null; max: number | null };
   config: Record<string, unknown>;
@@ -207,6 +209,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       steps: phases,
       server_round_trips_per_step: Number(trips.toFixed(2)),
       test_accuracy: records[slowest].testAccuracy,
+      train_loss: Number(records[slowest].trainLoss.toFixed(4)),
       status_query_ms: {
         n: queryMs.length,
         p50: queryMs[Math.floor(queryMs.length / 2)] ?? null,

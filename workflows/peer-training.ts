@@ -192,12 +192,19 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   let yieldedAt = Date.now();
   for (let step = state.step; step < stepsPerEpoch; step++) {
     state.step = step;
-    // With local activities, steps chain inside one workflow task; every yieldEveryMs the workflow yields to
-    // the server (a no-op activity ends the task) so that status queries and signals are answered promptly
+    // With local activities, steps chain inside one workflow task; about every yieldEveryMs the workflow
+    // yields to the server (a no-op activity ends the task) so that status queries and signals are answered
     // and a crashed worker re-runs at most that much. The step yields right after announcing ready, so the
-    // round trip overlaps the wait for the other peers instead of delaying them all at the next barrier.
+    // round trip overlaps the wait for the other peers; and the peers yield at the same steps (every `grid`
+    // steps, a power of two from this peer's mean step time: peers in lockstep pick the same grid, or nested
+    // ones), since a yield that delays one peer delays every peer at the next barrier.
     const yieldEvery = config.yieldEveryMs ?? 1000;
-    const yieldDue = config.localActivities === 'all' && yieldEvery > 0 && Date.now() - yieldedAt >= yieldEvery;
+    let yieldDue = false;
+    if (config.localActivities === 'all' && yieldEvery > 0 && step > 0) {
+      const stepMs = Math.max(1, (Date.now() - partial.startedAt) / step);
+      const grid = 2 ** Math.max(0, Math.ceil(Math.log2(yieldEvery / stepMs)));
+      yieldDue = step % grid === 0 || Date.now() - yieldedAt >= 4 * yieldEvery;
+    }
     const yieldNow = yieldDue
       ? async () => {
           await yieldToServer();
