@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, isPortFree } from '../../lib/stack/ports';
+import { freePort, freePortRange, isPortFree } from '../../lib/stack/ports';
 import { toolchain } from '../helpers/servers';
 
 const SPIRT = join(__dirname, '..', '..', 'bin', 'spirt.js');
@@ -28,7 +28,7 @@ function processesMentioning(needle: string): string[] {
 
 async function stackPorts() {
   const temporalPort = await freePort();
-  const redisBase = await freePort();
+  const redisBase = await freePortRange(4);
   /** `spirt <command>` on these ports, in `dir`, with `peers` peers. */
   const args = (command: string, dir: string, peers: number) => [
     command,
@@ -167,9 +167,7 @@ describe('spirt CLI: bad input gets one clear line and a non-zero exit', () => {
       startedAt: new Date().toISOString(),
       temporal: { address: '127.0.0.1:1', namespace: 'default', uiUrl: 'http://127.0.0.1:2' },
       network: 'spirt-x',
-      peers: [
-        { id: 'p1', rank: 0, host: '127.0.0.1', port: deadPort, taskQueue: 'q', dataDir: dir, identityDir: dir },
-      ],
+      peers: [{ id: 'p1', rank: 0, host: '127.0.0.1', port: deadPort, taskQueue: 'q', dataDir: dir, identityDir: dir }],
       moduleLoaded: false,
       workflowBundle: join(dir, 'none.js'),
     };
@@ -356,7 +354,8 @@ describe('spirt demo', () => {
       '--run',
       'demo-e2e',
     ]);
-    expect(r.code).toBe(0);
+    // On failure the diff shows what the demo said.
+    expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(/epoch 1\/1 .*test accuracy/);
     const summaryPath = join(dir, 'runs', 'demo-e2e', 'summary.json');
     expect(r.stdout).toContain(`summary: ${summaryPath}`);
