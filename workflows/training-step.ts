@@ -123,7 +123,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   // III.2.5 The ready(epoch, step) announcement with this peer's suspicions (its vote), to every active peer.
   // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
   // after the same step (a stop signal arriving after this point waits for the next step's ready).
-  const announcedStop = state.stopRequested;
+  let announcedStop = state.stopRequested;
   const publishInput = (suspects: string[]) => ({
     message: {
       run,
@@ -225,6 +225,8 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     barrier = synced.barrier;
   } else {
     phase('publish');
+    // Step by step, signals are handled between activities: a stop that came during the computation counts here.
+    announcedStop = state.stopRequested;
     await publishReady(publishInput(suspects));
     done('publish');
     phase('barrier');
