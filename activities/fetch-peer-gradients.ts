@@ -13,7 +13,7 @@ export interface FetchPeerGradientsInput {
   step: number;
   /** Other peers whose averaged gradients this step should use. */
   peers: string[];
-  /** Give up on one peer after this long. @default 30000 */
+  /** Give up on one peer after this long. @default FETCH_TIMEOUT_MS */
   timeoutMs?: number;
 }
 
@@ -41,10 +41,12 @@ export function makeFetchPeerGradients(deps: ActivityDeps) {
       input.peers.map(async (peer) => {
         // A copy the prefetcher started while this peer waited (or computed) is awaited, then kept when it
         // completed: only this worker writes these keys, and only after the signature checked out.
-        await deps.prefetcher?.settled(input.run, epoch, step, peer);
+        if (await deps.prefetcher?.copied(input.run, epoch, step, peer)) return;
+        // A retried or replayed fetch keeps the copies an earlier attempt made.
         const present = await own.exists(...gradientKeyPairs(keys, plan, epoch, step, peer).map(([, dst]) => dst));
         if (present === (plan.hasBuffers ? 2 : 1)) return;
-        await withTimeout(copyPeerGradient(deps, plan, own, input.run, epoch, step, peer), input.timeoutMs ?? 30_000);
+        const copy = copyPeerGradient(deps, plan, own, input.run, epoch, step, peer);
+        await withTimeout(copy, input.timeoutMs ?? FETCH_TIMEOUT_MS);
       }),
     );
     const fetched: string[] = [];
@@ -125,6 +127,9 @@ export async function copyPeerGradient(
   pairs.forEach(([, dst], i) => tx.set(dst, blobs[i] as Buffer, 'EX', plan.ttlSeconds));
   await tx.exec();
 }
+
+/** How long a copy of one peer's gradient may take. */
+export const FETCH_TIMEOUT_MS = 30_000;
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

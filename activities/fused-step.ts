@@ -6,7 +6,7 @@
 // idempotent, so a retried or replayed fused activity repeats nothing that matters.
 import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protocol/functions';
 import { suspectsOf } from '../lib/membership/suspects';
-import { nonRetryableErrorTypes } from '../lib/protocol/errors';
+import { nonRetryableErrorTypes, RETRY } from '../lib/protocol/errors';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
 import { makeAggregateGradients, type AggregateGradientsResult } from './aggregate-gradients';
 import { makeApplyUpdate, type ApplyUpdateInput } from './apply-update';
@@ -30,13 +30,13 @@ export interface StepFrontInput {
   average: Omit<AverageShardGradientsInput, 'shards'>;
   /** III.3.5: the detector's view (skipped on a local step of local SGD). */
   probe: ProbePeersInput | null;
-  /** Start copying the other peers' gradients as they announce ready, during the computation. */
-  prefetch?: AwaitPeersReadyInput;
   /**
    * III.2.5-III.3.6 (absent on a local step of local SGD): announce ready with this peer's vote, the
-   * suspectsOf the probe and `forced` (its `suspects` are filled in here), then wait at the barrier.
+   * suspectsOf the probe and `forced` (its `suspects` are filled in here), then wait at the barrier unless
+   * `wait` is false (the workflow yields to the server first, then waits itself). With `barrier.prefetch`, the
+   * other peers' gradients are copied from the start, while this peer computes.
    */
-  sync?: { publish: PublishReadyInput; barrier: AwaitPeersReadyInput | null; forced: string[] };
+  sync?: { publish: PublishReadyInput; barrier: AwaitPeersReadyInput; wait: boolean; forced: string[] };
 }
 
 export interface StepFrontResult {
@@ -78,10 +78,6 @@ export interface StepFinishResult {
   ms: { fetch: number; aggregate: number; update: number };
 }
 
-/** As the workflows' activity retry policy (workflows/activity-proxies.ts): 5 attempts, 200 ms doubling. */
-const CALL_ATTEMPTS = 5;
-const CALL_BACKOFF_MS = 200;
-
 /**
  * One function call retried alone, as the regular computeShardGradient activity is: a failed shard does not
  * make the fused activity (and every other shard with it) run again. Errors a retry cannot fix are thrown at once.
@@ -92,8 +88,8 @@ async function retried<T>(call: () => Promise<T>, attempt: (n: number) => void):
     try {
       return await call();
     } catch (err) {
-      if (n >= CALL_ATTEMPTS || nonRetryableErrorTypes.includes((err as Error).name)) throw err;
-      await new Promise((r) => setTimeout(r, CALL_BACKOFF_MS * 2 ** (n - 1)));
+      if (n >= RETRY.maximumAttempts || nonRetryableErrorTypes.includes((err as Error).name)) throw err;
+      await new Promise((r) => setTimeout(r, RETRY.initialIntervalMs * RETRY.backoffCoefficient ** (n - 1)));
     }
   }
 }
@@ -116,16 +112,15 @@ export function makeFusedStep(deps: ActivityDeps) {
   /** Announce ready, then wait at the barrier. */
   const stepSync = async (input: Omit<NonNullable<StepFrontInput['sync']>, 'forced'>): Promise<StepSyncResult> => {
     const [sent, publishMs] = await timed(() => publish(input.publish));
-    if (!input.barrier) return { ...sent, barrier: null, ms: { publish: publishMs } };
-    const wait = input.barrier;
-    const [waited, barrierMs] = await timed(() => barrier(wait));
+    if (!input.wait) return { ...sent, barrier: null, ms: { publish: publishMs } };
+    const [waited, barrierMs] = await timed(() => barrier(input.barrier));
     return { ...sent, barrier: waited, ms: { publish: publishMs, barrier: barrierMs } };
   };
 
   return {
     /** Compute every unit's gradient, average them, read the detector, then announce ready and wait. */
     async stepFront(input: StepFrontInput): Promise<StepFrontResult> {
-      if (input.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input.prefetch));
+      if (input.sync?.barrier.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input.sync.barrier));
       const attempts = input.calls.map(() => 0);
       const [results, computeMs] = await timed(() =>
         Promise.all(
@@ -142,12 +137,9 @@ export function makeFusedStep(deps: ActivityDeps) {
       const ms = { compute: computeMs, ...slowestCallTimings(results), average: averageMs, probe: probeMs };
       const retries = attempts.flatMap((n, i) => (n > 1 ? [{ shard: input.calls[i].shard, attempts: n }] : []));
       if (!input.sync || !input.probe || !probed) return { results, retries, probe: probed, sync: null, ms };
-      const { publish: announce, barrier: wait, forced } = input.sync;
+      const { publish: announce, forced, ...wait } = input.sync;
       const suspects = suspectsOf(input.probe.peers, probed.suspected, forced);
-      const synced = await stepSync({
-        publish: { ...announce, message: { ...announce.message, suspects } },
-        barrier: wait,
-      });
+      const synced = await stepSync({ publish: { ...announce, message: { ...announce.message, suspects } }, ...wait });
       return { results, retries, probe: probed, sync: synced, ms: { ...ms, ...synced.ms } };
     },
 

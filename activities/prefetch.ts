@@ -5,7 +5,7 @@
 import { decodeSync } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
-import { copyPeerGradient, withTimeout } from './fetch-peer-gradients';
+import { copyPeerGradient, FETCH_TIMEOUT_MS, withTimeout } from './fetch-peer-gradients';
 import { loadPlan } from './run-plan';
 
 export interface PrefetchInput {
@@ -22,13 +22,12 @@ export interface PrefetchInput {
 
 interface Watch {
   key: string;
-  copies: Map<string, Promise<void>>;
+  /** Resolves true once the peer's verified gradient is in this peer's Redis, false when the copy failed. */
+  copies: Map<string, Promise<boolean>>;
   stop(): void;
 }
 
 const BLOCK_MS = 200;
-/** As fetchPeerGradients' default per-peer timeout. */
-const COPY_TIMEOUT_MS = 30_000;
 
 export class GradientPrefetcher {
   private watch: Watch | null = null;
@@ -41,7 +40,7 @@ export class GradientPrefetcher {
     if (this.watch?.key === key || input.peers.length === 0) return;
     this.watch?.stop();
     let stopped = false;
-    const copies = new Map<string, Promise<void>>();
+    const copies = new Map<string, Promise<boolean>>();
     const watch: Watch = { key, copies, stop: () => (stopped = true) };
     this.watch = watch;
     const { deps } = this;
@@ -68,8 +67,11 @@ export class GradientPrefetcher {
               msg.peer,
               withTimeout(
                 copyPeerGradient(deps, plan, own, input.run, input.epoch, input.step, msg.peer),
-                COPY_TIMEOUT_MS,
-              ).catch(() => undefined),
+                FETCH_TIMEOUT_MS,
+              ).then(
+                () => true,
+                () => false,
+              ),
             );
           }
         }
@@ -81,11 +83,14 @@ export class GradientPrefetcher {
     })().catch(() => undefined);
   }
 
-  /** Resolves when a copy of `peer`'s gradient for this step started here has ended (at once if none did). */
-  async settled(run: string, epoch: number, step: number, peer: string): Promise<void> {
+  /**
+   * Waits for a copy of `peer`'s gradient for this step started here: true when it is in this peer's Redis
+   * (checked), false when none was started or it failed.
+   */
+  async copied(run: string, epoch: number, step: number, peer: string): Promise<boolean> {
     const watch = this.watch;
-    if (watch?.key !== `${run}:${epoch}:${step}`) return;
-    await watch.copies.get(peer);
+    if (watch?.key !== `${run}:${epoch}:${step}`) return false;
+    return (await watch.copies.get(peer)) ?? false;
   }
 
   stop(): void {

@@ -1,12 +1,12 @@
 // Every activity the peer workflows call, proxied once with its timeouts and retry policy.
 import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { nonRetryableErrorTypes } from '../lib/protocol/errors';
+import { nonRetryableErrorTypes, RETRY } from '../lib/protocol/errors';
 
 const retry: RetryPolicy = {
-  initialInterval: '200 milliseconds',
-  backoffCoefficient: 2,
-  maximumAttempts: 5,
+  initialInterval: RETRY.initialIntervalMs,
+  backoffCoefficient: RETRY.backoffCoefficient,
+  maximumAttempts: RETRY.maximumAttempts,
   nonRetryableErrorTypes,
 };
 

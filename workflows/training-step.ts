@@ -150,12 +150,12 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
       calls,
       average,
       probe: localStep ? null : probeInput,
-      ...(!localStep && barrierInput.prefetch ? { prefetch: barrierInput } : {}),
       ...(!localStep
         ? {
             sync: {
               publish: publishInput([]),
-              barrier: yieldAtBarrier ? null : barrierInput,
+              barrier: barrierInput,
+              wait: !yieldAtBarrier,
               forced: state.operatorRemoved,
             },
           }

@@ -25,3 +25,9 @@ export const NON_RETRYABLE_ERROR_CLASSES = [
 /** `nonRetryableErrorTypes` of every activity: bad input never gets better by retrying. A function on AWS
  * Lambda that is missing or misconfigured fails with `FunctionConfigError` (lib/invoker/lambda.ts). */
 export const nonRetryableErrorTypes: string[] = NON_RETRYABLE_ERROR_CLASSES.map((E) => E.name);
+
+/**
+ * How every activity is retried (workflows/activity-proxies.ts), and each function call inside the fused step
+ * (activities/fused-step.ts), so that both paths retry a failed call the same way.
+ */
+export const RETRY = { maximumAttempts: 5, initialIntervalMs: 200, backoffCoefficient: 2 } as const;
