@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { StackError } from '../errors/stack-error';
@@ -97,7 +97,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   try {
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new StackError(`temporal dev server exited (${await exitOf(child)}); see ${logFile}`);
+        const exit = await exitOf(child);
+        throw new StackError(`temporal dev server exited (${exit}); see ${logFile}${logTail(logFile)}`);
       }
       try {
         const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -117,4 +118,14 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     throw err;
   }
   return { address, uiUrl: `http://${host}:${uiPort}`, logFile, child, stop: () => stopChild(child, 10_000) };
+}
+
+/** The last lines of the server's log, for an error that would otherwise point at a file a test deletes. */
+function logTail(logFile: string): string {
+  try {
+    const lines = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-5);
+    return lines.length > 0 && lines[0] !== '' ? `; it ended with:\n${lines.join('\n')}` : '';
+  } catch {
+    return '';
+  }
 }
