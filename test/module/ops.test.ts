@@ -73,11 +73,15 @@ async function interfereMidOp(
 ): Promise<string> {
   for (let attempt = 0; attempt < 6; attempt++) {
     await setup();
+    let done = false;
     const running = op().then(
       () => null,
       (err: Error) => err.message,
     );
-    await waitUntilBlocked(other);
+    void running.finally(() => (done = true));
+    // An op that finishes before any client is seen blocked is a lost race: try again.
+    await waitUntilBlocked(other, () => done);
+    if (done && (await running) === null) continue;
     await interfere();
     const message = await running;
     if (message !== null) return message;
