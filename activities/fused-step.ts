@@ -8,6 +8,7 @@ import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protoco
 import { suspectsOf } from '../lib/membership/suspects';
 import { nonRetryableErrorTypes, RETRY } from '../lib/protocol/errors';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
+import type { MembershipEvent, StepRelease } from '../lib/protocol/types';
 import { makeAggregateGradients, type AggregateGradientsResult } from './aggregate-gradients';
 import { makeApplyUpdate, type ApplyUpdateInput } from './apply-update';
 import { makeAverageShardGradients, type AverageShardGradientsInput } from './average-shard-gradients';
@@ -79,6 +80,72 @@ export interface StepFinishResult {
 }
 
 /**
+ * Steps `from`..`to` of an epoch in one local activity, while they need no decision of the workflow (run config
+ * `localActivities: 'all'`; peer-training.ts decides when): each step is stepFront then stepFinish, exactly
+ * as the workflow would call them, and a step ends the chain as soon as anything at its barrier or fetch is
+ * other than the steady state (a suspect, a vote that differs, a timeout, a missing or dropped gradient), so
+ * the workflow handles that step itself. One marker in history per chain instead of two per step, and no
+ * workflow activation between the steps.
+ */
+export interface StepChainInput {
+  /** The front input of every step of the chain, in order; each step after the first waits from the cursor the previous barrier returned. */
+  fronts: StepFrontInput[];
+  /** The finish input of every step, but its step and its update's timings, retries and release. */
+  finish: Omit<StepFinishInput, 'step'>;
+  /** The working tensors the first step's update deletes (the step before the chain's); each later step deletes its predecessor's. */
+  release: StepRelease | null;
+  /** Every other peer of the run (whose copies a step's release names). */
+  copied: string[];
+  /** This peer's membership events: a vote carrying other events is not the steady state. */
+  membership: MembershipEvent[];
+  /** The last step announces ready without waiting: the workflow yields to the server, then waits itself. */
+  yieldLast: boolean;
+  /** Once the chain has run this long, the next step announces ready without waiting and the chain ends there (null: never). */
+  yieldAfterMs: number | null;
+}
+
+/** A step the chain completed: what the workflow records for it. */
+export interface ChainedStep {
+  step: number;
+  loss: number;
+  samples: number;
+  calls: number;
+  cursor: string;
+  inputs: string[];
+  dropped: { peer: string; reason: string }[];
+  retries: { shard: number; attempts: number }[];
+  timings: Record<string, number>;
+}
+
+export interface StepChainResult {
+  done: ChainedStep[];
+  /** The step after the last one done, when only its front ran: it announced ready (and waited, unless `barrier` is null). */
+  pending: StepFrontResult | null;
+  /** Why the chain ended where it did. */
+  ended: 'end' | 'yield' | 'unsteady' | 'dropped' | 'error';
+  /** The error that ended it (the workflow runs that step again itself, with the usual retries). */
+  error?: string;
+}
+
+/** Whether a barrier's outcome is the steady state: every active peer ready, nobody suspected, every vote the same and empty. */
+export function steadyBarrier(front: StepFrontResult, active: string[], membership: MembershipEvent[]): boolean {
+  const b = front.sync?.barrier;
+  if (!b || b.timedOut || b.removedNotice || b.suspected.length > 0 || b.missing.length > 0) return false;
+  if ((front.probe?.suspected.length ?? 0) > 0) return false;
+  const voters = Object.keys(b.votes);
+  if (voters.length !== active.length || !active.every((p) => voters.includes(p))) return false;
+  const mine = JSON.stringify(membership);
+  return Object.values(b.votes).every(
+    (v) =>
+      v.suspects.length === 0 &&
+      Object.keys(v.missing).length === 0 &&
+      v.adds.length === 0 &&
+      !v.stop &&
+      JSON.stringify(v.membership) === mine,
+  );
+}
+
+/**
  * One function call retried alone, as the regular computeShardGradient activity is: a failed shard does not
  * make the fused activity (and every other shard with it) run again. Errors a retry cannot fix are thrown at once.
  */
@@ -117,55 +184,117 @@ export function makeFusedStep(deps: ActivityDeps) {
     return { ...sent, barrier: waited, ms: { publish: publishMs, barrier: barrierMs } };
   };
 
-  return {
-    /** Compute every unit's gradient, average them, read the detector, then announce ready and wait. */
-    async stepFront(input: StepFrontInput): Promise<StepFrontResult> {
-      if (input.sync?.barrier.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input.sync.barrier));
-      const attempts = input.calls.map(() => 0);
-      const [results, computeMs] = await timed(() =>
-        Promise.all(
-          input.calls.map((c, i) =>
-            retried(
-              () => compute(c),
-              (n) => (attempts[i] = n),
-            ),
+  /** Compute every unit's gradient, average them, read the detector, then announce ready and wait. */
+  async function stepFront(input: StepFrontInput): Promise<StepFrontResult> {
+    if (input.sync?.barrier.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input.sync.barrier));
+    const attempts = input.calls.map(() => 0);
+    const [results, computeMs] = await timed(() =>
+      Promise.all(
+        input.calls.map((c, i) =>
+          retried(
+            () => compute(c),
+            (n) => (attempts[i] = n),
           ),
         ),
-      );
-      const [, averageMs] = await timed(() => average({ ...input.average, shards: input.calls.length }));
-      const [probed, probeMs] = await timed(async () => (input.probe ? probe(input.probe) : null));
-      const ms = { compute: computeMs, ...slowestCallTimings(results), average: averageMs, probe: probeMs };
-      const retries = attempts.flatMap((n, i) => (n > 1 ? [{ shard: input.calls[i].shard, attempts: n }] : []));
-      if (!input.sync || !input.probe || !probed) return { results, retries, probe: probed, sync: null, ms };
-      const { publish: announce, forced, ...wait } = input.sync;
-      const suspects = suspectsOf(input.probe.peers, probed.suspected, forced);
-      const synced = await stepSync({ publish: { ...announce, message: { ...announce.message, suspects } }, ...wait });
-      return { results, retries, probe: probed, sync: synced, ms: { ...ms, ...synced.ms } };
-    },
+      ),
+    );
+    const [, averageMs] = await timed(() => average({ ...input.average, shards: input.calls.length }));
+    const [probed, probeMs] = await timed(async () => (input.probe ? probe(input.probe) : null));
+    const ms = { compute: computeMs, ...slowestCallTimings(results), average: averageMs, probe: probeMs };
+    const retries = attempts.flatMap((n, i) => (n > 1 ? [{ shard: input.calls[i].shard, attempts: n }] : []));
+    if (!input.sync || !input.probe || !probed) return { results, retries, probe: probed, sync: null, ms };
+    const { publish: announce, forced, ...wait } = input.sync;
+    const suspects = suspectsOf(input.probe.peers, probed.suspected, forced);
+    const synced = await stepSync({ publish: { ...announce, message: { ...announce.message, suspects } }, ...wait });
+    return { results, retries, probe: probed, sync: synced, ms: { ...ms, ...synced.ms } };
+  }
 
-    /** Fetch the contributors' gradients, aggregate them with this peer's, update the model. */
-    async stepFinish(input: StepFinishInput): Promise<StepFinishResult> {
-      const { run, epoch, step } = input;
-      const [fetched, fetchMs] = await timed(() => fetch({ run, epoch, step, peers: input.contributors }));
-      const inputs = input.active.filter((p) => p === deps.peerId || fetched.fetched.includes(p));
-      const [aggregated, aggregateMs] = await timed(() => aggregate({ run, epoch, step, peers: inputs }));
-      const timings = { ...(input.update.timings ?? {}), fetch: fetchMs, aggregate: aggregateMs };
-      const updated = await update({
-        ...input.update,
-        run,
-        epoch,
-        step,
-        peers: inputs,
-        timings,
-        dropped: fetched.dropped,
-      });
-      return {
-        fetched,
-        inputs,
-        aggregate: aggregated,
-        update: updated,
-        ms: { fetch: fetchMs, aggregate: aggregateMs, update: updated.ms },
-      };
+  return {
+    stepFront,
+    stepFinish,
+
+    /** Steps in a row without the workflow (StepChainInput). */
+    async stepChain(input: StepChainInput): Promise<StepChainResult> {
+      const started = Date.now();
+      const done: ChainedStep[] = [];
+      const { active } = input.finish;
+      let release = input.release;
+      let cursor: string | null = null;
+      const last = input.fronts.length - 1;
+      for (let i = 0; i <= last; i++) {
+        const base = input.fronts[i];
+        const sync = base.sync;
+        if (!sync) throw new Error('stepChain: every chained step synchronises (local steps are not chained)');
+        const late = i > 0 && input.yieldAfterMs !== null && Date.now() - started >= input.yieldAfterMs;
+        const wait = !(late || (i === last && input.yieldLast));
+        const barrier = cursor === null ? sync.barrier : { ...sync.barrier, cursor };
+        const step = sync.barrier.step;
+        let front: StepFrontResult;
+        try {
+          front = await stepFront({ ...base, sync: { ...sync, barrier, wait } });
+        } catch (err) {
+          if (done.length === 0) throw err;
+          return { done, pending: null, ended: 'error', error: (err as Error).message };
+        }
+        if (!wait) return { done, pending: front, ended: 'yield' };
+        if (!steadyBarrier(front, active, input.membership)) return { done, pending: front, ended: 'unsteady' };
+        let finish: StepFinishResult;
+        try {
+          finish = await stepFinish({
+            ...input.finish,
+            step,
+            update: {
+              ...input.finish.update,
+              timings: front.ms,
+              retries: front.retries,
+              ...(release ? { release } : {}),
+            },
+          });
+        } catch (err) {
+          return { done, pending: front, ended: 'error', error: (err as Error).message };
+        }
+        const samples = front.results.reduce((a, r) => a + r.count, 0);
+        cursor = front.sync!.barrier!.cursor;
+        done.push({
+          step,
+          loss: front.results.reduce((a, r) => a + r.loss * r.count, 0) / Math.max(1, samples),
+          samples,
+          calls: base.calls.length,
+          cursor,
+          inputs: finish.inputs,
+          dropped: finish.fetched.dropped,
+          retries: front.retries,
+          timings: { ...front.ms, ...finish.ms },
+        });
+        release = { epoch: sync.barrier.epoch, step, shards: base.calls.length, peers: input.copied };
+        if (finish.fetched.dropped.length > 0) return { done, pending: null, ended: 'dropped' };
+      }
+      return { done, pending: null, ended: 'end' };
     },
   };
+
+  /** Fetch the contributors' gradients, aggregate them with this peer's, update the model. */
+  async function stepFinish(input: StepFinishInput): Promise<StepFinishResult> {
+    const { run, epoch, step } = input;
+    const [fetched, fetchMs] = await timed(() => fetch({ run, epoch, step, peers: input.contributors }));
+    const inputs = input.active.filter((p) => p === deps.peerId || fetched.fetched.includes(p));
+    const [aggregated, aggregateMs] = await timed(() => aggregate({ run, epoch, step, peers: inputs }));
+    const timings = { ...(input.update.timings ?? {}), fetch: fetchMs, aggregate: aggregateMs };
+    const updated = await update({
+      ...input.update,
+      run,
+      epoch,
+      step,
+      peers: inputs,
+      timings,
+      dropped: fetched.dropped,
+    });
+    return {
+      fetched,
+      inputs,
+      aggregate: aggregated,
+      update: updated,
+      ms: { fetch: fetchMs, aggregate: aggregateMs, update: updated.ms },
+    };
+  }
 }

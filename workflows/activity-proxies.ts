@@ -67,9 +67,10 @@ export const { computeShardGradient: computeShardGradientLocal } = proxyLocalAct
 export const {
   stepFront,
   stepFinish,
+  stepChain,
   awaitPeersReady: awaitPeersReadyLocal,
 } = proxyLocalActivities<Activities>({
-  // stepFront holds the barrier, which has its own timeout (syncTimeoutMs).
+  // stepFront holds the barrier, which has its own timeout (syncTimeoutMs); stepChain holds a barrier per step.
   startToCloseTimeout: '2 hours',
   retry,
 });

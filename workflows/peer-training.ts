@@ -33,7 +33,7 @@ import type {
 } from '../lib/protocol/types';
 import { admitPeers, awaitAdmission, evaluateModel, preparePeer, yieldToServer } from './activity-proxies';
 import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';
-import { trainingStep } from './training-step';
+import { chainable, trainingChain, trainingStep, type StepOutcome } from './training-step';
 
 /**
  * One peer's training. Accepts a short start input (`{"run","peer","peers","model",...}`: validated here,
@@ -199,49 +199,73 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     // steps, a power of two from this peer's mean step time: peers in lockstep pick the same grid, or nested
     // ones), since a yield that delays one peer delays every peer at the next barrier.
     const yieldEvery = config.yieldEveryMs ?? 1000;
+    let grid = 0;
     let yieldDue = false;
     if (config.localActivities === 'all' && yieldEvery > 0 && step > 0) {
       const stepMs = Math.max(1, (Date.now() - partial.startedAt) / step);
-      const grid = 2 ** Math.max(0, Math.ceil(Math.log2(yieldEvery / stepMs)));
+      grid = 2 ** Math.max(0, Math.ceil(Math.log2(yieldEvery / stepMs)));
       yieldDue = step % grid === 0 || Date.now() - yieldedAt >= 4 * yieldEvery;
     }
-    const yieldNow = yieldDue
-      ? async () => {
-          await yieldToServer();
-          yieldedAt = Date.now();
-        }
-      : undefined;
+    const yieldNow = async () => {
+      await yieldToServer();
+      yieldedAt = Date.now();
+    };
     if (removedByOperator) {
       endReason = removedByOperator;
       return finish('removed');
     }
     const activeBefore = state.active.length;
-    const outcome = await trainingStep(state, step, {
-      phase: (name) => (phase = name),
-      suspected: (peers) => (suspected = peers),
-      ...(yieldNow ? { yieldNow } : {}),
-    });
-    for (const [name, ms] of Object.entries(outcome.timings)) partial.phaseMs[name] = (partial.phaseMs[name] ?? 0) + ms;
-    lastStep = outcome.timings;
-    if (outcome.kind === 'removed') {
-      endReason = outcome.reason;
-      log.warn('this peer left the active set', { reason: outcome.reason });
-      return finish('removed');
+    const hooks = { phase: (name: string) => (phase = name), suspected: (peers: string[]) => (suspected = peers) };
+    // Between yields, the steps of a steady run (nobody suspected, nothing to announce) go in one local
+    // activity: up to the next yield point (whose front announces and returns, and the rest runs here after
+    // the yield), the epoch's end, or 64 steps; the first step that is not steady ends the chain early.
+    let outcomes: StepOutcome[];
+    const first = step === 0 && config.localActivities === 'all' && yieldEvery > 0;
+    const nextYield = yieldEvery === 0 ? Infinity : grid > 0 ? (Math.floor(step / grid) + 1) * grid : Infinity;
+    const to = Math.min(stepsPerEpoch - 1, nextYield, step + 63);
+    if (!yieldDue && !first && to > step && chainable(state)) {
+      const elapsed = Date.now() - yieldedAt;
+      outcomes = await trainingChain(
+        state,
+        step,
+        to,
+        { ...hooks, yieldNow },
+        {
+          yieldLast: to === nextYield,
+          yieldAfterMs: yieldEvery > 0 ? Math.max(0, 4 * yieldEvery - elapsed) : null,
+        },
+      );
+    } else {
+      outcomes = [await trainingStep(state, step, { ...hooks, ...(yieldDue ? { yieldNow } : {}) })];
     }
-    partial.computeMs += outcome.timings.compute ?? 0;
-    partial.lossSum += outcome.loss * outcome.samples;
-    partial.samples += outcome.samples;
-    lastLoss = outcome.loss;
-    parallelism = outcome.parallelism;
-    agreedAdds = outcome.agreedAdds;
+    let stopped = false;
+    for (const [i, outcome] of outcomes.entries()) {
+      state.step = step + i;
+      for (const [name, ms] of Object.entries(outcome.timings))
+        partial.phaseMs[name] = (partial.phaseMs[name] ?? 0) + ms;
+      lastStep = outcome.timings;
+      if (outcome.kind === 'removed') {
+        endReason = outcome.reason;
+        log.warn('this peer left the active set', { reason: outcome.reason });
+        return finish('removed');
+      }
+      partial.computeMs += outcome.timings.compute ?? 0;
+      partial.lossSum += outcome.loss * outcome.samples;
+      partial.samples += outcome.samples;
+      lastLoss = outcome.loss;
+      parallelism = outcome.parallelism;
+      agreedAdds = outcome.agreedAdds;
+      if (outcome.kind === 'stop') {
+        stopReason = outcome.reason;
+        stopped = true;
+      }
+    }
     if (state.active.length !== activeBefore) {
       upsertSearchAttributes([{ key: activePeersAttribute, value: state.active.length }]);
       log.warn('active set changed', { active: state.active, step });
     }
-    if (outcome.kind === 'stop') {
-      stopReason = outcome.reason;
-      break;
-    }
+    step += outcomes.length - 1;
+    if (stopped) break;
     if (step + 1 < stepsPerEpoch && workflowInfo().continueAsNewSuggested) {
       // Keep history bounded on very long epochs: carry the epoch's accumulators into a fresh run.
       await condition(allHandlersFinished);

@@ -5,7 +5,7 @@ import { agreeOnRemovals, isQuorum } from '../lib/membership/agreement';
 import type { ComputeGradientResult } from '../lib/protocol/functions';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
 import type { AwaitPeersReadyResult } from '../activities/await-peers-ready';
-import type { StepSyncResult } from '../activities/fused-step';
+import type { StepChainResult, StepFrontResult, StepSyncResult } from '../activities/fused-step';
 import { suspectsOf } from '../lib/membership/suspects';
 import { catchUpBatches, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
 import type { MembershipEvent, PeerTrainingState, StepTimings } from '../lib/protocol/types';
@@ -21,6 +21,7 @@ import {
   fetchPeerGradients,
   probePeers,
   publishReady,
+  stepChain,
   stepFinish,
   stepFront,
 } from './activity-proxies';
@@ -54,24 +55,13 @@ export interface StepHooks {
  * Runs step `step` of `state.epoch` and updates `state` in place (sync cursor, active set, membership,
  * assignment, catch-up work, missing-gradient streaks).
  */
-export async function trainingStep(state: PeerTrainingState, step: number, hooks: StepHooks): Promise<StepOutcome> {
+/** The inputs of step `step`'s activities, as the workflow's state stands (pure). */
+function stepInputs(state: PeerTrainingState, step: number) {
   const { run, config, epoch, peerId } = state;
   const self = state.peers.find((p) => p.id === peerId);
   if (!self) throw ApplicationFailure.nonRetryable(`peer ${peerId} is not in the peer list`, 'ConfigError');
-  const timings: StepTimings = {};
-  let mark = Date.now();
-  const phase = (name: string) => {
-    hooks.phase(name);
-    mark = Date.now();
-  };
-  const done = (name: string) => {
-    timings[name] = (timings[name] ?? 0) + (Date.now() - mark);
-  };
-  const fused = config.localActivities === 'all';
-
   // III.3.3 Compute gradients: one function per unit this peer owns (its own shards first, as shard i = own
   // shard i), plus catch-up batches of a removed peer. The degree of parallelism follows the workload.
-  phase('compute');
   // A peer owns its own rank's shards unless the data was re-cut for a peer that joined after the start;
   // then (and for taken-over units) each call names its batch.
   const mine = unitsOf(state.owners, peerId);
@@ -107,7 +97,6 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
       heartbeatIntervalMs: config.heartbeatIntervalMs,
     },
   };
-
   // III.3.6's barrier, built here because the fused step starts copying peers' gradients while it computes.
   const barrierInput = {
     run,
@@ -121,10 +110,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     prefetch: config.prefetch !== false,
   };
   // III.2.5 The ready(epoch, step) announcement with this peer's suspicions (its vote), to every active peer.
-  // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
-  // after the same step (a stop signal arriving after this point waits for the next step's ready).
-  let announcedStop = state.stopRequested;
-  const publishInput = (suspects: string[]) => ({
+  const publishInput = (suspects: string[], stop: string | null) => ({
     message: {
       run,
       epoch,
@@ -133,10 +119,43 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
       missing: state.missing,
       membership: state.membership,
       adds: state.pendingAdds,
-      stop: announcedStop,
+      stop,
     },
     to: state.active,
   });
+  return { calls, every, sgd, localStep, average, others, probeInput, barrierInput, publishInput };
+}
+
+/**
+ * Runs step `step` of `state.epoch` and updates `state` in place (sync cursor, active set, membership,
+ * assignment, catch-up work, missing-gradient streaks). With `pre`, the step's fused front already ran (at
+ * the end of a stepChain) and only the rest of the step runs here.
+ */
+export async function trainingStep(
+  state: PeerTrainingState,
+  step: number,
+  hooks: StepHooks,
+  pre?: { front: StepFrontResult; announcedStop: string | null },
+): Promise<StepOutcome> {
+  const { run, config, epoch, peerId } = state;
+  const timings: StepTimings = {};
+  let mark = Date.now();
+  const phase = (name: string) => {
+    hooks.phase(name);
+    mark = Date.now();
+  };
+  const done = (name: string) => {
+    timings[name] = (timings[name] ?? 0) + (Date.now() - mark);
+  };
+  const fused = config.localActivities === 'all';
+  phase('compute');
+  const { calls, every, sgd, localStep, average, others, probeInput, barrierInput, publishInput } = stepInputs(
+    state,
+    step,
+  );
+  // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
+  // after the same step (a stop signal arriving after this point waits for the next step's ready).
+  let announcedStop = pre ? pre.announcedStop : state.stopRequested;
   let results: ComputeGradientResult[];
   let probe: { suspected: { peer: string; reason: string }[] } | null = null;
   let synced: StepSyncResult | null = null;
@@ -144,30 +163,33 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
   if (fused) {
     // Compute, average, probe, announce and wait in one local activity; the vote is the pure suspectsOf of
     // the probe, as below. A due yield goes between the announcement and the wait (a local step yields first).
-    if (localStep) await hooks.yieldNow?.();
+    // A step a stepChain ended on has run its front already (announced with the chain's state, which is this one).
+    if (localStep && !pre) await hooks.yieldNow?.();
     const yieldAtBarrier = localStep ? undefined : hooks.yieldNow;
-    const front = await stepFront({
-      calls,
-      average,
-      probe: localStep ? null : probeInput,
-      ...(!localStep
-        ? {
-            sync: {
-              publish: publishInput([]),
-              barrier: barrierInput,
-              wait: !yieldAtBarrier,
-              forced: state.operatorRemoved,
-            },
-          }
-        : {}),
-    });
+    const front =
+      pre?.front ??
+      (await stepFront({
+        calls,
+        average,
+        probe: localStep ? null : probeInput,
+        ...(!localStep
+          ? {
+              sync: {
+                publish: publishInput([], announcedStop),
+                barrier: barrierInput,
+                wait: !yieldAtBarrier,
+                forced: state.operatorRemoved,
+              },
+            }
+          : {}),
+      }));
     results = front.results;
     probe = front.probe;
     Object.assign(timings, front.ms);
     retries = front.retries;
-    if (front.sync && yieldAtBarrier) {
+    if (front.sync && !front.sync.barrier) {
       phase('barrier');
-      await yieldAtBarrier();
+      await hooks.yieldNow?.();
       const waited = await awaitPeersReadyLocal(barrierInput);
       synced = { ...front.sync, barrier: waited };
       timings.barrier = Date.now() - mark;
@@ -227,7 +249,7 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     phase('publish');
     // Step by step, signals are handled between activities: a stop that came during the computation counts here.
     announcedStop = state.stopRequested;
-    await publishReady(publishInput(suspects));
+    await publishReady(publishInput(suspects, announcedStop));
     done('publish');
     phase('barrier');
     barrier = await awaitPeersReady(barrierInput);
@@ -274,7 +296,6 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     ...(every > 1 ? { mode: 'sync' as const } : {}),
     ...(release ? { release } : {}),
   };
-  const copied = state.peers.map((p) => p.id).filter((p) => p !== peerId);
   let dropped: { peer: string; reason: string }[];
   let inputs: string[];
   if (fused) {
@@ -303,22 +324,117 @@ export async function trainingStep(state: PeerTrainingState, step: number, hooks
     const update = await applyUpdate({ run, epoch, step, peers: inputs, ...updateBase, timings, dropped });
     timings.update = update.ms;
   }
-  state.releasable = { epoch, step, shards: calls.length, peers: copied };
-  for (const d of dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
-  if (dropped.length > 0)
-    state.dropped = [...(state.dropped ?? []), ...dropped.map((d) => ({ epoch, step, ...d }))].slice(-20);
-
-  // Streaks of peers whose gradient this peer did not aggregate: where catch-up starts if they are removed.
-  for (const p of state.active) {
-    if (p === peerId) continue;
-    if (inputs.includes(p)) delete state.missing[p];
-    else state.missing[p] ??= [epoch, step];
-  }
+  settleStep(state, step, calls.length, inputs, dropped);
   const stop = announcedStop ?? Object.values(barrier.votes).find((v) => v.stop)?.stop ?? null;
   const voters = Object.entries(barrier.votes).filter(([p]) => state.active.includes(p));
   const agreedAdds = state.pendingAdds.filter((p) => voters.every(([, v]) => v.adds.includes(p)));
   const result: StepDone = { loss, samples, timings, parallelism: calls.length, agreedAdds };
   return stop ? { kind: 'stop', reason: stop, ...result } : { kind: 'continue', ...result };
+}
+
+/**
+ * After a step's update: its working tensors go with the next update, dropped gradients are logged, and the
+ * streaks of peers whose gradient this peer did not aggregate (where catch-up starts if they are removed).
+ */
+function settleStep(
+  state: PeerTrainingState,
+  step: number,
+  calls: number,
+  inputs: string[],
+  dropped: { peer: string; reason: string }[],
+): void {
+  const { epoch, peerId } = state;
+  const copied = state.peers.map((p) => p.id).filter((p) => p !== peerId);
+  state.releasable = { epoch, step, shards: calls, peers: copied };
+  for (const d of dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
+  if (dropped.length > 0)
+    state.dropped = [...(state.dropped ?? []), ...dropped.map((d) => ({ epoch, step, ...d }))].slice(-20);
+  for (const p of state.active) {
+    if (p === peerId) continue;
+    if (inputs.includes(p)) delete state.missing[p];
+    else state.missing[p] ??= [epoch, step];
+  }
+}
+
+/**
+ * Whether steps can run as a stepChain from this state: the fused step, every step synchronised, and nothing
+ * pending that a step would announce or act on (a stop, an operator's removal, a peer to add, a missing
+ * gradient, catch-up work). The chain itself ends at the first step whose barrier is not this steady state.
+ */
+export function chainable(state: PeerTrainingState): boolean {
+  return (
+    state.config.localActivities === 'all' &&
+    (state.config.syncEvery ?? 1) <= 1 &&
+    state.stopRequested === null &&
+    state.operatorRemoved.length === 0 &&
+    state.pendingAdds.length === 0 &&
+    state.catchUp.length === 0 &&
+    Object.keys(state.missing).length === 0
+  );
+}
+
+/**
+ * Steps `from`..`to` (chainable() holds) in one stepChain local activity, then, if the chain ended on a step
+ * whose front already ran (a yield point, or a barrier that is not the steady state), the rest of that step
+ * through trainingStep. Returns one outcome per step run; the loop goes on after the last.
+ */
+export async function trainingChain(
+  state: PeerTrainingState,
+  from: number,
+  to: number,
+  hooks: StepHooks,
+  opts: { yieldLast: boolean; yieldAfterMs: number | null },
+): Promise<StepOutcome[]> {
+  const { run, config, epoch, peerId } = state;
+  hooks.phase('compute');
+  hooks.suspected([]);
+  const fronts = [];
+  for (let step = from; step <= to; step++) {
+    const { calls, average, probeInput, barrierInput, publishInput } = stepInputs(state, step);
+    fronts.push({
+      calls,
+      average,
+      probe: probeInput,
+      sync: { publish: publishInput([], null), barrier: barrierInput, wait: true, forced: [] },
+    });
+  }
+  const sgd = { lr: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay };
+  const chain: StepChainResult = await stepChain({
+    fronts,
+    finish: {
+      run,
+      epoch,
+      contributors: state.active.filter((p) => p !== peerId),
+      active: state.active,
+      update: sgd,
+    },
+    release: state.releasable ?? null,
+    copied: state.peers.map((p) => p.id).filter((p) => p !== peerId),
+    membership: state.membership,
+    yieldLast: opts.yieldLast,
+    yieldAfterMs: opts.yieldAfterMs,
+  });
+  const outcomes: StepOutcome[] = [];
+  for (const d of chain.done) {
+    state.step = d.step;
+    state.syncCursor = d.cursor;
+    settleStep(state, d.step, d.calls, d.inputs, d.dropped);
+    outcomes.push({
+      kind: 'continue',
+      loss: d.loss,
+      samples: d.samples,
+      timings: d.timings,
+      parallelism: d.calls,
+      agreedAdds: [],
+    });
+  }
+  if (chain.error) log.warn('a chained step failed; the workflow runs it again', { error: chain.error });
+  if (chain.pending) {
+    const step = from + chain.done.length;
+    state.step = step;
+    outcomes.push(await trainingStep(state, step, hooks, { front: chain.pending, announcedStop: null }));
+  }
+  return outcomes;
 }
 
 /**

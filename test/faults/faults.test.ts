@@ -272,9 +272,10 @@ describe('faults on a real 4-peer stack', () => {
   });
 
   it('rejoin is explicit: a removed peer comes back only through spirt peer add, at an epoch boundary, with the current model', async () => {
-    // Enough epochs for a removal, a handshake (a process start) and an epoch boundary after it, at the fused
-    // step's pace (an epoch of this run takes about a second).
-    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 16 });
+    // Enough epochs for a removal, a handshake (a process start, several seconds on a loaded machine) and an
+    // epoch boundary after it, at the chained steps' pace (an epoch of this run takes about half a second): a
+    // peer added after the run's last epoch boundary is never admitted, and the test would wait for it.
+    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 40 });
     const handles = await startRun(client, stack.file, config);
     await waitForStep(stack.file, config.run, 'p1', 1, 3);
     expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);

@@ -199,6 +199,15 @@ describe('peerTrainingWorkflow end to end', () => {
       expect(description.typedSearchAttributes.get(runAttribute)).toBe(config.run);
       expect(description.typedSearchAttributes.get(activePeersAttribute)).toBe(2);
       expect(description.workflowId).toBe(`spirt-${config.run}-p1`);
+      if (localActivities === 'all') {
+        // Steady steps after an epoch's first ran as one stepChain local activity (a marker in history).
+        const { events } = await handles[0].fetchHistory();
+        const types = (events ?? []).flatMap((e) => {
+          const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+          return data ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type] : [];
+        });
+        expect(types).toContain('stepChain');
+      }
 
       // Parameters: identical on both peers, and equal to a reference replay of the same steps.
       const keys = runKeys(config.run);

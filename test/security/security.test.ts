@@ -261,9 +261,10 @@ describe('security on a real stack (3 peers + 1 standby)', () => {
       joinRequest({ sender: 'p9', recipient: 'p2', type: 'welcome', ...valid }),
     );
 
-    // Enough epochs for the handshake (a process start, several seconds) and an epoch boundary after it, at
-    // the fused step's pace (an epoch of this run takes about a second).
-    const config = parseRunConfig({ ...SMALL, run: runId('join'), epochs: 16 });
+    // Enough epochs for the handshake (a process start, several seconds on a loaded machine) and an epoch
+    // boundary after it, at the chained steps' pace (an epoch of this run takes about half a second): a peer
+    // added after the run's last epoch boundary is never admitted, and the test would wait for it.
+    const config = parseRunConfig({ ...SMALL, run: runId('join'), epochs: 40 });
     const handles = await startRun(client, stack.file, config);
     await waitForStep(stack.file, config.run, 'p1', 2, 1);
     const started = Date.now();

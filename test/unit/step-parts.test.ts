@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { releasedKeys } from '../../activities/apply-update';
+import type { AwaitPeersReadyResult } from '../../activities/await-peers-ready';
+import { steadyBarrier, type StepFrontResult } from '../../activities/fused-step';
 import { suspectsOf } from '../../lib/membership/suspects';
 import { runKeys } from '../../lib/redis/keys';
 import { readPeerConfig } from '../../lib/stack/peer-config';
@@ -56,5 +58,58 @@ describe('peer config functionNice', () => {
   it('refuses anything else with a clear error', () => {
     for (const bad of [-1, 20, 2.5, 'high'])
       expect(() => readPeerConfig(write({ functionNice: bad }))).toThrow(/"functionNice" must be an integer 0\.\.19/);
+  });
+});
+
+describe('a steady barrier (steadyBarrier, which lets stepChain go on to the next step)', () => {
+  const vote = {
+    suspects: [] as string[],
+    missing: {},
+    membership: [],
+    adds: [] as string[],
+    stop: null as string | null,
+  };
+  const front = (votes: Record<string, typeof vote>, over: Partial<AwaitPeersReadyResult> = {}): StepFrontResult => ({
+    results: [],
+    retries: [],
+    probe: { suspected: [] },
+    sync: {
+      delivered: Object.keys(votes),
+      failed: [],
+      barrier: {
+        votes,
+        missing: [],
+        suspected: [],
+        removedNotice: null,
+        timedOut: false,
+        cursor: '0-0',
+        waitedMs: 1,
+        ...over,
+      } as AwaitPeersReadyResult,
+      ms: { publish: 1 },
+    },
+    ms: { compute: 1, average: 1, probe: 1 },
+  });
+  const all = { p1: vote, p2: vote, p3: vote };
+
+  it('holds when every active peer is ready with the same empty vote', () => {
+    expect(steadyBarrier(front(all), ['p1', 'p2', 'p3'], [])).toBe(true);
+  });
+
+  it('ends the chain on anything the workflow must decide', () => {
+    const active = ['p1', 'p2', 'p3'];
+    expect(steadyBarrier(front({ p1: vote, p2: vote }), active, [])).toBe(false);
+    expect(steadyBarrier(front({ ...all, p4: vote }), active, [])).toBe(false);
+    expect(steadyBarrier(front({ ...all, p2: { ...vote, suspects: ['p3'] } }), active, [])).toBe(false);
+    expect(steadyBarrier(front({ ...all, p2: { ...vote, missing: { p3: [1, 2] } } }), active, [])).toBe(false);
+    expect(steadyBarrier(front({ ...all, p2: { ...vote, adds: ['p9'] } }), active, [])).toBe(false);
+    expect(steadyBarrier(front({ ...all, p3: { ...vote, stop: 'operator' } }), active, [])).toBe(false);
+    expect(steadyBarrier(front(all, { timedOut: true }), active, [])).toBe(false);
+    expect(steadyBarrier(front(all, { suspected: [{ peer: 'p2', reason: 'x' }] }), active, [])).toBe(false);
+    const event = { epoch: 1, step: 0, peer: 'p4', change: 'removed' as const, reason: 'agreed' };
+    expect(steadyBarrier(front(all), active, [event])).toBe(false);
+    const probed = { ...front(all), probe: { suspected: [{ peer: 'p3', reason: 'probe timeout', since: 0 }] } };
+    expect(steadyBarrier(probed, active, [])).toBe(false);
+    expect(steadyBarrier({ ...front(all), sync: { ...front(all).sync!, barrier: null } }, active, [])).toBe(false);
   });
 });
