@@ -5,6 +5,8 @@
 //   epoch_ms    the epoch's wall time on the slowest peer, evaluation excluded;
 //   compute_ms  the time the epoch's critical path spends inside gradient functions: per step, the longest
 //               function call of any peer (from the step metrics each peer records in its own Redis);
+//   updates_span_ms  the first to the last update of the epoch on the real clock (Redis entry ids): epoch_ms,
+//               measured in workflow time, should exceed it by about one step;
 //   steps       per-phase totals over the epoch (the slowest peer's), from the same step metrics;
 //   server_round_trips_per_step  workflow and activity tasks the Temporal server handed this peer's worker
 //               per step (each is a poll answered and a completion sent back), read off p1's histories;
@@ -99,6 +101,8 @@ export interface EpochReport {
   steps_per_epoch: number;
   epoch_ms: number;
   compute_ms: number;
+  /** Real-clock cross-check: the first to the last update of the epoch, from the metrics stream's entry ids. */
+  updates_span_ms: number;
   overhead_ratio: number;
   non_compute_ms_per_step: number;
   compute_ms_per_step: number;
@@ -185,6 +189,10 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     const metrics = (await Promise.all(done.map((r) => stepMetrics(stack.file, config.run, r.peerId)))).map((m) =>
       m.filter((x) => x.epoch === epoch),
     );
+    // A cross-check of epoch_ms (which the workflow measures in workflow time) on the real clock: from the
+    // first update of the epoch to the last, as the peers' Redis servers stamped them in the metrics stream.
+    const stamps = metrics.flat().map((m) => m.at);
+    const updatesSpanMs = stamps.length > 0 ? Math.max(...stamps) - Math.min(...stamps) : 0;
     // The critical path's compute: per step, the longest function call of any peer.
     let computeMs = 0;
     for (let step = 0; step < steps; step++) {
@@ -203,6 +211,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       steps_per_epoch: steps,
       epoch_ms: Math.round(epochMs),
       compute_ms: Math.round(computeMs),
+      updates_span_ms: updatesSpanMs,
       overhead_ratio: Number(((epochMs - computeMs) / epochMs).toFixed(4)),
       non_compute_ms_per_step: Number(((epochMs - computeMs) / steps).toFixed(1)),
       compute_ms_per_step: Number((computeMs / steps).toFixed(1)),

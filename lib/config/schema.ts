@@ -74,7 +74,9 @@ export const runConfigSchema = z
      * How a step's function calls and its barrier run in the peer's workflow (docs/benchmarks.md, "Where an
      * epoch's time goes"). `all` (default): a whole step is two fused local activities inside one workflow
      * task (compute, average, probe, announce and wait; then fetch, aggregate and update), each recorded in
-     * history as a marker with its input and result, each function call retried alone; the workflow yields
+     * history as a marker with its input and result, each function call retried alone; between yields, steady
+     * steps (every active peer ready with the same empty vote, nothing dropped) run back to back in one local
+     * activity (`stepChain`), and the first step that is not steady ends it; the workflow yields
      * to the server every `yieldEveryMs` (at a barrier), when signals and status queries are handled and up to
      * which a crashed worker's replay re-runs steps (an applied step is never applied again). `compute`: the
      * function calls are local activities and the barrier a regular activity, so every step ends its workflow
