@@ -4,6 +4,8 @@
 // activity. Each part is the same activity function as in the step-by-step path, called in the same order;
 // each fused activity is one marker in history with every part's input and result, and every part is
 // idempotent, so a retried or replayed fused activity repeats nothing that matters.
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protocol/functions';
 import { suspectsOf } from '../lib/membership/suspects';
 import { nonRetryableErrorTypes, RETRY } from '../lib/protocol/errors';
@@ -113,7 +115,6 @@ export interface ChainedStep {
   cursor: string;
   inputs: string[];
   dropped: { peer: string; reason: string }[];
-  retries: { shard: number; attempts: number }[];
   timings: Record<string, number>;
 }
 
@@ -134,15 +135,33 @@ export function steadyBarrier(front: StepFrontResult, active: string[], membersh
   if ((front.probe?.suspected.length ?? 0) > 0) return false;
   const voters = Object.keys(b.votes);
   if (voters.length !== active.length || !active.every((p) => voters.includes(p))) return false;
-  const mine = JSON.stringify(membership);
+  const mine = membershipKey(membership);
   return Object.values(b.votes).every(
     (v) =>
       v.suspects.length === 0 &&
       Object.keys(v.missing).length === 0 &&
       v.adds.length === 0 &&
       !v.stop &&
-      JSON.stringify(v.membership) === mine,
+      membershipKey(v.membership) === mine,
   );
+}
+
+/**
+ * The membership decisions a list holds, as a set: peers that decided the same removal record it with their
+ * own reason text (their detectors' own timings), and possibly in another order, so the events are compared by
+ * what was decided (as adoptDecisions compares them in the workflow).
+ */
+function membershipKey(events: MembershipEvent[]): string {
+  return [...new Set(events.map((e) => `${e.change}:${e.peer}:${e.epoch}:${e.step}`))].sort().join(',');
+}
+
+/** Whether this local activity was cancelled (an abandoned chain stops at its next step); false outside one. */
+function cancelled(): boolean {
+  try {
+    return Context.current().cancellationSignal.aborted;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -222,6 +241,7 @@ export function makeFusedStep(deps: ActivityDeps) {
       let cursor: string | null = null;
       const last = input.fronts.length - 1;
       for (let i = 0; i <= last; i++) {
+        if (cancelled()) throw new CancelledFailure(`stepChain cancelled after ${done.length} steps`);
         const base = input.fronts[i];
         const sync = base.sync;
         if (!sync) throw new Error('stepChain: every chained step synchronises (local steps are not chained)');
@@ -245,7 +265,7 @@ export function makeFusedStep(deps: ActivityDeps) {
             step,
             update: {
               ...input.finish.update,
-              timings: front.ms,
+              timings: { ...front.ms, agree: 0 },
               retries: front.retries,
               ...(release ? { release } : {}),
             },
@@ -263,8 +283,8 @@ export function makeFusedStep(deps: ActivityDeps) {
           cursor,
           inputs: finish.inputs,
           dropped: finish.fetched.dropped,
-          retries: front.retries,
-          timings: { ...front.ms, ...finish.ms },
+          // The same phases as a step the workflow runs (its agreement took no time: nothing to agree on).
+          timings: { ...front.ms, agree: 0, ...finish.ms },
         });
         release = { epoch: sync.barrier.epoch, step, shards: base.calls.length, peers: input.copied };
         if (finish.fetched.dropped.length > 0) return { done, pending: null, ended: 'dropped' };

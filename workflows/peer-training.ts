@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -223,7 +224,8 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     const first = step === 0 && config.localActivities === 'all' && yieldEvery > 0;
     const nextYield = yieldEvery === 0 ? Infinity : grid > 0 ? (Math.floor(step / grid) + 1) * grid : Infinity;
     const to = Math.min(stepsPerEpoch - 1, nextYield, step + 63);
-    if (!yieldDue && !first && to > step && chainable(state)) {
+    // patched: a run that started before stepChain existed replays its history with the single steps it took.
+    if (!yieldDue && !first && to > step && chainable(state) && patched('step-chain')) {
       const elapsed = Date.now() - yieldedAt;
       outcomes = await trainingChain(
         state,

@@ -52,6 +52,17 @@ export interface StepHooks {
 }
 
 /**
+ * A step a stepChain ended on: what the chain announced for it (its vote's stop and forced suspects, which
+ * the rest of the step keeps whatever signals came since), and its front if that ran (null when it failed
+ * and the workflow runs it again).
+ */
+export interface ChainedFront {
+  front: StepFrontResult | null;
+  announcedStop: string | null;
+  forced: string[];
+}
+
+/**
  * Runs step `step` of `state.epoch` and updates `state` in place (sync cursor, active set, membership,
  * assignment, catch-up work, missing-gradient streaks).
  */
@@ -135,7 +146,7 @@ export async function trainingStep(
   state: PeerTrainingState,
   step: number,
   hooks: StepHooks,
-  pre?: { front: StepFrontResult; announcedStop: string | null },
+  pre?: ChainedFront,
 ): Promise<StepOutcome> {
   const { run, config, epoch, peerId } = state;
   const timings: StepTimings = {};
@@ -153,6 +164,8 @@ export async function trainingStep(
     state,
     step,
   );
+  const forced = pre ? pre.forced : state.operatorRemoved;
+  barrierInput.forceSuspected = forced;
   // A stop counts from the step whose ready announced it: every peer then sees it in the same votes and ends
   // after the same step (a stop signal arriving after this point waits for the next step's ready).
   let announcedStop = pre ? pre.announcedStop : state.stopRequested;
@@ -178,7 +191,7 @@ export async function trainingStep(
                 publish: publishInput([], announcedStop),
                 barrier: barrierInput,
                 wait: !yieldAtBarrier,
-                forced: state.operatorRemoved,
+                forced,
               },
             }
           : {}),
@@ -237,8 +250,8 @@ export async function trainingStep(
   }
   const reasons: Record<string, string> = {};
   for (const s of probe.suspected) reasons[s.peer] = s.reason;
-  for (const p of state.operatorRemoved) reasons[p] = 'removed by operator';
-  const suspects = suspectsOf(others, probe.suspected, state.operatorRemoved);
+  for (const p of forced) reasons[p] = 'removed by operator';
+  const suspects = suspectsOf(others, probe.suspected, forced);
   hooks.suspected(suspects);
 
   // III.3.6 Barrier: wait for every active peer that is not suspected.
@@ -429,10 +442,14 @@ export async function trainingChain(
     });
   }
   if (chain.error) log.warn('a chained step failed; the workflow runs it again', { error: chain.error });
-  if (chain.pending) {
+  if (chain.pending || chain.error) {
+    // The rest of the step the chain ended on, or all of it again after an error (its ready may have gone
+    // out already: it is announced again as the chain announced it). No yield is due after an error.
     const step = from + chain.done.length;
     state.step = step;
-    outcomes.push(await trainingStep(state, step, hooks, { front: chain.pending, announcedStop: null }));
+    const announced = { front: chain.pending, announcedStop: null, forced: [] };
+    const { yieldNow, ...rest } = hooks;
+    outcomes.push(await trainingStep(state, step, chain.pending ? { ...rest, yieldNow } : rest, announced));
   }
   return outcomes;
 }

@@ -408,5 +408,15 @@ describe('faults on a real 4-peer stack', () => {
     expect(timeline.recoveryMs).toBeGreaterThanOrEqual(timeline.agreementMs - 1000);
     const accuracy = done[0].history[2].testAccuracy as number;
     expect(Math.abs(accuracy - baselineAccuracy)).toBeLessThanOrEqual(0.01);
+    // After the removal the survivors' steps are steady again and chain (each survivor recorded the removal
+    // with its own detector's reason text; the steady check compares decisions, not text).
+    const { events } = await client.workflow.getHandle(peerWorkflowId(config.run, 'p1')).fetchHistory();
+    const chained = (events ?? []).filter((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      return (
+        data && (JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type === 'stepChain'
+      );
+    });
+    expect(chained.length).toBeGreaterThan(0);
   });
 });

@@ -96,6 +96,16 @@ describe('a steady barrier (steadyBarrier, which lets stepChain go on to the nex
     expect(steadyBarrier(front(all), ['p1', 'p2', 'p3'], [])).toBe(true);
   });
 
+  it("compares membership by the decisions, not by each peer's reason text or order", () => {
+    const removed = (peer: string, reason: string) => ({ epoch: 1, step: 3, peer, change: 'removed' as const, reason });
+    const mine = [removed('p4', 'heartbeat stale for 3012 ms'), removed('p5', 'probe timeout')];
+    const theirs = [removed('p5', 'probe timeout'), removed('p4', 'heartbeat stale for 2987 ms')];
+    const votes = { p1: { ...vote, membership: mine }, p2: { ...vote, membership: theirs }, p3: vote };
+    expect(steadyBarrier(front(votes as typeof all), ['p1', 'p2', 'p3'], mine)).toBe(false);
+    const same = { ...votes, p3: { ...vote, membership: theirs } };
+    expect(steadyBarrier(front(same as typeof all), ['p1', 'p2', 'p3'], mine)).toBe(true);
+  });
+
   it('ends the chain on anything the workflow must decide', () => {
     const active = ['p1', 'p2', 'p3'];
     expect(steadyBarrier(front({ p1: vote, p2: vote }), active, [])).toBe(false);
