@@ -3,6 +3,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { makeAggregateGradients, type AggregateGradientsInput } from '../../activities/aggregate-gradients';
 import { makeApplyUpdate, type ApplyUpdateInput } from '../../activities/apply-update';
 import { makeFetchPeerGradients, type FetchPeerGradientsResult } from '../../activities/fetch-peer-gradients';
+import { GradientPrefetcher } from '../../activities/prefetch';
+import { makePublishReady } from '../../activities/publish-ready';
 import type { RunPlan } from '../../lib/protocol/plan';
 import { runKeys } from '../../lib/redis/keys';
 import { PeerDirectory } from '../../lib/redis/peer-directory';
@@ -102,5 +104,41 @@ describe('fetch, aggregate and update on real Redis', () => {
       /non-finite|NaN|finite/i,
     );
     expect(Array.from(await params())).toEqual([0, 1, 2, 3]);
+  });
+
+  it("prefetch copies a peer's gradient as soon as its ready arrives, and the fetch after the barrier keeps that copy", async () => {
+    const env = new MockActivityEnvironment();
+    const [own, p2] = await Promise.all([directory.connection('p1'), directory.connection('p2')]);
+    await p2.set(keys.averagedGradient(1, 2), float32ToBuffer(Float32Array.from([5, 6, 7, 8])));
+    const mine = deps();
+    const prefetcher = new GradientPrefetcher(mine);
+    mine.prefetcher = prefetcher;
+    try {
+      prefetcher.start({ run, epoch: 1, step: 2, peers: ['p2'], cursor: '-', timeoutMs: 10_000 });
+      // Before p2 announces ready, nothing is copied.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await own.exists(keys.peerGradient(1, 2, 'p2'))).toBe(0);
+      const message = { run, epoch: 1, step: 2, suspects: [], missing: {}, membership: [], adds: [], stop: null };
+      await env.run(makePublishReady(testDeps('p2', directory)), { message, to: ['p1'] });
+      const deadline = Date.now() + 5000;
+      while (!(await prefetcher.copied(run, 1, 2, 'p2')) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(await prefetcher.copied(run, 1, 2, 'p2')).toBe(true);
+      const copy = async () =>
+        Array.from(bufferToFloat32((await own.getBuffer(keys.peerGradient(1, 2, 'p2'))) as Buffer));
+      expect(await copy()).toEqual([5, 6, 7, 8]);
+      // The fetch finds the verified copy and does not copy again: a source changed since is not read.
+      await p2.set(keys.averagedGradient(1, 2), float32ToBuffer(Float32Array.from([0, 0, 0, 0])));
+      const fetched = (await env.run(makeFetchPeerGradients(mine), {
+        run,
+        epoch: 1,
+        step: 2,
+        peers: ['p2'],
+      })) as FetchPeerGradientsResult;
+      expect(fetched.fetched).toEqual(['p2']);
+      expect(await copy()).toEqual([5, 6, 7, 8]);
+    } finally {
+      prefetcher.stop();
+    }
   });
 });
