@@ -98,8 +98,6 @@ export interface StepChainInput {
   release: StepRelease | null;
   /** Every other peer of the run (whose copies a step's release names). */
   copied: string[];
-  /** This peer's membership events: a vote carrying other events is not the steady state. */
-  membership: MembershipEvent[];
   /** The last step announces ready without waiting: the workflow yields to the server, then waits itself. */
   yieldLast: boolean;
   /** Once the chain has run this long, the next step announces ready without waiting and the chain ends there (null: never). */
@@ -257,7 +255,9 @@ export function makeFusedStep(deps: ActivityDeps) {
           return { done, pending: null, ended: 'error', error: (err as Error).message };
         }
         if (!wait) return { done, pending: front, ended: 'yield' };
-        if (!steadyBarrier(front, active, input.membership)) return { done, pending: front, ended: 'unsteady' };
+        // Steady: every vote carries the membership this peer announced.
+        if (!steadyBarrier(front, active, sync.publish.message.membership))
+          return { done, pending: front, ended: 'unsteady' };
         let finish: StepFinishResult;
         try {
           finish = await stepFinish({

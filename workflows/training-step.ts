@@ -66,6 +66,11 @@ export interface ChainedFront {
  * Runs step `step` of `state.epoch` and updates `state` in place (sync cursor, active set, membership,
  * assignment, catch-up work, missing-gradient streaks).
  */
+/** The update's SGD settings. */
+function sgdOf(config: PeerTrainingState['config']) {
+  return { lr: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay };
+}
+
 /** The inputs of step `step`'s activities, as the workflow's state stands (pure). */
 function stepInputs(state: PeerTrainingState, step: number) {
   const { run, config, epoch, peerId } = state;
@@ -87,7 +92,7 @@ function stepInputs(state: PeerTrainingState, step: number) {
   // Local SGD (syncEvery H > 1): H - 1 steps on this peer's own model, then a synchronisation (also at the
   // epoch's last step, so that every epoch ends on one model).
   const every = config.syncEvery ?? 1;
-  const sgd = { lr: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay };
+  const sgd = sgdOf(config);
   const localStep = every > 1 && (step + 1) % every !== 0 && step + 1 < (state.dataset?.stepsPerEpoch ?? 0);
   const average = {
     run,
@@ -411,7 +416,6 @@ export async function trainingChain(
       sync: { publish: publishInput([], null), barrier: barrierInput, wait: true, forced: [] },
     });
   }
-  const sgd = { lr: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay };
   const chain: StepChainResult = await stepChain({
     fronts,
     finish: {
@@ -419,11 +423,10 @@ export async function trainingChain(
       epoch,
       contributors: state.active.filter((p) => p !== peerId),
       active: state.active,
-      update: sgd,
+      update: sgdOf(config),
     },
     release: state.releasable ?? null,
     copied: state.peers.map((p) => p.id).filter((p) => p !== peerId),
-    membership: state.membership,
     yieldLast: opts.yieldLast,
     yieldAfterMs: opts.yieldAfterMs,
   });

@@ -20,6 +20,7 @@ import { connectRedis } from '../../lib/redis/connect';
 import { runKeys } from '../../lib/redis/keys';
 import { bufferToFloat32 } from '../../lib/tensor/float32';
 import { createPeerWorker } from '../../workers/peer-worker';
+import { localActivityTypes } from '../helpers/history';
 import { excess, referenceTraining } from '../helpers/replay';
 import { startTestRedis, startTestTemporal, type TestRedis } from '../helpers/servers';
 
@@ -201,11 +202,7 @@ describe('peerTrainingWorkflow end to end', () => {
       expect(description.workflowId).toBe(`spirt-${config.run}-p1`);
       if (localActivities === 'all') {
         // Steady steps after an epoch's first ran as one stepChain local activity (a marker in history).
-        const { events } = await handles[0].fetchHistory();
-        const types = (events ?? []).flatMap((e) => {
-          const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-          return data ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type] : [];
-        });
+        const types = await localActivityTypes(handles[0]);
         expect(types).toContain('stepChain');
       }
 
