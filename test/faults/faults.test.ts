@@ -276,7 +276,11 @@ describe('faults on a real 4-peer stack', () => {
     // Enough epochs for a removal, a handshake (a process start, several seconds on a loaded machine) and an
     // epoch boundary after it, at the chained steps' pace (an epoch of this run takes about half a second): a
     // peer added after the run's last epoch boundary is never admitted, and the test would wait for it.
-    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 40 });
+    // A short sync timeout: the removed peer quits at once, and a peer that gets the removePeer signal a workflow
+    // task later than the others waits at that step's barrier for the quitter until syncTimeoutMs (60 s by
+    // default; seen in CI, where two such stalls and the add took the test past its 300 s). The mechanism fix
+    // (the quitting peer announcing its departure to the barriers) is not built yet.
+    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 40, syncTimeoutMs: 5000 });
     const handles = await startRun(client, stack.file, config);
     await waitForStep(stack.file, config.run, 'p1', 1, 3);
     expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
