@@ -32,6 +32,11 @@ export interface AwaitPeersReadyResult {
   suspected: { peer: string; reason: string }[];
   /** A notice from an active peer that this peer was removed from the run. */
   removedNotice: RemovedNotice | null;
+  /**
+   * Expected peers that announced they left the run (an operator removed them) in this epoch: they are not
+   * waited for, and the workflow votes them out from the next step on.
+   */
+  departed: { peer: string; reason: string }[];
   /** True when the wait ended at the timeout (not every unsuspected peer was ready, or no quorum). */
   timedOut: boolean;
   cursor: string;
@@ -62,6 +67,7 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
     let lastId: string | null = null;
     let firstLaterId: string | null = null;
     let removedNotice: RemovedNotice | null = null;
+    const departed = new Map<string, string>();
     let timedOut = false;
     const suspectedNow = () => {
       const fromDetector = deps.monitor
@@ -70,7 +76,10 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
       const forced = input.forceSuspected
         .filter((p) => expected.has(p) && !fromDetector.some((s) => s.peer === p))
         .map((peer) => ({ peer, reason: 'removed by operator' }));
-      return [...fromDetector, ...forced];
+      const left = [...departed]
+        .filter(([p]) => !fromDetector.some((s) => s.peer === p) && !forced.some((s) => s.peer === p))
+        .map(([peer, reason]) => ({ peer, reason: `left the run: ${reason}` }));
+      return [...fromDetector, ...forced, ...left];
     };
     try {
       for (;;) {
@@ -83,6 +92,11 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
           if (msg.type === 'removed') {
             const [e, st] = input.ignoreRemovedBefore ?? [0, 0];
             if (msg.target === deps.peerId && compareStep(msg, { epoch: e, step: st }) >= 0) removedNotice = msg;
+            continue;
+          }
+          // A departure counts in the epoch it was sent in: a peer readmitted later starts at a later epoch.
+          if (msg.type === 'departed') {
+            if (msg.peer !== deps.peerId && msg.epoch === current.epoch) departed.set(msg.peer, msg.reason);
             continue;
           }
           if (msg.type !== 'ready') continue;
@@ -114,7 +128,16 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
     const missing = input.expected.filter((p) => !(p in votes));
     const suspected = suspectedNow();
     if (timedOut) deps.log.warn({ run: input.run, ...current, missing }, 'sync barrier timed out');
-    return { votes, missing, suspected, removedNotice, timedOut, cursor, waitedMs: Date.now() - started };
+    return {
+      votes,
+      missing,
+      suspected,
+      removedNotice,
+      departed: [...departed].map(([peer, reason]) => ({ peer, reason })),
+      timedOut,
+      cursor,
+      waitedMs: Date.now() - started,
+    };
   };
 }
 

@@ -2,6 +2,7 @@ import { makeAdmitPeers } from './admit-peers';
 import { makeAgreeOnInactivePeers } from './agree-on-inactive-peers';
 import { makeAggregateGradients } from './aggregate-gradients';
 import { makeApplyUpdate } from './apply-update';
+import { makeAnnounceDeparture } from './announce-departure';
 import { makeAverageShardGradients } from './average-shard-gradients';
 import { makeAwaitAdmission } from './await-admission';
 import { makeAwaitPeersReady } from './await-peers-ready';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     publishReady: makePublishReady(deps),
     awaitPeersReady: makeAwaitPeersReady(deps),
     agreeOnInactivePeers: makeAgreeOnInactivePeers(deps),
+    announceDeparture: makeAnnounceDeparture(deps),
     fetchPeerGradients: makeFetchPeerGradients(deps),
     aggregateGradients: makeAggregateGradients(deps),
     applyUpdate: makeApplyUpdate(deps),

@@ -38,6 +38,7 @@ export const {
   probePeers,
   publishReady,
   agreeOnInactivePeers,
+  announceDeparture,
   fetchPeerGradients,
   aggregateGradients,
   applyUpdate,

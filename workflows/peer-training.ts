@@ -32,7 +32,14 @@ import type {
   StepTimings,
   TrainingResult,
 } from '../lib/protocol/types';
-import { admitPeers, awaitAdmission, evaluateModel, preparePeer, yieldToServer } from './activity-proxies';
+import {
+  admitPeers,
+  announceDeparture,
+  awaitAdmission,
+  evaluateModel,
+  preparePeer,
+  yieldToServer,
+} from './activity-proxies';
 import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';
 import { chainable, trainingChain, trainingStep, type StepOutcome } from './training-step';
 
@@ -213,6 +220,10 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     };
     if (removedByOperator) {
       endReason = removedByOperator;
+      // The other peers stop waiting for this one at once, even those whose removePeer signal is still queued.
+      // patched: a run that started before the notice existed replays its history without the activity.
+      if (patched('departure-notice'))
+        await announceDeparture({ run, epoch: state.epoch, step, reason: removedByOperator, to: state.active });
       return finish('removed');
     }
     const activeBefore = state.active.length;

@@ -274,6 +274,11 @@ export async function trainingStep(
     done('barrier');
   }
   state.syncCursor = barrier.cursor;
+  // A peer that announced its departure is voted out from the next step on, as if this peer had been sent
+  // the operator's removePeer signal too (its signal may still be queued). Older histories have no field.
+  for (const { peer } of barrier.departed ?? [])
+    if (peer !== peerId && state.active.includes(peer) && !state.operatorRemoved.includes(peer))
+      state.operatorRemoved = [...state.operatorRemoved, peer];
   if (barrier.removedNotice) {
     return { kind: 'removed', reason: `removed by the other peers: ${barrier.removedNotice.reason}`, timings };
   }

@@ -52,7 +52,21 @@ export interface AdmittedNotice {
   order?: string[];
 }
 
-export type SyncMessage = ReadyMessage | RemovedNotice | AdmittedNotice;
+/**
+ * Sent by a peer that leaves the run on its own (an operator removed it) to every other active peer, so that
+ * a peer that has not yet heard of the removal stops waiting for it at the barrier and votes it out.
+ */
+export interface DepartedNotice {
+  type: 'departed';
+  run: string;
+  peer: string;
+  /** The first step the sender does not take part in. */
+  epoch: number;
+  step: number;
+  reason: string;
+}
+
+export type SyncMessage = ReadyMessage | RemovedNotice | AdmittedNotice | DepartedNotice;
 
 export function encodeSync(msg: SyncMessage): string[] {
   const { type, run, peer, epoch, step, ...body } = msg;
@@ -116,6 +130,10 @@ export function decodeSync(fields: string[]): SyncMessage | null {
   if (map.type === 'removed') {
     if (typeof body.target !== 'string' || typeof body.reason !== 'string') return null;
     return { type: 'removed', ...head, target: body.target, reason: body.reason };
+  }
+  if (map.type === 'departed') {
+    if (typeof body.reason !== 'string') return null;
+    return { type: 'departed', ...head, reason: body.reason };
   }
   return null;
 }

@@ -20,6 +20,7 @@ import {
 import { parseRunConfig } from '../../lib/config';
 import type { RunConfigInput } from '../../lib/config/schema';
 import { peerWorkflowId } from '../../lib/protocol/names';
+import { removePeerSignal } from '../../workflows/messages';
 import { localActivityTypes } from '../helpers/history';
 import { activePeersAttribute, peerAttribute, runAttribute } from '../../lib/protocol/search-attributes';
 import type { TrainingResult } from '../../lib/protocol/types';
@@ -272,15 +273,40 @@ describe('faults on a real 4-peer stack', () => {
     expect(done[2].membership).toEqual(done[0].membership);
   });
 
+  it("(f') a peer removed by an operator tells the others: peers that never got the signal stop waiting and vote it out", async () => {
+    // Only p4 is signalled (the others' signals could be queued behind a long workflow task): without its
+    // departure notice, p1-p3 would wait for p4 at every barrier until syncTimeoutMs and never vote it out (its
+    // worker, and so its heartbeat, is alive).
+    const config = parseRunConfig({ ...SMALL, run: runId('departs'), epochs: 50, syncTimeoutMs: 120_000 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStep(stack.file, config.run, 'p1', 1, 3);
+    const signalled = Date.now();
+    // By workflow id alone: the signal goes to the run of the continueAsNew chain that is running now.
+    await client.workflow.getHandle(handles[3].workflowId).signal(removePeerSignal, { peer: 'p4' });
+    const [p4] = await results([handles[3]]);
+    expect('result' in p4 && p4.result.outcome).toBe('removed');
+    // Half the sync timeout at most: nobody waited for p4 at a barrier until it timed out.
+    const statuses = await Promise.all(
+      handles.slice(0, 3).map((h) => waitForStatus(h, (s) => s.active.length === 3, config.syncTimeoutMs / 2)),
+    );
+    expect(Date.now() - signalled).toBeLessThan(config.syncTimeoutMs / 2);
+    for (const s of statuses) {
+      expect(s.active).toEqual(['p1', 'p2', 'p3']);
+      expect(s.membership).toMatchObject([{ peer: 'p4', change: 'removed' }]);
+      expect(s.membership[0].reason).toMatch(/suspected by p1,p2,p3 \(removed by operator\)/);
+    }
+    expect(spirt(['stop', '--run', config.run]).status).toBe(0);
+    const done = completed(await results(handles.slice(0, 3)));
+    expect(done.map((r) => r.outcome)).toEqual(['stopped', 'stopped', 'stopped']);
+  });
+
   it('rejoin is explicit: a removed peer comes back only through spirt peer add, at an epoch boundary, with the current model', async () => {
     // Enough epochs for a removal, a handshake (a process start, several seconds on a loaded machine) and an
     // epoch boundary after it, at the chained steps' pace (an epoch of this run takes about half a second): a
     // peer added after the run's last epoch boundary is never admitted, and the test would wait for it.
-    // A short sync timeout: the removed peer quits at once, and a peer that gets the removePeer signal a workflow
-    // task later than the others waits at that step's barrier for the quitter until syncTimeoutMs (60 s by
-    // default; seen in CI, where two such stalls and the add took the test past its 300 s). The mechanism fix
-    // (the quitting peer announcing its departure to the barriers) is not built yet.
-    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 40, syncTimeoutMs: 5000 });
+    // The default sync timeout (60 s): the removed peer announces its departure, so a peer whose removePeer
+    // signal comes a workflow task later than the others' does not wait for it at the barrier (test (f')).
+    const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 40 });
     const handles = await startRun(client, stack.file, config);
     await waitForStep(stack.file, config.run, 'p1', 1, 3);
     expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);

@@ -117,6 +117,45 @@ describe('sync barrier on Redis Streams', () => {
     expect(result.removedNotice?.reason).toBe('suspected by p2');
   });
 
+  it("stops waiting for a peer that announced its departure, from that epoch's notice only", async () => {
+    const env = new MockActivityEnvironment();
+    const run = 'barrier-departed';
+    const { makeAnnounceDeparture } = await import('../../activities/announce-departure');
+    await call(env, makePublishReady(deps.p1), ready(run, 1, 3, ['p1']));
+    await call(env, makePublishReady(deps.p2), ready(run, 1, 3, ['p1']));
+    // A departure from an earlier epoch (before a readmission) does not count: p1 waits for p3 until the timeout.
+    const stale = await call(env, makeAnnounceDeparture(deps.p3), {
+      run,
+      epoch: 0,
+      step: 5,
+      reason: 'removed by operator',
+      to: ['p1', 'p3', 'p9'],
+    });
+    expect(stale).toEqual({ delivered: ['p1'], failed: ['p9'] });
+    const first = await call(env, makeAwaitPeersReady(deps.p1), wait(run, 3, ['p1', 'p2', 'p3'], { timeoutMs: 400 }));
+    expect(first.timedOut).toBe(true);
+    expect(first.departed).toEqual([]);
+    // p3 leaves while p1 waits again (p1 never got the operator's signal): the wait ends at the notice, not
+    // at the timeout, and the stale notice still does not count.
+    const started = Date.now();
+    const waiting = call(env, makeAwaitPeersReady(deps.p1), wait(run, 3, ['p1', 'p2', 'p3'], { timeoutMs: 10_000 }));
+    setTimeout(() => {
+      void call(env, makeAnnounceDeparture(deps.p3), {
+        run,
+        epoch: 1,
+        step: 3,
+        reason: 'removed by operator',
+        to: ['p1', 'p2'],
+      });
+    }, 200);
+    const result = await waiting;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result.timedOut).toBe(false);
+    expect(result.missing).toEqual(['p3']);
+    expect(result.departed).toEqual([{ peer: 'p3', reason: 'removed by operator' }]);
+    expect(result.suspected).toEqual([{ peer: 'p3', reason: 'left the run: removed by operator' }]);
+  });
+
   it('reports an unreachable peer as not delivered instead of failing', async () => {
     const env = new MockActivityEnvironment();
     const out = await call(env, makePublishReady(deps.p1), ready('barrier3', 1, 0, ['p1', 'p9']));

@@ -81,6 +81,7 @@ describe('a steady barrier (steadyBarrier, which lets stepChain go on to the nex
         missing: [],
         suspected: [],
         removedNotice: null,
+        departed: [],
         timedOut: false,
         cursor: '0-0',
         waitedMs: 1,

@@ -14,10 +14,14 @@ describe('sync messages', () => {
     stop: null,
   };
 
-  it('round-trips a ready message and a removal notice', () => {
+  it('round-trips a ready message, a removal notice and a departure', () => {
     expect(decodeSync(encodeSync(msg))).toEqual(msg);
     const notice = { type: 'removed' as const, run: 'r1', peer: 'p1', target: 'p3', epoch: 2, step: 1, reason: 'x' };
     expect(decodeSync(encodeSync(notice))).toEqual(notice);
+    const departed = { type: 'departed' as const, run: 'r1', peer: 'p4', epoch: 2, step: 5, reason: 'removed' };
+    expect(decodeSync(encodeSync(departed))).toEqual(departed);
+    const noReason = encodeSync(departed).map((f) => (f.startsWith('{') ? '{}' : f));
+    expect(decodeSync(noReason)).toBeNull();
   });
 
   it('ignores malformed entries', () => {
