@@ -10,6 +10,7 @@
 //   steps       per-phase totals over the epoch (the slowest peer's), from the same step metrics;
 //   server_round_trips_per_step  workflow and activity tasks the Temporal server handed this peer's worker
 //               per step (each is a poll answered and a completion sent back), read off p1's histories;
+//   aof_rewrites  rewrites of the peers' append-only files during the run (all peers, all epochs);
 //   status_query_ms  how long p1's status query took, sampled every 200 ms during the run.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import { ConfigError } from '../lib/errors/config-error';
 import { peerWorkflowId } from '../lib/protocol/names';
 import { freePort, freePortRange } from '../lib/stack/ports';
 import { startStack } from '../lib/stack/stack';
-import { results, startRun, stepMetrics, temporalClient } from './fault-run';
+import { peerPersistenceInfo, results, startRun, stepMetrics, temporalClient } from './fault-run';
 
 interface Options {
   json: boolean;
@@ -108,6 +109,8 @@ export interface EpochReport {
   compute_ms_per_step: number;
   steps: Record<string, number>;
   server_round_trips_per_step: number;
+  /** Append-only file rewrites of all peers' Redis servers during the run (each forks the server). */
+  aof_rewrites: number;
   /** Test accuracy after the last epoch (on `testLimit` samples). */
   test_accuracy: number | null;
   /** Mean training loss of the last epoch (the slowest peer's samples). */
@@ -203,6 +206,8 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       if (name !== 'evaluate') phases[name] = Math.round(ms);
     const epochMs = wall[slowest];
     const trips = await roundTripsPerStep(client, peerWorkflowId(config.run, 'p1'), opts.epochs * steps);
+    // Rewrites of the peers' append-only files during the run (all epochs): each forks the Redis server.
+    const rewrites = await Promise.all(done.map((r) => peerPersistenceInfo(stack.file, r.peerId, 'aof_rewrites')));
     return {
       suite: 'epoch',
       model: opts.model,
@@ -217,6 +222,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       compute_ms_per_step: Number((computeMs / steps).toFixed(1)),
       steps: phases,
       server_round_trips_per_step: Number(trips.toFixed(2)),
+      aof_rewrites: rewrites.reduce<number>((a, n) => a + (n ?? 0), 0),
       test_accuracy: records[slowest].testAccuracy,
       train_loss: Number(records[slowest].trainLoss.toFixed(4)),
       status_query_ms: {

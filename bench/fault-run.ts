@@ -144,6 +144,18 @@ export async function stepMetrics(stack: StackFile, run: string, peerId: string)
   }));
 }
 
+/** One field of a peer's Redis `INFO persistence` (as a number), e.g. `aof_rewrites`; null when absent. */
+export async function peerPersistenceInfo(stack: StackFile, peerId: string, field: string): Promise<number | null> {
+  const redis = await connectRedis(await localOwnerEndpoint(stack, peerId));
+  try {
+    const info = await redis.info('persistence');
+    const line = info.split('\r\n').find((l) => l.startsWith(`${field}:`));
+    return line ? Number(line.slice(field.length + 1)) : null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Every entry of one stream in a peer's Redis: its time (ms, from the entry id) and its fields. */
 async function readPeerStream(
   stack: StackFile,

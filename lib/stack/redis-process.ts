@@ -76,6 +76,10 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
     'protected-mode yes',
     `dir ${opts.dir}`,
     ...(opts.appendOnly === false ? ['appendonly no'] : ['appendonly yes', 'appendfsync everysec']),
+    // The append-only file is rewritten (a forked child writes the data set as an RDB preamble) every time it
+    // doubles, every few steps with large gradients; LZF-compressing float tensors there costs much CPU and
+    // saves little space (docs/benchmarks.md: mobilenet_v3_small epochs about a quarter shorter without it).
+    'rdbcompression no',
     'save ""',
     `logfile ${join(opts.dir, 'redis.log')}`,
     'daemonize no',
