@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { DataError } from '../lib/errors/data-error';
 import { checkSnapshot, type SnapshotParts } from '../lib/protocol/model-snapshot';
-import { decodeSync, type AdmittedNotice } from '../lib/protocol/sync-message';
+import { decodeSync, type AdmittedNotice, type DeclinedNotice } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 import { refuseSync } from './signing';
@@ -16,11 +16,12 @@ export interface AwaitAdmissionInput {
 /**
  * Run by a peer that asked to (re)join: waits for the admitting peer's signed notice on its own sync stream,
  * pulls the model snapshot that peer published in its Redis, checks every part against the manifest the
- * admitting peer signed (and the hash in the notice), and installs it in this peer's Redis.
+ * admitting peer signed (and the hash in the notice), and installs it in this peer's Redis. Returns a peer's
+ * signed `declined` notice instead when the run ended before it could admit this one, and null at the timeout.
  * @throws DataError when the snapshot does not verify (nothing is trained on it)
  */
 export function makeAwaitAdmission(deps: ActivityDeps) {
-  return async function awaitAdmission(input: AwaitAdmissionInput): Promise<AdmittedNotice | null> {
+  return async function awaitAdmission(input: AwaitAdmissionInput): Promise<AdmittedNotice | DeclinedNotice | null> {
     const started = Date.now();
     const keys = runKeys(input.run);
     const own = await deps.directory.connection(deps.peerId);
@@ -37,8 +38,10 @@ export function makeAwaitAdmission(deps: ActivityDeps) {
           for (const [id, fields] of entries) {
             last = id;
             const msg = decodeSync(fields);
-            if (msg?.type !== 'admitted' || msg.run !== input.run || msg.target !== deps.peerId) continue;
+            if (msg?.type !== 'admitted' && msg?.type !== 'declined') continue;
+            if (msg.run !== input.run || msg.target !== deps.peerId) continue;
             if (await refuseSync(deps, fields, msg.peer, { run: input.run, id })) continue;
+            if (msg.type === 'declined') return msg;
             await installSnapshot(deps, msg);
             return msg;
           }

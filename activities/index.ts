@@ -8,6 +8,7 @@ import { makeAwaitAdmission } from './await-admission';
 import { makeAwaitPeersReady } from './await-peers-ready';
 import { makeComputeShardGradient } from './compute-shard-gradient';
 import type { ActivityDeps } from './deps';
+import { makeDeclineAdmission } from './decline-admission';
 import { makeEvaluateModel } from './evaluate-model';
 import { makeFetchPeerGradients } from './fetch-peer-gradients';
 import { makeFusedStep } from './fused-step';
@@ -42,6 +43,7 @@ export function createActivities(deps: ActivityDeps) {
     evaluateModel: makeEvaluateModel(deps),
     admitPeers: makeAdmitPeers(deps),
     awaitAdmission: makeAwaitAdmission(deps),
+    declineAdmission: makeDeclineAdmission(deps),
     // The handshake (paper III.3.1), in activities/join/.
     offerCredentials: makeOfferCredentials(deps),
     acceptOffers: makeAcceptOffers(deps),

@@ -39,6 +39,7 @@ export const {
   publishReady,
   agreeOnInactivePeers,
   announceDeparture,
+  declineAdmission,
   fetchPeerGradients,
   aggregateGradients,
   applyUpdate,

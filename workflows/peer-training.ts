@@ -36,6 +36,7 @@ import {
   admitPeers,
   announceDeparture,
   awaitAdmission,
+  declineAdmission,
   evaluateModel,
   preparePeer,
   yieldToServer,
@@ -124,6 +125,15 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     };
   };
 
+  // Removed by an operator: the other peers stop waiting for this one at once, even those whose removePeer
+  // signal is still queued. patched: a run that started before the notice existed replays without it.
+  // (epoch, step) is the first step this peer does not take part in.
+  const leave = async (reason: string, epoch: number, step: number): Promise<TrainingResult> => {
+    endReason = reason;
+    if (patched('departure-notice')) await announceDeparture({ run, epoch, step, reason, to: state.active });
+    return finish('removed');
+  };
+
   const self = state.peers.find((p) => p.id === peerId);
   if (!self) throw ApplicationFailure.nonRetryable(`peer ${peerId} is not in the peer list`, 'ConfigError');
   if (!state.dataset) {
@@ -161,6 +171,11 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     // Notices since this workflow started count: the admission may come while the peer was still preparing.
     const notice = await awaitAdmission({ run, timeoutMs: 3_600_000, since: workflowInfo().startTime.getTime() });
     if (!notice) throw ApplicationFailure.nonRetryable(`peer ${peerId} was not admitted within an hour`, 'JoinTimeout');
+    if (notice.type === 'declined') {
+      endReason = `not admitted: ${notice.reason} (said ${notice.peer})`;
+      log.warn('not admitted', { by: notice.peer, reason: notice.reason });
+      return finish('stopped');
+    }
     state.joining = false;
     state.epoch = notice.epoch;
     state.step = 0;
@@ -218,14 +233,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       await yieldToServer();
       yieldedAt = Date.now();
     };
-    if (removedByOperator) {
-      endReason = removedByOperator;
-      // The other peers stop waiting for this one at once, even those whose removePeer signal is still queued.
-      // patched: a run that started before the notice existed replays its history without the activity.
-      if (patched('departure-notice'))
-        await announceDeparture({ run, epoch: state.epoch, step, reason: removedByOperator, to: state.active });
-      return finish('removed');
-    }
+    if (removedByOperator) return leave(removedByOperator, state.epoch, step);
     const activeBefore = state.active.length;
     const hooks = { phase: (name: string) => (phase = name), suspected: (peers: string[]) => (suspected = peers) };
     // Between yields, the steps of a steady run (nobody suspected, nothing to announce) go in one local
@@ -320,12 +328,22 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   ]);
   log.info('epoch done', { epoch: state.epoch, trainLoss: record.trainLoss, testAccuracy, epochMs: record.epochMs });
 
+  // Peers asked to join that no epoch boundary will admit any more are told so (they would wait an hour).
+  // patched: a run that started before the notice existed replays its history without the activity.
+  const declinePending = async (why: string) => {
+    if (state.pendingAdds.length === 0 || !patched('decline-admission')) return;
+    await declineAdmission({ run, epoch: state.epoch, step: state.step, peers: state.pendingAdds, reason: why });
+  };
   if (stopReason !== null) {
     endReason = stopReason;
+    await declinePending(`the run ended at epoch ${state.epoch} (${stopReason})`);
     await condition(allHandlersFinished);
     return finish(stopReason.startsWith('converged') ? 'converged' : 'stopped');
   }
   if (state.epoch < config.epochs) {
+    // A removePeer signal for this peer handled in the epoch's last workflow task (steps chain up to the epoch's
+    // end) would be lost with this workflow's local state at continueAsNew.
+    if (removedByOperator) return leave(removedByOperator, state.epoch + 1, 0);
     // III.3.1 / rejoin: peers every active peer was asked to admit join at this epoch boundary, with the
     // current model copied from the lowest-rank active peer; the data is re-cut by rank at the epoch start.
     const admit = agreedAdds.filter((p) => !state.active.includes(p));
@@ -368,6 +386,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       partial: undefined,
     });
   }
+  await declinePending(`the run ended after its last epoch (${config.epochs}) before an epoch boundary could admit it`);
   await condition(allHandlersFinished);
   return finish('completed');
 }

@@ -66,7 +66,22 @@ export interface DepartedNotice {
   reason: string;
 }
 
-export type SyncMessage = ReadyMessage | RemovedNotice | AdmittedNotice | DepartedNotice;
+/**
+ * Sent to a peer that was asked to join (or rejoin) when the run ends before an epoch boundary could admit
+ * it: the joining peer stops waiting instead of timing out an hour later.
+ */
+export interface DeclinedNotice {
+  type: 'declined';
+  run: string;
+  peer: string;
+  target: string;
+  /** Where the run ended. */
+  epoch: number;
+  step: number;
+  reason: string;
+}
+
+export type SyncMessage = ReadyMessage | RemovedNotice | AdmittedNotice | DepartedNotice | DeclinedNotice;
 
 export function encodeSync(msg: SyncMessage): string[] {
   const { type, run, peer, epoch, step, ...body } = msg;
@@ -130,6 +145,10 @@ export function decodeSync(fields: string[]): SyncMessage | null {
   if (map.type === 'removed') {
     if (typeof body.target !== 'string' || typeof body.reason !== 'string') return null;
     return { type: 'removed', ...head, target: body.target, reason: body.reason };
+  }
+  if (map.type === 'declined') {
+    if (typeof body.target !== 'string' || typeof body.reason !== 'string') return null;
+    return { type: 'declined', ...head, target: body.target, reason: body.reason };
   }
   if (map.type === 'departed') {
     if (typeof body.reason !== 'string') return null;

@@ -337,6 +337,25 @@ describe('faults on a real 4-peer stack', () => {
     expect(excess(params[1], params[0])).toBeLessThanOrEqual(0);
   });
 
+  it('a peer added in the last epoch is told that the run ended instead of waiting an hour to be admitted', async () => {
+    // One long epoch (937 steps of batch 8): the removal, the handshake and the add all happen inside it, so no
+    // epoch boundary is left to admit p4 at.
+    const config = parseRunConfig({ ...SMALL, run: runId('late-add'), epochs: 1, trainLimit: 60_000, batchSize: 8 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStep(stack.file, config.run, 'p1', 1, 3);
+    expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
+    const [gone] = await results([handles[3]]);
+    expect('result' in gone && gone.result.outcome).toBe('removed');
+    const added = spirt(['peer', 'add', 'p4', '--run', config.run]);
+    expect(added.stderr).toBe('');
+    expect(added.status).toBe(0);
+    const done = completed(await results(handlesOf(config.run)));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'stopped']);
+    expect(done[3].history).toEqual([]);
+    expect(done[3].endReason).toMatch(/^not admitted: the run ended after its last epoch \(1\)/);
+    expect(done.slice(0, 3).every((r) => r.history[0].activePeers.length === 3)).toBe(true);
+  });
+
   it('(b) kill -9 of a worker during gradient computation, then a restart: no step applied twice', async () => {
     // A restart takes longer than the default heartbeat expiry; this run gives the worker time to come back.
     const config = parseRunConfig({ ...SMALL, run: runId('worker'), epochs: 2, heartbeatStaleMs: 120_000 });

@@ -156,6 +156,26 @@ describe('sync barrier on Redis Streams', () => {
     expect(result.suspected).toEqual([{ peer: 'p3', reason: 'left the run: removed by operator' }]);
   });
 
+  it('a peer waiting for admission stops at a declined notice for it, and not at one for another peer', async () => {
+    const env = new MockActivityEnvironment();
+    const run = 'barrier-declined';
+    const { makeDeclineAdmission } = await import('../../activities/decline-admission');
+    const { makeAwaitAdmission } = await import('../../activities/await-admission');
+    const since = Date.now();
+    const decline = (target: string) =>
+      call(env, makeDeclineAdmission(deps.p2), { run, epoch: 3, step: 15, peers: [target], reason: 'the run ended' });
+    // In p1's stream, a notice for another peer: p1 keeps waiting past it.
+    const { encodeSync } = await import('../../lib/protocol/sync-message');
+    const fields = encodeSync({ type: 'declined', run, peer: 'p2', target: 'p3', epoch: 3, step: 15, reason: 'x' });
+    await (await directory.connection('p1')).xadd(`spirt:${run}:stream:sync`, '*', ...fields);
+    const started = Date.now();
+    const waiting = call(env, makeAwaitAdmission(deps.p1), { run, timeoutMs: 10_000, since });
+    setTimeout(() => void decline('p1'), 300);
+    const notice = await waiting;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(notice).toMatchObject({ type: 'declined', peer: 'p2', target: 'p1', epoch: 3, reason: 'the run ended' });
+  });
+
   it('reports an unreachable peer as not delivered instead of failing', async () => {
     const env = new MockActivityEnvironment();
     const out = await call(env, makePublishReady(deps.p1), ready('barrier3', 1, 0, ['p1', 'p9']));

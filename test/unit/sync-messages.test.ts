@@ -14,12 +14,14 @@ describe('sync messages', () => {
     stop: null,
   };
 
-  it('round-trips a ready message, a removal notice and a departure', () => {
+  it('round-trips a ready message, a removal notice, a departure and a declined admission', () => {
     expect(decodeSync(encodeSync(msg))).toEqual(msg);
     const notice = { type: 'removed' as const, run: 'r1', peer: 'p1', target: 'p3', epoch: 2, step: 1, reason: 'x' };
     expect(decodeSync(encodeSync(notice))).toEqual(notice);
     const departed = { type: 'departed' as const, run: 'r1', peer: 'p4', epoch: 2, step: 5, reason: 'removed' };
     expect(decodeSync(encodeSync(departed))).toEqual(departed);
+    const declined = { ...notice, type: 'declined' as const, target: 'p5', reason: 'the run ended' };
+    expect(decodeSync(encodeSync(declined))).toEqual(declined);
     const noReason = encodeSync(departed).map((f) => (f.startsWith('{') ? '{}' : f));
     expect(decodeSync(noReason)).toBeNull();
   });
