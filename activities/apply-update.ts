@@ -19,9 +19,9 @@ export interface ApplyUpdateInput {
   /** Peer gradients left out of this step's aggregation, and why: recorded with the step's metrics. */
   dropped?: { peer: string; reason: string }[];
   /**
-   * The previous step's working tensors, deleted after this update: a retried or replayed update of this
-   * step still finds its own inputs, and a replayed earlier step computes and copies them again (the
-   * published averages stay until their TTL).
+   * The previous step's working tensors and the published average of the step before it, deleted after this
+   * update: a retried or replayed update of this step still finds its own inputs, and a replayed earlier step
+   * computes and copies them again (a copy whose source is gone is dropped; its update was applied already).
    */
   release?: StepRelease;
   /** Function calls of this step that took more than one attempt (fused step): recorded with the metrics. */
@@ -92,5 +92,12 @@ export function releasedKeys(keys: RunKeys, self: string, r: StepRelease): strin
     ...shards.flatMap((i) => [keys.shardGradient(epoch, step, i, self), keys.shardBuffers(epoch, step, i, self)]),
     ...others.flatMap((p) => [keys.peerGradient(epoch, step, p), keys.peerBuffers(epoch, step, p)]),
     keys.aggregatedGradient(epoch, step),
+    ...(r.published
+      ? [
+          keys.averagedGradient(...r.published),
+          keys.averagedBuffers(...r.published),
+          keys.averagedSignature(...r.published),
+        ]
+      : []),
   ];
 }

@@ -10,7 +10,7 @@ import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protoco
 import { suspectsOf } from '../lib/membership/suspects';
 import { nonRetryableErrorTypes, RETRY } from '../lib/protocol/errors';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
-import type { MembershipEvent, StepRelease } from '../lib/protocol/types';
+import { nextRelease, type MembershipEvent, type StepRelease } from '../lib/protocol/types';
 import { makeAggregateGradients, type AggregateGradientsResult } from './aggregate-gradients';
 import { makeApplyUpdate, type ApplyUpdateInput } from './apply-update';
 import { makeAverageShardGradients, type AverageShardGradientsInput } from './average-shard-gradients';
@@ -215,9 +215,16 @@ export function makeFusedStep(deps: ActivityDeps) {
         ),
       ),
     );
-    const [, averageMs] = await timed(() => average({ ...input.average, shards: input.calls.length }));
+    const [averaged, averageMs] = await timed(() => average({ ...input.average, shards: input.calls.length }));
     const [probed, probeMs] = await timed(async () => (input.probe ? probe(input.probe) : null));
-    const ms = { compute: computeMs, ...slowestCallTimings(results), average: averageMs, probe: probeMs };
+    // `sign` (reading the average out, hashing and signing it) lies inside `average`.
+    const ms = {
+      compute: computeMs,
+      ...slowestCallTimings(results),
+      average: averageMs,
+      sign: averaged.signMs,
+      probe: probeMs,
+    };
     const retries = attempts.flatMap((n, i) => (n > 1 ? [{ shard: input.calls[i].shard, attempts: n }] : []));
     if (!input.sync || !input.probe || !probed) return { results, retries, probe: probed, sync: null, ms };
     const { publish: announce, forced, ...wait } = input.sync;
@@ -286,7 +293,12 @@ export function makeFusedStep(deps: ActivityDeps) {
           // The same phases as a step the workflow runs (its agreement took no time: nothing to agree on).
           timings: { ...front.ms, agree: 0, ...finish.ms },
         });
-        release = { epoch: sync.barrier.epoch, step, shards: base.calls.length, peers: input.copied };
+        release = nextRelease(release, {
+          epoch: sync.barrier.epoch,
+          step,
+          shards: base.calls.length,
+          peers: input.copied,
+        });
         if (finish.fetched.dropped.length > 0) return { done, pending: null, ended: 'dropped' };
       }
       return { done, pending: null, ended: 'end' };

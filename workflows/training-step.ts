@@ -8,7 +8,7 @@ import type { AwaitPeersReadyResult } from '../activities/await-peers-ready';
 import type { StepChainResult, StepFrontResult, StepSyncResult } from '../activities/fused-step';
 import { suspectsOf } from '../lib/membership/suspects';
 import { catchUpBatches, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
-import type { MembershipEvent, PeerTrainingState, StepTimings } from '../lib/protocol/types';
+import { nextRelease, type MembershipEvent, type PeerTrainingState, type StepTimings } from '../lib/protocol/types';
 import {
   agreeOnInactivePeers,
   aggregateGradients,
@@ -241,7 +241,7 @@ export async function trainingStep(
       mode: 'local',
       ...(release ? { release } : {}),
     });
-    state.releasable = { epoch, step, shards: calls.length, peers: [] };
+    state.releasable = nextRelease(release, { epoch, step, shards: calls.length, peers: [] });
     timings.update = update.ms;
     const local: StepDone = { loss, samples, timings, parallelism: calls.length, agreedAdds: [] };
     // A stop waits for the next synchronisation, where every peer sees it in the same votes.
@@ -368,7 +368,7 @@ function settleStep(
 ): void {
   const { epoch, peerId } = state;
   const copied = state.peers.map((p) => p.id).filter((p) => p !== peerId);
-  state.releasable = { epoch, step, shards: calls, peers: copied };
+  state.releasable = nextRelease(state.releasable, { epoch, step, shards: calls, peers: copied });
   for (const d of dropped) log.warn('peer gradient dropped from this step', { peer: d.peer, reason: d.reason });
   if (dropped.length > 0)
     state.dropped = [...(state.dropped ?? []), ...dropped.map((d) => ({ epoch, step, ...d }))].slice(-20);

@@ -89,7 +89,9 @@ export interface PeerTrainingState {
 
 /**
  * A step's working tensors in a peer's Redis: its shard gradients (and buffers), its copies of other peers'
- * gradients, and its aggregate. Only the step's published average and signature stay (until their TTL).
+ * gradients, and its aggregate; and the published average (and buffers, signature) of the step before it.
+ * A step's release goes with the next step's update. By the update of step s + 1, every peer that was not
+ * suspected has announced ready for s + 1, so it has fetched the averages of s - 1 (and of s) long before.
  */
 export interface StepRelease {
   epoch: number;
@@ -98,6 +100,16 @@ export interface StepRelease {
   shards: number;
   /** Other peers whose gradients were copied here. */
   peers: string[];
+  /** (epoch, step) of the step before, whose published average goes too. */
+  published?: [number, number];
+}
+
+/** The release of a step that follows `previous` (the release the step's own update carries). */
+export function nextRelease(
+  previous: StepRelease | null | undefined,
+  release: Omit<StepRelease, 'published'>,
+): StepRelease {
+  return previous ? { ...release, published: [previous.epoch, previous.step] } : release;
 }
 
 /**

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { releasedKeys } from '../../activities/apply-update';
+import { nextRelease } from '../../lib/protocol/types';
 import type { AwaitPeersReadyResult } from '../../activities/await-peers-ready';
 import { steadyBarrier, type StepFrontResult } from '../../activities/fused-step';
 import { suspectsOf } from '../../lib/membership/suspects';
@@ -19,7 +20,7 @@ describe('a peer vote (suspectsOf)', () => {
 });
 
 describe("a step's working tensors (releasedKeys)", () => {
-  it("names the shard gradients and buffers, the copies of other peers' gradients and the aggregate, never the published average", () => {
+  it("names the shard gradients and buffers, the copies of other peers' gradients and the aggregate, not the step's own published average", () => {
     const keys = runKeys('r1');
     const released = releasedKeys(keys, 'p1', { epoch: 2, step: 5, shards: 2, peers: ['p1', 'p2', 'p3'] });
     expect(released).toEqual([
@@ -36,6 +37,18 @@ describe("a step's working tensors (releasedKeys)", () => {
     for (const kept of [keys.averagedGradient(2, 5), keys.averagedBuffers(2, 5), keys.averagedSignature(2, 5)])
       expect(released).not.toContain(kept);
     expect(released.every((k) => k.startsWith('spirt:r1:'))).toBe(true);
+  });
+
+  it('names the published average, buffers and signature of the step before, across an epoch boundary too', () => {
+    const keys = runKeys('r1');
+    const first = nextRelease(null, { epoch: 2, step: 15, shards: 1, peers: [] });
+    expect(first.published).toBeUndefined();
+    const next = nextRelease(first, { epoch: 3, step: 0, shards: 1, peers: [] });
+    expect(next.published).toEqual([2, 15]);
+    const released = releasedKeys(keys, 'p1', next);
+    for (const gone of [keys.averagedGradient(2, 15), keys.averagedBuffers(2, 15), keys.averagedSignature(2, 15)])
+      expect(released).toContain(gone);
+    expect(released).not.toContain(keys.averagedGradient(3, 0));
   });
 });
 
