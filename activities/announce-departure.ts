@@ -1,6 +1,6 @@
 import { encodeSync } from '../lib/protocol/sync-message';
-import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
+import { deliverEach } from './deliver';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
 
@@ -36,13 +36,6 @@ export function makeAnnounceDeparture(deps: ActivityDeps) {
       }),
     );
     const to = input.to.filter((p) => p !== deps.peerId);
-    const outcomes = await Promise.allSettled(
-      to.map((peer) => deps.transport.deliver(peer, { stream, fields, id: messageId() })),
-    );
-    const delivered: string[] = [];
-    const failed: string[] = [];
-    outcomes.forEach((o, i) => (o.status === 'fulfilled' ? delivered : failed).push(to[i]));
-    if (failed.length > 0) deps.log.warn({ run: input.run, failed }, 'departure not delivered');
-    return { delivered, failed };
+    return deliverEach(deps, stream, to, () => fields, { what: 'departure', run: input.run });
   };
 }

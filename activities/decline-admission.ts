@@ -1,6 +1,6 @@
 import { encodeSync } from '../lib/protocol/sync-message';
-import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
+import { deliverEach } from './deliver';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
 
@@ -24,27 +24,19 @@ export function makeDeclineAdmission(deps: ActivityDeps) {
     input: DeclineAdmissionInput,
   ): Promise<{ delivered: string[]; failed: string[] }> {
     const stream = runKeys(input.run).syncStream;
-    const outcomes = await Promise.allSettled(
-      input.peers.map((target) => {
-        const fields = signedSync(
-          deps,
-          encodeSync({
-            type: 'declined',
-            run: input.run,
-            peer: deps.peerId,
-            target,
-            epoch: input.epoch,
-            step: input.step,
-            reason: input.reason,
-          }),
-        );
-        return deps.transport.deliver(target, { stream, fields, id: messageId() });
-      }),
-    );
-    const delivered: string[] = [];
-    const failed: string[] = [];
-    outcomes.forEach((o, i) => (o.status === 'fulfilled' ? delivered : failed).push(input.peers[i]));
-    if (failed.length > 0) deps.log.warn({ run: input.run, failed }, 'admission decline not delivered');
-    return { delivered, failed };
+    const fieldsFor = (target: string) =>
+      signedSync(
+        deps,
+        encodeSync({
+          type: 'declined',
+          run: input.run,
+          peer: deps.peerId,
+          target,
+          epoch: input.epoch,
+          step: input.step,
+          reason: input.reason,
+        }),
+      );
+    return deliverEach(deps, stream, input.peers, fieldsFor, { what: 'admission decline', run: input.run });
   };
 }

@@ -1,6 +1,6 @@
 import { encodeSync, type ReadyMessage } from '../lib/protocol/sync-message';
-import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
+import { deliverEach } from './deliver';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
 
@@ -19,16 +19,11 @@ export function makePublishReady(deps: ActivityDeps) {
     const { message } = input;
     const stream = runKeys(message.run).syncStream;
     const fields = signedSync(deps, encodeSync({ type: 'ready', peer: deps.peerId, ...message }));
-    const outcomes = await Promise.allSettled(
-      input.to.map(async (peer) => {
-        await deps.transport.deliver(peer, { stream, fields, id: messageId() });
-      }),
-    );
-    const delivered: string[] = [];
-    const failed: string[] = [];
-    outcomes.forEach((o, i) => (o.status === 'fulfilled' ? delivered : failed).push(input.to[i]));
-    if (failed.length > 0)
-      deps.log.warn({ run: message.run, failed, epoch: message.epoch, step: message.step }, 'ready not delivered');
-    return { delivered, failed };
+    return deliverEach(deps, stream, input.to, () => fields, {
+      what: 'ready',
+      run: message.run,
+      epoch: message.epoch,
+      step: message.step,
+    });
   };
 }
