@@ -1,8 +1,8 @@
 import { signSnapshot, snapshotStatement } from '../lib/protocol/model-snapshot';
 import { encodeSync } from '../lib/protocol/sync-message';
 import type { MembershipEvent } from '../lib/protocol/types';
-import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
+import { deliverEach } from './deliver';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
 
@@ -55,35 +55,23 @@ export function makeAdmitPeers(deps: ActivityDeps) {
     else tx.del(keys.snapshot(input.epoch, 'buffers'));
     tx.set(keys.snapshot(input.epoch, 'manifest'), JSON.stringify(manifest), ...ex);
     await tx.exec();
-    const outcomes = await Promise.allSettled(
-      input.peers.map(async (peer) => {
-        const notice = signedSync(
-          deps,
-          encodeSync({
-            type: 'admitted',
-            run: input.run,
-            peer: deps.peerId,
-            target: peer,
-            epoch: input.epoch,
-            step: 0,
-            active: input.active,
-            membership: input.membership,
-            paramsSha256: statement.paramsSha256,
-            ...(input.order ? { order: input.order } : {}),
-          }),
-        );
-        await deps.transport.deliver(peer, { stream: keys.syncStream, fields: notice, id: messageId() });
-      }),
-    );
-    const admitted: string[] = [];
-    const failed: string[] = [];
-    outcomes.forEach((o, i) => {
-      if (o.status === 'fulfilled') admitted.push(input.peers[i]);
-      else {
-        failed.push(input.peers[i]);
-        deps.log.warn({ run: input.run, peer: input.peers[i], err: String(o.reason) }, 'admission: peer not told');
-      }
-    });
-    return { admitted, failed };
+    const notice = (peer: string) =>
+      signedSync(
+        deps,
+        encodeSync({
+          type: 'admitted',
+          run: input.run,
+          peer: deps.peerId,
+          target: peer,
+          epoch: input.epoch,
+          step: 0,
+          active: input.active,
+          membership: input.membership,
+          paramsSha256: statement.paramsSha256,
+          ...(input.order ? { order: input.order } : {}),
+        }),
+      );
+    const told = await deliverEach(deps, keys.syncStream, input.peers, notice, { what: 'admission', run: input.run });
+    return { admitted: told.delivered, failed: told.failed };
   };
 }

@@ -1,8 +1,8 @@
 import { agreeOnRemovals, type AgreementOutcome } from '../lib/membership/agreement';
 import { encodeSync } from '../lib/protocol/sync-message';
 import type { MembershipEvent } from '../lib/protocol/types';
-import { messageId } from '../lib/queue/message-id';
 import { runKeys } from '../lib/redis/keys';
+import { deliverEach } from './deliver';
 import type { ActivityDeps } from './deps';
 import { signedSync } from './signing';
 
@@ -60,23 +60,22 @@ export function makeAgreeOnInactivePeers(deps: ActivityDeps) {
       ),
     );
     // Not awaited: a removed peer is usually unreachable, and nobody should wait for its Redis.
-    void Promise.allSettled(
-      events.map(async (e) => {
-        const notice = signedSync(
-          deps,
-          encodeSync({
-            type: 'removed',
-            run: input.run,
-            peer: deps.peerId,
-            target: e.peer,
-            epoch: e.epoch,
-            step: e.step,
-            reason: e.reason,
-          }),
-        );
-        await deps.transport.deliver(e.peer, { stream: keys.syncStream, fields: notice, id: messageId() });
-      }),
-    );
+    const notice = (peer: string) => {
+      const e = events.find((x) => x.peer === peer)!;
+      return signedSync(
+        deps,
+        encodeSync({
+          type: 'removed',
+          run: input.run,
+          peer: deps.peerId,
+          target: e.peer,
+          epoch: e.epoch,
+          step: e.step,
+          reason: e.reason,
+        }),
+      );
+    };
+    void deliverEach(deps, keys.syncStream, outcome.removed, notice, { what: 'removal notice', run: input.run });
     for (const e of events) deps.monitor.unwatch(input.run, e.peer);
     return { ...outcome, events };
   };

@@ -13,12 +13,20 @@ export async function deliverEach(
   log: { what: string } & Record<string, unknown>,
 ): Promise<{ delivered: string[]; failed: string[] }> {
   const outcomes = await Promise.allSettled(
-    to.map((peer) => deps.transport.deliver(peer, { stream, fields: fieldsFor(peer), id: messageId() })),
+    // Async: a message that cannot be built fails for its peer only.
+    to.map(async (peer) => deps.transport.deliver(peer, { stream, fields: fieldsFor(peer), id: messageId() })),
   );
   const delivered: string[] = [];
   const failed: string[] = [];
-  outcomes.forEach((o, i) => (o.status === 'fulfilled' ? delivered : failed).push(to[i]));
+  const reasons: Record<string, string> = {};
+  outcomes.forEach((o, i) => {
+    if (o.status === 'fulfilled') delivered.push(to[i]);
+    else {
+      failed.push(to[i]);
+      reasons[to[i]] = String(o.reason);
+    }
+  });
   const { what, ...context } = log;
-  if (failed.length > 0) deps.log.warn({ ...context, failed }, `${what} not delivered`);
+  if (failed.length > 0) deps.log.warn({ ...context, failed, reasons }, `${what} not delivered`);
   return { delivered, failed };
 }

@@ -42,7 +42,7 @@ import {
   yieldToServer,
 } from './activity-proxies';
 import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';
-import { chainable, trainingChain, trainingStep, type StepOutcome } from './training-step';
+import { chainable, forceRemoval, trainingChain, trainingStep, type StepOutcome } from './training-step';
 
 /**
  * One peer's training. Accepts a short start input (`{"run","peer","peers","model",...}`: validated here,
@@ -98,8 +98,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   });
   setHandler(removePeerSignal, ({ peer, reason }) => {
     if (peer === peerId) removedByOperator = reason ?? 'removed by operator';
-    else if (state.active.includes(peer) && !state.operatorRemoved.includes(peer))
-      state.operatorRemoved = [...state.operatorRemoved, peer];
+    else forceRemoval(state, peer);
   });
   setHandler(stopSignal, (args) => {
     state.stopRequested ??= args?.reason ?? 'stopped by operator';

@@ -276,9 +276,7 @@ export async function trainingStep(
   state.syncCursor = barrier.cursor;
   // A peer that announced its departure is voted out from the next step on, as if this peer had been sent
   // the operator's removePeer signal too (its signal may still be queued). Older histories have no field.
-  for (const { peer } of barrier.departed ?? [])
-    if (peer !== peerId && state.active.includes(peer) && !state.operatorRemoved.includes(peer))
-      state.operatorRemoved = [...state.operatorRemoved, peer];
+  for (const { peer } of barrier.departed ?? []) forceRemoval(state, peer);
   if (barrier.removedNotice) {
     return { kind: 'removed', reason: `removed by the other peers: ${barrier.removedNotice.reason}`, timings };
   }
@@ -377,6 +375,15 @@ function settleStep(
     if (inputs.includes(p)) delete state.missing[p];
     else state.missing[p] ??= [epoch, step];
   }
+}
+
+/**
+ * Suspects an active peer from now on whatever the detector says, so that this peer votes it out (the
+ * operator's removePeer signal, or the peer's own departure notice). Not this peer itself.
+ */
+export function forceRemoval(state: PeerTrainingState, peer: string): void {
+  if (peer !== state.peerId && state.active.includes(peer) && !state.operatorRemoved.includes(peer))
+    state.operatorRemoved = [...state.operatorRemoved, peer];
 }
 
 /**

@@ -23,9 +23,9 @@ export interface ReadyMessage {
   stop: string | null;
 }
 
-/** Sent to a peer that the others removed, so that it learns it and stops. */
-export interface RemovedNotice {
-  type: 'removed';
+/** A notice from `peer` about `target`, with the reason. */
+interface TargetedNotice<T extends string> {
+  type: T;
   run: string;
   peer: string;
   target: string;
@@ -33,6 +33,9 @@ export interface RemovedNotice {
   step: number;
   reason: string;
 }
+
+/** Sent to a peer that the others removed, so that it learns it and stops. */
+export type RemovedNotice = TargetedNotice<'removed'>;
 
 /** Sent by the admitting peer to a (re)admitted peer once its model is in place: where to start. */
 export interface AdmittedNotice {
@@ -68,18 +71,9 @@ export interface DepartedNotice {
 
 /**
  * Sent to a peer that was asked to join (or rejoin) when the run ends before an epoch boundary could admit
- * it: the joining peer stops waiting instead of timing out an hour later.
+ * it (epoch, step: where the run ended): the joining peer stops waiting instead of timing out an hour later.
  */
-export interface DeclinedNotice {
-  type: 'declined';
-  run: string;
-  peer: string;
-  target: string;
-  /** Where the run ended. */
-  epoch: number;
-  step: number;
-  reason: string;
-}
+export type DeclinedNotice = TargetedNotice<'declined'>;
 
 export type SyncMessage = ReadyMessage | RemovedNotice | AdmittedNotice | DepartedNotice | DeclinedNotice;
 
@@ -142,13 +136,9 @@ export function decodeSync(fields: string[]): SyncMessage | null {
       ...(order ? { order } : {}),
     };
   }
-  if (map.type === 'removed') {
+  if (map.type === 'removed' || map.type === 'declined') {
     if (typeof body.target !== 'string' || typeof body.reason !== 'string') return null;
-    return { type: 'removed', ...head, target: body.target, reason: body.reason };
-  }
-  if (map.type === 'declined') {
-    if (typeof body.target !== 'string' || typeof body.reason !== 'string') return null;
-    return { type: 'declined', ...head, target: body.target, reason: body.reason };
+    return { type: map.type, ...head, target: body.target, reason: body.reason };
   }
   if (map.type === 'departed') {
     if (typeof body.reason !== 'string') return null;

@@ -88,6 +88,18 @@ const temporalWorkflowStart = (taskQueue: string, workflowId: string, input: str
 
 const peerRedis = (peerId: string) => connectRedis(stack.ownerEndpoint(peerId));
 
+/** Starts the run, removes p4 through the CLI once p1 is at step 3, waits until p4 ended, and adds it back. */
+async function removeThenAddP4(config: ReturnType<typeof parseRunConfig>): Promise<void> {
+  const handles = await startRun(client, stack.file, config);
+  await waitForStep(stack.file, config.run, 'p1', 1, 3);
+  expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
+  const [gone] = await results([handles[3]]);
+  expect('result' in gone && gone.result.outcome).toBe('removed');
+  const added = spirt(['peer', 'add', 'p4', '--run', config.run]);
+  expect(added.stderr).toBe('');
+  expect(added.status).toBe(0);
+}
+
 const handlesOf = (run: string, peers = ['p1', 'p2', 'p3', 'p4']): WorkflowHandle[] =>
   peers.map((p) => client.workflow.getHandle(peerWorkflowId(run, p)));
 
@@ -307,15 +319,7 @@ describe('faults on a real 4-peer stack', () => {
     // The default sync timeout (60 s): the removed peer announces its departure, so a peer whose removePeer
     // signal comes a workflow task later than the others' does not wait for it at the barrier (test (f')).
     const config = parseRunConfig({ ...SMALL, run: runId('rejoin'), epochs: 40 });
-    const handles = await startRun(client, stack.file, config);
-    await waitForStep(stack.file, config.run, 'p1', 1, 3);
-    expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
-    const [gone] = await results([handles[3]]);
-    expect('result' in gone && gone.result.outcome).toBe('removed');
-
-    const added = spirt(['peer', 'add', 'p4', '--run', config.run]);
-    expect(added.stderr).toBe('');
-    expect(added.status).toBe(0);
+    await removeThenAddP4(config);
     const done = completed(await results(handlesOf(config.run)));
     expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
     const events = done[0].membership.map((e) => `${e.change}:${e.peer}`);
@@ -341,14 +345,7 @@ describe('faults on a real 4-peer stack', () => {
     // One long epoch (937 steps of batch 8): the removal, the handshake and the add all happen inside it, so no
     // epoch boundary is left to admit p4 at.
     const config = parseRunConfig({ ...SMALL, run: runId('late-add'), epochs: 1, trainLimit: 60_000, batchSize: 8 });
-    const handles = await startRun(client, stack.file, config);
-    await waitForStep(stack.file, config.run, 'p1', 1, 3);
-    expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
-    const [gone] = await results([handles[3]]);
-    expect('result' in gone && gone.result.outcome).toBe('removed');
-    const added = spirt(['peer', 'add', 'p4', '--run', config.run]);
-    expect(added.stderr).toBe('');
-    expect(added.status).toBe(0);
+    await removeThenAddP4(config);
     const done = completed(await results(handlesOf(config.run)));
     expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'stopped']);
     expect(done[3].history).toEqual([]);
