@@ -29,12 +29,22 @@ export function signGradient(
   gradient: Buffer,
   buffers?: Buffer | null,
 ): SignedGradient {
+  return signGradientDigest(signingPrivateKey, fields, sha256Hex(gradient), buffers ? sha256Hex(buffers) : null);
+}
+
+/** signGradient from the SHA-256s (hex) of the bytes, hashed where they are (inside Redis: SPIRT.SHA256). */
+export function signGradientDigest(
+  signingPrivateKey: string,
+  fields: { run: string; epoch: number; step: number; peer: string },
+  sha256: string,
+  buffersSha256: string | null,
+): SignedGradient {
   const statement: GradientStatement = {
     v: 1,
     kind: 'averaged-gradient',
     ...fields,
-    sha256: sha256Hex(gradient),
-    ...(buffers ? { buffersSha256: sha256Hex(buffers) } : {}),
+    sha256,
+    ...(buffersSha256 !== null ? { buffersSha256 } : {}),
   };
   return { statement, sig: signBytes(signingPrivateKey, Buffer.from(canonicalJson(statement))) };
 }

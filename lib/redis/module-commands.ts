@@ -148,6 +148,11 @@ export async function moduleGram(redis: Redis, srcs: string[]): Promise<number[]
   return g;
 }
 
+/** `SPIRT.SHA256 key`: the SHA-256 of the key's bytes (hex), computed inside Redis. */
+export function moduleSha256(redis: Redis, key: string): Promise<string> {
+  return moduleCall('SPIRT.SHA256', async () => (await redis.call('SPIRT.SHA256', key)) as string);
+}
+
 /** `SPIRT.WSUM dest n src [src ...] w [w ...]`: dest = sum of w_i src_i (double precision, stored as float32). */
 export function moduleWeightedSum(redis: Redis, dest: string, srcs: string[], weights: number[]): Promise<number> {
   const args = [dest, String(srcs.length), ...srcs, ...weights.map((w) => w.toPrecision(17))];

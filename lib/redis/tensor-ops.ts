@@ -16,11 +16,13 @@ import {
   moduleAverage,
   moduleGram,
   moduleSgd,
+  moduleSha256,
   moduleWeightedSum,
 } from './module-commands';
 import { commonByteLength, luaAggregate, luaAverage, luaGram, luaSgd, luaWeightedSum } from './tensor-lua';
 import { gramOf, weightedSum } from '../aggregation/gram';
 import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from '../aggregation/reference';
+import { sha256Hex } from '../crypto/canonical';
 
 export type { AggregateRule } from '../aggregation/reference';
 
@@ -242,6 +244,21 @@ export async function gramTensors(redis: Redis, keys: string[], opts: PathOption
   if (path === 'module') return moduleGram(redis, keys);
   if (path === 'lua') return luaGram(redis, keys, opts);
   return gramOf(await fetchAll(redis, 'gram', keys));
+}
+
+/**
+ * The SHA-256 (hex) of the tensor bytes at `key`: inside Redis with the module (`SPIRT.SHA256`: only the 64
+ * hex digits leave it), else read out and hashed here (Lua has no SHA-256 of a value).
+ * @throws TensorError when the key is missing or does not hold whole float32 values
+ */
+export async function sha256Tensor(redis: Redis, key: string, opts: PathOptions = {}): Promise<string> {
+  const path = await resolveTensorOpsPath(redis, opts.path);
+  if (path === 'module') return moduleSha256(redis, key);
+  const bytes = await redis.getBuffer(key);
+  if (!bytes) throw new TensorError(`sha256: key ${key} does not exist`);
+  if (bytes.length === 0 || bytes.length % 4 !== 0)
+    throw new TensorError(`sha256: key ${key} holds ${bytes.length} bytes, not a whole number of float32 values`);
+  return sha256Hex(bytes);
 }
 
 /**

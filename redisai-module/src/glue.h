@@ -5,6 +5,7 @@
 #include "parse.h"
 #include "spirt_redismodule.h"
 #include "tensor_core.h"
+#include "sha256.h"
 
 #define SPIRT_MODULE_NAME "spirt"
 #define SPIRT_MODULE_VERSION 1
@@ -37,5 +38,6 @@ int spirt_cmd_sgd(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int spirt_cmd_aggregate(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int spirt_cmd_wsum(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int spirt_cmd_gram(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+int spirt_cmd_sha256(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 #endif

@@ -43,6 +43,7 @@ __attribute__((visibility("default"))) int RedisModule_OnLoad(RedisModuleCtx *ct
       {"SPIRT.AGGREGATE", spirt_cmd_aggregate, "write deny-oom getkeys-api"},
       {"SPIRT.WSUM", spirt_cmd_wsum, "write deny-oom getkeys-api"},
       {"SPIRT.GRAM", spirt_cmd_gram, "readonly getkeys-api"},
+      {"SPIRT.SHA256", spirt_cmd_sha256, "readonly getkeys-api"},
   };
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (RedisModule_CreateCommand(ctx, cmds[i].name, cmds[i].fn, cmds[i].flags, 1, 1, 1) != REDISMODULE_OK)

@@ -29,11 +29,16 @@
 
 #include "glue.h"
 
-typedef enum { OP_AVERAGE = 0, OP_SGD = 1, OP_AGGREGATE = 2, OP_WSUM = 3, OP_GRAM = 4 } op_kind;
-static const char *const op_names[] = {"SPIRT.AVERAGE", "SPIRT.SGD", "SPIRT.AGGREGATE", "SPIRT.WSUM", "SPIRT.GRAM"};
-static const char *const op_events[] = {"spirt.average", "spirt.sgd", "spirt.aggregate", "spirt.wsum", "spirt.gram"};
+typedef enum { OP_AVERAGE = 0, OP_SGD = 1, OP_AGGREGATE = 2, OP_WSUM = 3, OP_GRAM = 4, OP_SHA256 = 5 } op_kind;
+static const char *const op_names[] = {"SPIRT.AVERAGE", "SPIRT.SGD",  "SPIRT.AGGREGATE",
+                                        "SPIRT.WSUM",    "SPIRT.GRAM", "SPIRT.SHA256"};
+static const char *const op_events[] = {"spirt.average", "spirt.sgd",  "spirt.aggregate",
+                                         "spirt.wsum",    "spirt.gram", "spirt.sha256"};
 
 typedef enum { PHASE_CHECK = 0, PHASE_COMPUTE = 1 } op_phase;
+
+/* Read-only ops: no destination, nothing replicated or notified. */
+#define OP_READONLY(op) ((op)->kind == OP_GRAM || (op)->kind == OP_SHA256)
 
 /* A float32 array behind a key: a plain string (raw little-endian floats) or a module tensor. */
 typedef struct view {
@@ -71,6 +76,7 @@ typedef struct spirt_op {
   float *scratch;
   double *weights; /* wsum: one per source */
   double *gram;    /* gram: the nin(nin+1)/2 accumulators, the reply */
+  spirt_sha256 *sha; /* sha256: the running hash of the source's bytes */
   struct spirt_op *next;
 } spirt_op;
 
@@ -231,7 +237,7 @@ static int validate_op(RedisModuleCtx *ctx, spirt_op *op) {
     }
     close_view(&v);
   }
-  if (op->kind == OP_GRAM) return 0; /* read-only: no destination */
+  if (OP_READONLY(op)) return 0; /* no destination */
   /* The destination may be missing, a string or a tensor (it is replaced); nothing else. */
   RedisModuleKey *k = RedisModule_OpenKey(ctx, op->argv[op->out_key], REDISMODULE_READ);
   int type = RedisModule_KeyType(k);
@@ -296,7 +302,7 @@ static int open_all(RedisModuleCtx *ctx, spirt_op *op, view *views, int *nviews)
       }
     }
   } else {
-    if (op->phase == PHASE_COMPUTE && op->kind != OP_GRAM) {
+    if (op->phase == PHASE_COMPUTE && !OP_READONLY(op)) {
       rc = open_view(ctx, op->argv[op->out_key], 1, 0, &views[0], err);
       if (rc < 0) goto fail;
       nv++;
@@ -339,7 +345,7 @@ static size_t op_touches_total(const spirt_op *op) {
 }
 
 static int bandwidth_bound(const spirt_op *op) {
-  if (op->kind == OP_GRAM) return 0; /* nin(nin+1)/2 products per float read */
+  if (OP_READONLY(op)) return 0; /* gram: nin(nin+1)/2 products per float read; sha256: compute-bound */
   return op->kind != OP_AGGREGATE || op->agg.rule == SPIRT_AGG_MEAN;
 }
 
@@ -358,7 +364,7 @@ static int run_slice(RedisModuleCtx *ctx, spirt_op *op, uint64_t deadline_us) {
   const spirt_f32 *srcs[SPIRT_MAX_SOURCES];
   int nv;
   for (;;) {
-    if (op->phase == PHASE_COMPUTE && !op->writing && op->kind != OP_SGD && op->kind != OP_GRAM) prepare_dest(ctx, op);
+    if (op->phase == PHASE_COMPUTE && !op->writing && op->kind != OP_SGD && !OP_READONLY(op)) prepare_dest(ctx, op);
     if (op->phase == PHASE_COMPUTE && op->kind == OP_SGD) op->writing = 1;
     if (open_all(ctx, op, views, &nv) != 0) return -1;
     const size_t chunk = chunk_floats(op);
@@ -403,6 +409,8 @@ static int run_slice(RedisModuleCtx *ctx, spirt_op *op, uint64_t deadline_us) {
             spirt_wsum(views[0].data + op->pos, srcs, op->weights, (size_t)op->nin, len);
           else if (op->kind == OP_GRAM)
             spirt_gram_accumulate(op->gram, srcs, (size_t)op->nin, len);
+          else if (op->kind == OP_SHA256)
+            spirt_sha256_update(op->sha, (const void *)srcs[0], len * sizeof(float));
           else
             spirt_aggregate(views[0].data + op->pos, srcs, (size_t)op->nin, len, op->agg.rule, op->agg.f, op->scratch);
         }
@@ -425,7 +433,7 @@ static int run_slice(RedisModuleCtx *ctx, spirt_op *op, uint64_t deadline_us) {
 
 /* After success: tell subscribers the outputs changed. */
 static void notify_outputs(RedisModuleCtx *ctx, spirt_op *op) {
-  if (op->kind == OP_GRAM) return;
+  if (OP_READONLY(op)) return;
   RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_GENERIC, op_events[op->kind], op->argv[op->out_key]);
   if (op->kind == OP_SGD && op->sgd.buf)
     RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_GENERIC, op_events[op->kind], op->argv[op->sgd.buf]);
@@ -475,6 +483,7 @@ static void free_op(spirt_op *op) {
   RedisModule_Free(op->scratch);
   RedisModule_Free(op->weights);
   RedisModule_Free(op->gram);
+  RedisModule_Free(op->sha);
   RedisModule_Free(op);
 }
 
@@ -483,8 +492,16 @@ static void op_free_privdata(RedisModuleCtx *ctx, void *privdata) {
   free_op(privdata);
 }
 
-/* The reply of a finished op: the floats written, or for SPIRT.GRAM the inner products as doubles. */
+/* The reply of a finished op: the floats written, for SPIRT.GRAM the inner products as doubles, for
+ * SPIRT.SHA256 the digest in hex. */
 static int reply_done(RedisModuleCtx *ctx, const spirt_op *op) {
+  if (op->kind == OP_SHA256) {
+    uint8_t digest[32];
+    char hex[65];
+    spirt_sha256_final(op->sha, digest);
+    spirt_sha256_hex(digest, hex);
+    return RedisModule_ReplyWithStringBuffer(ctx, hex, 64);
+  }
   if (op->kind != OP_GRAM) return RedisModule_ReplyWithLongLong(ctx, (long long)op->n);
   size_t pairs = (size_t)op->nin * (size_t)(op->nin + 1) / 2;
   RedisModule_ReplyWithArray(ctx, (long)pairs);
@@ -516,7 +533,7 @@ static void finish_running(RedisModuleCtx *ctx, int rc) {
   running = NULL; /* before notifying: our own events must not invalidate anything */
   RedisModule_SelectDb(ctx, op->db);
   if (rc == 1) {
-    if (op->kind != OP_GRAM) RedisModule_Replicate(ctx, op_names[op->kind], "v", op->argv + 1, (size_t)(op->argc - 1));
+    if (!OP_READONLY(op)) RedisModule_Replicate(ctx, op_names[op->kind], "v", op->argv + 1, (size_t)(op->argc - 1));
     notify_outputs(ctx, op);
   } else {
     op->failed = 1;
@@ -697,6 +714,7 @@ static void free_unqueued(spirt_op *op) {
   RedisModule_Free(op->scratch);
   RedisModule_Free(op->weights);
   RedisModule_Free(op->gram);
+  RedisModule_Free(op->sha);
   RedisModule_Free(op);
 }
 
@@ -735,7 +753,7 @@ static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv
     else
       stats.ops_failed++;
     if (rc == 1) {
-      if (op->kind != OP_GRAM) RedisModule_ReplicateVerbatim(ctx);
+      if (!OP_READONLY(op)) RedisModule_ReplicateVerbatim(ctx);
       notify_outputs(ctx, op);
       reply_done(ctx, op);
     } else {
@@ -901,5 +919,24 @@ int spirt_cmd_gram(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
   op->nin = a.nsrc;
   op->check_finite = a.check_finite;
   op->gram = RedisModule_Calloc((size_t)a.nsrc * (size_t)(a.nsrc + 1) / 2, sizeof(double));
+  return submit_op(ctx, op, argv, argc);
+}
+
+/* SPIRT.SHA256 key
+ * Read-only: the SHA-256 of the key's bytes (a float32 string or tensor: the bytes GET returns for a string),
+ * so that a peer signs its averaged gradient without reading it out. Reply: 64 lowercase hex digits. */
+int spirt_cmd_sha256(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+  if (RedisModule_IsKeysPositionRequest(ctx)) {
+    if (argc == 2) RedisModule_KeyAtPos(ctx, 1);
+    return REDISMODULE_OK;
+  }
+  if (argc != 2) return RedisModule_WrongArity(ctx);
+  spirt_op *op = RedisModule_Calloc(1, sizeof *op);
+  op->kind = OP_SHA256;
+  op->out_key = -1;
+  op->in_first = 1;
+  op->nin = 1;
+  op->sha = RedisModule_Alloc(sizeof *op->sha);
+  spirt_sha256_init(op->sha);
   return submit_op(ctx, op, argv, argc);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "sha256.h"
 #include "tensor_core.h"
 
 static int failures = 0, checks = 0;
@@ -318,6 +319,61 @@ static void test_gram_wsum(void) {
   CHECK(spirt_parse_gram(g1, 1, &ga, err) == -1);
 }
 
+
+static void sha_hex_of(const void *data, size_t len, size_t piece, char out[65]) {
+  spirt_sha256 c;
+  uint8_t d[32];
+  spirt_sha256_init(&c);
+  const uint8_t *p = data;
+  for (size_t off = 0; off < len; off += piece) spirt_sha256_update(&c, p + off, len - off < piece ? len - off : piece);
+  spirt_sha256_final(&c, d);
+  spirt_sha256_hex(d, out);
+}
+
+/* FIPS 180-4 examples, a million 'a', and the accelerated code against the portable code on random bytes of
+ * every length around the block and padding boundaries, fed in pieces of several sizes. */
+static void test_sha256(void) {
+  static const struct {
+    const char *msg;
+    const char *hex;
+  } vectors[] = {
+      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+  };
+  char hex[65], ref[65];
+  for (int mode = 0; mode < 2; mode++) {
+    spirt_sha256_force_portable(mode);
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+      sha_hex_of(vectors[i].msg, strlen(vectors[i].msg), 1000, hex);
+      CHECK(strcmp(hex, vectors[i].hex) == 0);
+    }
+    size_t n = 1000000;
+    char *a = malloc(n);
+    memset(a, 'a', n);
+    sha_hex_of(a, n, 4096, hex);
+    CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+    free(a);
+  }
+  spirt_sha256_force_portable(0);
+  printf("test_core: sha256 uses the %s code\n", spirt_sha256_accelerated() ? "SHA-extension" : "portable");
+  uint8_t buf[300];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(rnd() * 97.0f);
+  static const size_t pieces[] = {1, 7, 64, 65, 300};
+  for (size_t len = 0; len <= sizeof buf; len++) {
+    spirt_sha256_force_portable(1);
+    sha_hex_of(buf, len, 300, ref);
+    spirt_sha256_force_portable(0);
+    int same = 1;
+    for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+      sha_hex_of(buf, len, pieces[k], hex);
+      same &= strcmp(hex, ref) == 0;
+    }
+    CHECK(same);
+  }
+}
+
 int main(void) {
   test_shape();
   test_nonfinite();
@@ -327,6 +383,7 @@ int main(void) {
   test_parse();
   test_gram_wsum();
   test_aggregate4_matches_generic();
+  test_sha256();
   printf("test_core: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // SPIRT.AVERAGE / SPIRT.SGD / SPIRT.AGGREGATE against a real redis-server with the module loaded:
 // results equal to the TypeScript reference bit for bit, invalid arguments, the sliced (blocking)
 // path, concurrent modification, MULTI / Lua / AOF replay, and PING latency during a large op.
+import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import { tensorGet, tensorSet } from '../../lib/redis/module-commands';
 import { aggregateImpl, averageImpl, sgdImpl, type AggregateRule } from '../../lib/aggregation/reference';
@@ -220,6 +221,48 @@ describe('SPIRT.AGGREGATE', () => {
       }
     },
   );
+});
+
+describe('SPIRT.SHA256', () => {
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  test('equals the SHA-256 of the bytes GET returns, for tensors of every size (inline and sliced)', async () => {
+    for (const n of [1, 15, 16, 17, 1000, 262_145, 1_500_000]) {
+      const bytes = toBuffer(randomFloats(n, n));
+      await r.set('t', bytes);
+      expect(await r.call('SPIRT.SHA256', 't')).toBe(sha(bytes));
+    }
+    // A module tensor hashes its raw float bytes, as a string does.
+    const v = randomFloats(300, 5);
+    await tensorSet(r, 'mt', [3, 100], v);
+    expect(await r.call('SPIRT.SHA256', 'mt')).toBe(sha(toBuffer(v)));
+  });
+
+  test('is read-only: nothing is written, notified or appended to the AOF, in MULTI and Lua as well', async () => {
+    const bytes = toBuffer(randomFloats(600_000, 3));
+    await r.set('t', bytes);
+    const aofBefore = Number(/aof_current_size:(\d+)/.exec(await r.info('persistence'))?.[1] ?? -1);
+    const tx = await r.multi().call('SPIRT.SHA256', 't').exec();
+    expect(tx?.[0]).toEqual([null, sha(bytes)]);
+    expect(await r.eval("return redis.call('SPIRT.SHA256', KEYS[1])", 1, 't')).toBe(sha(bytes));
+    expect(await r.call('SPIRT.SHA256', 't')).toBe(sha(bytes));
+    const aofAfter = Number(/aof_current_size:(\d+)/.exec(await r.info('persistence'))?.[1] ?? -1);
+    // MULTI/EXEC of read-only commands propagates nothing either.
+    expect(aofAfter).toBe(aofBefore);
+    expect(await r.dbsize()).toBe(1);
+  });
+
+  test('refuses a missing key, a non-tensor string, another type and a wrong arity', async () => {
+    await expect(r.call('SPIRT.SHA256', 'nope')).rejects.toThrow(/key 'nope' does not exist/);
+    await r.set('odd', 'abc');
+    await expect(r.call('SPIRT.SHA256', 'odd')).rejects.toThrow(/3 bytes, not a whole number of float32 values/);
+    await r.set('empty', '');
+    await expect(r.call('SPIRT.SHA256', 'empty')).rejects.toThrow(/empty string/);
+    await r.lpush('list', 'x');
+    await expect(r.call('SPIRT.SHA256', 'list')).rejects.toThrow(/WRONGTYPE/);
+    await expect(r.call('SPIRT.SHA256')).rejects.toThrow(/wrong number of arguments/);
+    await expect(r.call('SPIRT.SHA256', 'a', 'b')).rejects.toThrow(/wrong number of arguments/);
+  });
 });
 
 describe('invalid arguments are rejected before anything changes', () => {
