@@ -5,6 +5,7 @@ import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 import type { PrefetchInput } from './prefetch';
 import { refuseSync } from './signing';
+import { trace } from '../lib/log/trace';
 
 export interface AwaitPeersReadyInput {
   run: string;
@@ -55,6 +56,7 @@ const BLOCK_MS = 100;
 export function makeAwaitPeersReady(deps: ActivityDeps) {
   return async function awaitPeersReady(input: AwaitPeersReadyInput): Promise<AwaitPeersReadyResult> {
     const started = Date.now();
+    trace(deps.peerId, 'wait', input.step);
     if (input.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input));
     const own = await deps.directory.connection(deps.peerId);
     const blocking = own.duplicate();
@@ -127,6 +129,7 @@ export function makeAwaitPeersReady(deps: ActivityDeps) {
     const cursor = firstLaterId ?? (lastId !== null ? `(${lastId}` : input.cursor);
     const missing = input.expected.filter((p) => !(p in votes));
     const suspected = suspectedNow();
+    trace(deps.peerId, 'barrier', input.step);
     if (timedOut) deps.log.warn({ run: input.run, ...current, missing }, 'sync barrier timed out');
     return {
       votes,

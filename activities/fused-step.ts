@@ -10,6 +10,7 @@ import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protoco
 import { suspectsOf } from '../lib/membership/suspects';
 import { nonRetryableErrorTypes, RETRY } from '../lib/protocol/errors';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
+import { trace } from '../lib/log/trace';
 import { nextRelease, type MembershipEvent, type StepRelease } from '../lib/protocol/types';
 import { makeAggregateGradients, type AggregateGradientsResult } from './aggregate-gradients';
 import { makeApplyUpdate, type ApplyUpdateInput } from './apply-update';
@@ -92,6 +93,12 @@ export interface StepFinishResult {
 export interface StepChainInput {
   /** The front input of every step of the chain, in order; each step after the first waits from the cursor the previous barrier returned. */
   fronts: StepFrontInput[];
+  /**
+   * The first step's front already ran (it announced ready without waiting, and the workflow then yielded to
+   * the server): the chain starts at that step's barrier, with this front's results, and runs its front for
+   * the later steps only. `ms.barrier` holds the time already spent (the yield).
+   */
+  resume?: StepFrontResult;
   /** The finish input of every step, but its step and its update's timings, retries and release. */
   finish: Omit<StepFinishInput, 'step'>;
   /** The working tensors the first step's update deletes (the step before the chain's); each later step deletes its predecessor's. */
@@ -196,6 +203,7 @@ export function makeFusedStep(deps: ActivityDeps) {
   /** Announce ready, then wait at the barrier. */
   const stepSync = async (input: Omit<NonNullable<StepFrontInput['sync']>, 'forced'>): Promise<StepSyncResult> => {
     const [sent, publishMs] = await timed(() => publish(input.publish));
+    trace(deps.peerId, 'published', input.barrier.step);
     if (!input.wait) return { ...sent, barrier: null, ms: { publish: publishMs } };
     const [waited, barrierMs] = await timed(() => barrier(input.barrier));
     return { ...sent, barrier: waited, ms: { publish: publishMs, barrier: barrierMs } };
@@ -205,6 +213,8 @@ export function makeFusedStep(deps: ActivityDeps) {
   async function stepFront(input: StepFrontInput): Promise<StepFrontResult> {
     if (input.sync?.barrier.prefetch) deps.prefetcher?.start(prefetchInput(deps.peerId, input.sync.barrier));
     const attempts = input.calls.map(() => 0);
+    const tstep = input.calls[0]?.step ?? -1;
+    trace(deps.peerId, 'front', tstep);
     const [results, computeMs] = await timed(() =>
       Promise.all(
         input.calls.map((c, i) =>
@@ -215,7 +225,9 @@ export function makeFusedStep(deps: ActivityDeps) {
         ),
       ),
     );
+    trace(deps.peerId, 'computed', tstep);
     const [averaged, averageMs] = await timed(() => average({ ...input.average, shards: input.calls.length }));
+    trace(deps.peerId, 'averaged', tstep);
     const [probed, probeMs] = await timed(async () => (input.probe ? probe(input.probe) : null));
     // `sign` (reading the average out, hashing and signing it) lies inside `average`.
     const ms = {
@@ -231,6 +243,18 @@ export function makeFusedStep(deps: ActivityDeps) {
     const suspects = suspectsOf(input.probe.peers, probed.suspected, forced);
     const synced = await stepSync({ publish: { ...announce, message: { ...announce.message, suspects } }, ...wait });
     return { results, retries, probe: probed, sync: synced, ms: { ...ms, ...synced.ms } };
+  }
+
+  /** A front that announced ready without waiting, completed by its wait at the barrier. */
+  async function resumeFront(front: StepFrontResult, input: AwaitPeersReadyInput): Promise<StepFrontResult> {
+    if (!front.sync) throw new Error('stepChain: the resumed step did not announce ready');
+    const [waited, waitMs] = await timed(() => barrier(input));
+    const barrierMs = (front.ms.barrier ?? 0) + waitMs;
+    return {
+      ...front,
+      sync: { ...front.sync, barrier: waited, ms: { ...front.sync.ms, barrier: barrierMs } },
+      ms: { ...front.ms, barrier: barrierMs },
+    };
   }
 
   return {
@@ -256,7 +280,10 @@ export function makeFusedStep(deps: ActivityDeps) {
         const step = sync.barrier.step;
         let front: StepFrontResult;
         try {
-          front = await stepFront({ ...base, sync: { ...sync, barrier, wait } });
+          front =
+            i === 0 && input.resume
+              ? await resumeFront(input.resume, sync.barrier)
+              : await stepFront({ ...base, sync: { ...sync, barrier, wait } });
         } catch (err) {
           if (done.length === 0) throw err;
           return { done, pending: null, ended: 'error', error: (err as Error).message };
@@ -308,9 +335,12 @@ export function makeFusedStep(deps: ActivityDeps) {
   /** Fetch the contributors' gradients, aggregate them with this peer's, update the model. */
   async function stepFinish(input: StepFinishInput): Promise<StepFinishResult> {
     const { run, epoch, step } = input;
+    trace(deps.peerId, 'finish', step);
     const [fetched, fetchMs] = await timed(() => fetch({ run, epoch, step, peers: input.contributors }));
+    trace(deps.peerId, 'fetched', step);
     const inputs = input.active.filter((p) => p === deps.peerId || fetched.fetched.includes(p));
     const [aggregated, aggregateMs] = await timed(() => aggregate({ run, epoch, step, peers: inputs }));
+    trace(deps.peerId, 'aggregated', step);
     const timings = { ...(input.update.timings ?? {}), fetch: fetchMs, aggregate: aggregateMs };
     const updated = await update({
       ...input.update,
@@ -321,6 +351,7 @@ export function makeFusedStep(deps: ActivityDeps) {
       timings,
       dropped: fetched.dropped,
     });
+    trace(deps.peerId, 'updated', step);
     return {
       fetched,
       inputs,

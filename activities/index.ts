@@ -1,3 +1,4 @@
+import { trace } from '../lib/log/trace';
 import { makeAdmitPeers } from './admit-peers';
 import { makeAgreeOnInactivePeers } from './agree-on-inactive-peers';
 import { makeAggregateGradients } from './aggregate-gradients';
@@ -37,7 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     aggregateGradients: makeAggregateGradients(deps),
     applyUpdate: makeApplyUpdate(deps),
     // Nothing: a regular activity the workflow awaits to end a long workflow task (see peer-training.ts).
-    yieldToServer: async (): Promise<void> => undefined,
+    yieldToServer: async (): Promise<void> => trace(deps.peerId, 'yield', -1),
     // The same steps fused into three local activities (the default step path).
     ...makeFusedStep(deps),
     evaluateModel: makeEvaluateModel(deps),

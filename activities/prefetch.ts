@@ -4,6 +4,7 @@
 // signature check); a copy that fails here is simply done (and its failure reported) by the fetch.
 import { decodeSync } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
+import { trace } from '../lib/log/trace';
 import type { ActivityDeps } from './deps';
 import { copyPeerGradient, FETCH_TIMEOUT_MS, withTimeout } from './fetch-peer-gradients';
 import { loadPlan } from './run-plan';
@@ -63,13 +64,14 @@ export class GradientPrefetcher {
             if (!msg || msg.type !== 'ready' || msg.run !== input.run) continue;
             if (msg.epoch !== input.epoch || msg.step !== input.step) continue;
             if (!wanted.has(msg.peer) || copies.has(msg.peer)) continue;
+            trace(deps.peerId, 'prefetch-start', input.step, { from: msg.peer });
             copies.set(
               msg.peer,
               withTimeout(
                 copyPeerGradient(deps, plan, own, input.run, input.epoch, input.step, msg.peer),
                 FETCH_TIMEOUT_MS,
               ).then(
-                () => true,
+                () => (trace(deps.peerId, 'prefetch-end', input.step, { from: msg.peer }), true),
                 () => false,
               ),
             );

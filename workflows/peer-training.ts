@@ -42,7 +42,8 @@ import {
   yieldToServer,
 } from './activity-proxies';
 import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';
-import { chainable, forceRemoval, trainingChain, trainingStep, type StepOutcome } from './training-step';
+import type { StepFrontResult } from '../activities/fused-step';
+import { chainable, forceRemoval, resumable, trainingChain, trainingStep, type StepOutcome } from './training-step';
 
 /**
  * One peer's training. Accepts a short start input (`{"run","peer","peers","model",...}`: validated here,
@@ -212,6 +213,8 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   let parallelism = config.shardsPerPeer;
   let agreedAdds: string[] = [];
   let yieldedAt = Date.now();
+  // The front of the next step when a chain ended at a yield point: it announced ready and did not wait.
+  let pending: StepFrontResult | null = null;
   for (let step = state.step; step < stepsPerEpoch; step++) {
     state.step = step;
     // With local activities, steps chain inside one workflow task; about every yieldEveryMs the workflow
@@ -232,29 +235,58 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       await yieldToServer();
       yieldedAt = Date.now();
     };
-    if (removedByOperator) return leave(removedByOperator, state.epoch, step);
+    if (removedByOperator && !pending) return leave(removedByOperator, state.epoch, step);
     const activeBefore = state.active.length;
     const hooks = { phase: (name: string) => (phase = name), suspected: (peers: string[]) => (suspected = peers) };
     // Between yields, the steps of a steady run (nobody suspected, nothing to announce) go in one local
-    // activity: up to the next yield point (whose front announces and returns, and the rest runs here after
-    // the yield), the epoch's end, or 64 steps; the first step that is not steady ends the chain early.
+    // activity: up to the next yield point, the epoch's end, or 64 steps; the first step that is not steady
+    // ends the chain early. The chain's last front announces ready and returns (`pending`); the workflow
+    // yields, and the next chain starts at that step's barrier, so a yield costs one workflow activation
+    // more than a chained step. A step the chain cannot resume (a signal came during the yield, or a peer is
+    // suspected) is finished by trainingStep.
     let outcomes: StepOutcome[];
     const first = step === 0 && config.localActivities === 'all' && yieldEvery > 0;
     const nextYield = yieldEvery === 0 ? Infinity : grid > 0 ? (Math.floor(step / grid) + 1) * grid : Infinity;
     const to = Math.min(stepsPerEpoch - 1, nextYield, step + 63);
-    // patched: a run that started before stepChain existed replays its history with the single steps it took.
-    if (!yieldDue && !first && to > step && chainable(state) && patched('step-chain')) {
-      const elapsed = Date.now() - yieldedAt;
-      outcomes = await trainingChain(
-        state,
-        step,
-        to,
-        { ...hooks, yieldNow },
-        {
-          yieldLast: to === nextYield,
-          yieldAfterMs: yieldEvery > 0 ? Math.max(0, 4 * yieldEvery - elapsed) : null,
-        },
-      );
+    const chainOpts = () => ({
+      yieldLast: to === nextYield,
+      yieldAfterMs: yieldEvery > 0 ? Math.max(0, 4 * yieldEvery - (Date.now() - yieldedAt)) : null,
+    });
+    if (pending) {
+      const front = pending;
+      pending = null;
+      const yieldStarted = Date.now();
+      await yieldNow();
+      const announced = { ...front, ms: { ...front.ms, barrier: Date.now() - yieldStarted } };
+      if (resumable(front) && chainable(state) && !removedByOperator && !workflowInfo().continueAsNewSuggested) {
+        const chained = await trainingChain(state, step, to, hooks, { ...chainOpts(), resume: announced, carry: true });
+        outcomes = chained.outcomes;
+        pending = chained.pending;
+      } else {
+        outcomes = [await trainingStep(state, step, hooks, { front: announced, announcedStop: null, forced: [] })];
+      }
+    } else if (!first && chainable(state) && (yieldDue || to > step) && patched('step-chain')) {
+      // patched: a run that started before stepChain existed replays its history with the single steps it
+      // took; one from before chains were resumed after a yield (`step-resume`) took a single step at each
+      // yield, and finished a chain's last step (with its yield) in the same iteration.
+      const carry = patched('step-resume');
+      if (carry || !yieldDue) {
+        const chained = await trainingChain(
+          state,
+          step,
+          yieldDue ? step : to,
+          { ...hooks, yieldNow },
+          {
+            ...chainOpts(),
+            yieldLast: yieldDue || to === nextYield,
+            carry,
+          },
+        );
+        outcomes = chained.outcomes;
+        pending = chained.pending;
+      } else {
+        outcomes = [await trainingStep(state, step, { ...hooks, yieldNow })];
+      }
     } else {
       outcomes = [await trainingStep(state, step, { ...hooks, ...(yieldDue ? { yieldNow } : {}) })];
     }
@@ -286,7 +318,8 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     }
     step += outcomes.length - 1;
     if (stopped) break;
-    if (step + 1 < stepsPerEpoch && workflowInfo().continueAsNewSuggested) {
+    // A pending front is finished by the next iteration first (it is not carried into a new run).
+    if (step + 1 < stepsPerEpoch && !pending && workflowInfo().continueAsNewSuggested) {
       // Keep history bounded on very long epochs: carry the epoch's accumulators into a fresh run.
       await condition(allHandlersFinished);
       return continueAsNew<typeof peerTrainingWorkflow>({ ...state, step: step + 1, partial });

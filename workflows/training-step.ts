@@ -404,17 +404,19 @@ export function chainable(state: PeerTrainingState): boolean {
 }
 
 /**
- * Steps `from`..`to` (chainable() holds) in one stepChain local activity, then, if the chain ended on a step
- * whose front already ran (a yield point, or a barrier that is not the steady state), the rest of that step
- * through trainingStep. Returns one outcome per step run; the loop goes on after the last.
+ * Steps `from`..`to` (chainable() holds) in one stepChain local activity. A chain that ended on a barrier that
+ * is not the steady state (or on an error) has the rest of that step run through trainingStep. A chain that
+ * ended at a yield point returns that step's front as `pending`: it announced ready without waiting, and the
+ * caller yields to the server, then goes on with `resume` (a chain that starts at that step's barrier) or
+ * with trainingStep. Returns one outcome per step run; the loop goes on after the last.
  */
 export async function trainingChain(
   state: PeerTrainingState,
   from: number,
   to: number,
   hooks: StepHooks,
-  opts: { yieldLast: boolean; yieldAfterMs: number | null },
-): Promise<StepOutcome[]> {
+  opts: { yieldLast: boolean; yieldAfterMs: number | null; resume?: StepFrontResult; carry: boolean },
+): Promise<{ outcomes: StepOutcome[]; pending: StepFrontResult | null }> {
   const { run, config, epoch, peerId } = state;
   hooks.phase('compute');
   hooks.suspected([]);
@@ -441,6 +443,7 @@ export async function trainingChain(
     copied: state.peers.map((p) => p.id).filter((p) => p !== peerId),
     yieldLast: opts.yieldLast,
     yieldAfterMs: opts.yieldAfterMs,
+    ...(opts.resume ? { resume: opts.resume } : {}),
   });
   const outcomes: StepOutcome[] = [];
   for (const d of chain.done) {
@@ -457,16 +460,23 @@ export async function trainingChain(
     });
   }
   if (chain.error) log.warn('a chained step failed; the workflow runs it again', { error: chain.error });
+  if (opts.carry && chain.ended === 'yield' && chain.pending) return { outcomes, pending: chain.pending };
   if (chain.pending || chain.error) {
-    // The rest of the step the chain ended on, or all of it again after an error (its ready may have gone
-    // out already: it is announced again as the chain announced it). No yield is due after an error.
+    // The rest of the step the chain ended on (after the yield it is due, without `carry`), or all of it
+    // again after an error (its ready may have gone out already: it is announced again as the chain announced it).
     const step = from + chain.done.length;
     state.step = step;
-    const announced = { front: chain.pending, announcedStop: null, forced: [] };
+    const front = chain.pending;
     const { yieldNow, ...rest } = hooks;
-    outcomes.push(await trainingStep(state, step, chain.pending ? { ...rest, yieldNow } : rest, announced));
+    const yielding = front !== null && chain.ended === 'yield' ? { ...rest, yieldNow } : rest;
+    outcomes.push(await trainingStep(state, step, yielding, { front, announcedStop: null, forced: [] }));
   }
-  return outcomes;
+  return { outcomes, pending: null };
+}
+
+/** Whether a step whose front announced ready without waiting can be resumed by a stepChain: its probe suspected nobody. */
+export function resumable(front: StepFrontResult): boolean {
+  return front.sync !== null && front.sync.barrier === null && (front.probe?.suspected.length ?? 0) === 0;
 }
 
 /**

@@ -117,9 +117,19 @@ describe('peerTrainingWorkflow end to end', () => {
       inDbPath: 'auto' as const,
       localActivities: 'all' as const,
     },
+    // Yielding to the server at every step (as with steps longer than yieldEveryMs): each step after the first
+    // announces ready, the workflow yields, and a stepChain resumes it at its barrier.
+    {
+      model: 'softmax' as const,
+      minAccuracy: 0.5,
+      learningRate: 0.1,
+      inDbPath: 'auto' as const,
+      localActivities: 'all' as const,
+      yieldEveryMs: 1,
+    },
   ])(
-    '$model ($inDbPath path, $localActivities steps): trains across continueAsNew; epoch counter, search attributes and parameters are right',
-    async ({ model, minAccuracy, learningRate, inDbPath, localActivities }) => {
+    '$model ($inDbPath path, $localActivities steps, yield every $yieldEveryMs ms): trains across continueAsNew; epoch counter, search attributes and parameters are right',
+    async ({ model, minAccuracy, learningRate, inDbPath, localActivities, yieldEveryMs }) => {
       const config = parseRunConfig({
         run: `it-${randomUUID().slice(0, 8)}`,
         peers: 2,
@@ -135,6 +145,7 @@ describe('peerTrainingWorkflow end to end', () => {
         maxStepsPerEpoch: 3,
         syncTimeoutMs: 30000,
         localActivities,
+        ...(yieldEveryMs ? { yieldEveryMs } : {}),
       });
       const run = async () => {
         const handles = await Promise.all(
@@ -206,6 +217,18 @@ describe('peerTrainingWorkflow end to end', () => {
         // Steady steps after an epoch's first ran as one stepChain local activity (a marker in history).
         const types = await localActivityTypes(handles[0]);
         expect(types).toContain('stepChain');
+        if (yieldEveryMs) {
+          // Every step after an epoch's first yielded (a no-op activity) and was resumed by a chain: no
+          // barrier or finish of its own. The last run holds epoch 2 (3 steps).
+          const { events } = await handles[0].fetchHistory();
+          const scheduled = (events ?? []).flatMap((e) =>
+            e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
+          );
+          expect(scheduled.filter((t) => t === 'yieldToServer')).toHaveLength(2);
+          expect(types.filter((t) => t === 'stepFinish')).toHaveLength(1); // step 0's
+          expect(types.filter((t) => t === 'stepChain')).toHaveLength(3); // step 1's front; 1's rest and 2's front; 2's rest
+          expect(types).not.toContain('awaitPeersReadyLocal');
+        }
       }
 
       // Parameters: identical on both peers, and equal to a reference replay of the same steps.
