@@ -6,6 +6,7 @@ import { runKeys, type RunKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 import type { RunPlan } from '../lib/protocol/plan';
 import { loadPlan } from './run-plan';
+import { trace } from '../lib/log/trace';
 
 export interface FetchPeerGradientsInput {
   run: string;
@@ -108,6 +109,7 @@ export async function copyPeerGradient(
     Promise.all(pairs.map(([src]) => remote.getBuffer(src))),
     deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
   ]);
+  trace(deps.peerId, 'copy-read', step, { from: peer });
   const absent = pairs.find((_, i) => !blobs[i]);
   if (absent) throw new Error(`key ${absent[0]} is gone`);
   if (deps.security && deps.keyRing) {
@@ -123,6 +125,7 @@ export async function copyPeerGradient(
       : 'not a trusted peer';
     if (refused) throw new SignatureRefused(refused);
   }
+  trace(deps.peerId, 'copy-verified', step, { from: peer });
   const tx = own.multi();
   pairs.forEach(([, dst], i) => tx.set(dst, blobs[i] as Buffer, 'EX', plan.ttlSeconds));
   await tx.exec();
