@@ -185,7 +185,16 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       return o.result;
     });
     const epoch = opts.epochs;
-    const records = done.map((r) => r.history.find((h) => h.epoch === epoch)!);
+    const records = done.map((r) => {
+      const record = r.history.find((h) => h.epoch === epoch);
+      if (record) return record;
+      // A peer the others removed (a barrier that timed out on an overloaded machine, say) has no such epoch.
+      const removals = r.membership.map((m) => `${m.peer} ${m.change} at ${m.epoch}:${m.step} (${m.reason})`);
+      throw new Error(
+        `bench epoch: peer ${r.peerId} did not train epoch ${epoch}: it ended ${r.outcome}` +
+          `${r.endReason ? ` (${r.endReason})` : ''}${removals.length > 0 ? `; membership: ${removals.join('; ')}` : ''}`,
+      );
+    });
     const wall = records.map((r) => r.epochMs - (r.phaseMs.evaluate ?? 0));
     const slowest = wall.indexOf(Math.max(...wall));
     const steps = records[slowest].steps;
