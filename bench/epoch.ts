@@ -38,7 +38,7 @@ interface Options {
 }
 
 const USAGE =
-  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 10] [--set field=value]\n';
+  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 19] [--set field=value]\n';
 
 function parse(argv: string[]): Options {
   const opts: Options = {
@@ -50,7 +50,7 @@ function parse(argv: string[]): Options {
     epochs: 2,
     functions: 2,
     eager: false,
-    functionNice: 10,
+    functionNice: 19,
     set: {},
   };
   for (let i = 0; i < argv.length; i++) {

@@ -26,7 +26,7 @@ export interface PeerConfig {
   /**
    * Niceness of the local pool's function threads (0..19; Linux). The peer's coordination (its worker's main
    * thread, its Redis) then gets the CPU first when functions share a host with it, as it would with the
-   * functions on Lambda. @default 10
+   * functions on Lambda. @default 19
    */
   functionNice?: number;
   /** Temporal frontend and namespace. @default the network file's */

@@ -31,7 +31,7 @@ export interface StackOptions {
   redisPortBase?: number;
   /** Functions running at once per peer. @default 2 */
   functionsPerPeer?: number;
-  /** Niceness of the peers' local function threads (PeerConfig.functionNice). @default 10 */
+  /** Niceness of the peers' local function threads (PeerConfig.functionNice). @default 19 */
   functionNice?: number;
   /**
    * Extra peers started (Redis, worker, identity and enrolment) but not initialised into the network: they
