@@ -1,5 +1,7 @@
 import { recordSecurityEvent } from '../lib/peer/trust';
-import { checkGradientSignature } from '../lib/protocol/gradient-signature';
+import { checkGradientDigest } from '../lib/protocol/gradient-signature';
+import { sha256Hex } from '../lib/crypto/canonical';
+import { createHash, randomUUID } from 'node:crypto';
 import { describeRedisError } from '../lib/redis/connect';
 import type { Redis } from 'ioredis';
 import { runKeys, type RunKeys } from '../lib/redis/keys';
@@ -56,8 +58,10 @@ export function makeFetchPeerGradients(deps: ActivityDeps) {
       if (o.status === 'fulfilled') fetched.push(input.peers[i]);
       else dropped.push({ peer: input.peers[i], reason: describeRedisError(o.reason) });
     });
-    for (const d of dropped)
+    for (const d of dropped) {
       deps.log.warn({ run: input.run, epoch, step, ...d }, 'peer gradient dropped from this step');
+      trace(deps.peerId, 'dropped', step, d);
+    }
     const refusals = outcomes.flatMap((o, i) =>
       o.status === 'rejected' && o.reason instanceof SignatureRefused
         ? [{ peer: input.peers[i], reason: o.reason.message }]
@@ -103,32 +107,84 @@ export async function copyPeerGradient(
   peer: string,
 ): Promise<void> {
   const keys = runKeys(run);
-  const pairs = gradientKeyPairs(keys, plan, epoch, step, peer);
+  const [[src, dst], buffersPair] = gradientKeyPairs(keys, plan, epoch, step, peer);
   const remote = await deps.directory.connection(peer);
-  const [blobs, signature] = await Promise.all([
-    Promise.all(pairs.map(([src]) => remote.getBuffer(src))),
-    deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
-  ]);
-  trace(deps.peerId, 'copy-read', step, { from: peer });
-  const absent = pairs.find((_, i) => !blobs[i]);
-  if (absent) throw new Error(`key ${absent[0]} is gone`);
-  if (deps.security && deps.keyRing) {
-    const key = await deps.keyRing.signingKey(peer);
-    const refused = key
-      ? checkGradientSignature(
-          key,
-          signature,
-          { run, epoch, step, peer },
-          blobs[0] as Buffer,
-          plan.hasBuffers ? blobs[1] : null,
-        )
-      : 'not a trusted peer';
-    if (refused) throw new SignatureRefused(refused);
+  // The gradient goes in pieces into a key of its own (a concurrent copy of the same gradient writes another),
+  // hashed on the way; it takes its real name only once the hash matches the signature.
+  const partial = `${dst}:partial:${randomUUID()}`;
+  try {
+    const [streamed, buffers, signature] = await Promise.all([
+      // A peer whose ACL user predates GETRANGE (a network set up by an older version) is read whole.
+      streamCopy(remote, own, src, partial, plan.ttlSeconds).catch((err: Error) => {
+        if (!/NOPERM/.test(err.message)) throw err;
+        return streamCopy(remote, own, src, partial, plan.ttlSeconds, Infinity);
+      }),
+      buffersPair ? remote.getBuffer(buffersPair[0]) : Promise.resolve(null),
+      deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
+    ]);
+    trace(deps.peerId, 'copy-read', step, { from: peer });
+    if (buffersPair && !buffers) throw new Error(`key ${buffersPair[0]} is gone`);
+    if (deps.security && deps.keyRing) {
+      const key = await deps.keyRing.signingKey(peer);
+      const refused = key
+        ? checkGradientDigest(key, signature, { run, epoch, step, peer }, streamed, buffers ? sha256Hex(buffers) : null)
+        : 'not a trusted peer';
+      if (refused) throw new SignatureRefused(refused);
+    }
+    trace(deps.peerId, 'copy-verified', step, { from: peer });
+    const tx = own.multi().rename(partial, dst).expire(dst, plan.ttlSeconds);
+    if (buffersPair && buffers) tx.set(buffersPair[1], buffers, 'EX', plan.ttlSeconds);
+    const results = await tx.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed)
+      throw new Error(`storing the copy failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+  } catch (err) {
+    await own.del(partial).catch(() => undefined);
+    throw err;
   }
-  trace(deps.peerId, 'copy-verified', step, { from: peer });
-  const tx = own.multi();
-  pairs.forEach(([, dst], i) => tx.set(dst, blobs[i] as Buffer, 'EX', plan.ttlSeconds));
-  await tx.exec();
+}
+
+/** Bytes per piece of a streamed copy (a gradient of one piece or less is read with GET). */
+const COPY_PIECE = 1 << 20;
+
+/**
+ * Copies the string at `src` (another peer's Redis) to `dst` (this peer's) in pieces: every piece is asked for
+ * at once, and each is hashed and written as it arrives, so reading, hashing and writing overlap instead of
+ * following one another. Returns the SHA-256 (hex) of the bytes written.
+ * @throws when the source is missing, or changes length while it is read
+ */
+async function streamCopy(
+  remote: Redis,
+  own: Redis,
+  src: string,
+  dst: string,
+  ttlSeconds: number,
+  pieceBytes = COPY_PIECE,
+): Promise<string> {
+  const length = await remote.strlen(src);
+  if (length === 0) throw new Error(`key ${src} is gone`);
+  const offsets = Array.from({ length: Math.ceil(length / pieceBytes) }, (_, i) => i * pieceBytes);
+  const pieces = offsets.map((at) =>
+    offsets.length === 1
+      ? remote.getBuffer(src).then((b) => b ?? Buffer.alloc(0))
+      : remote.getrangeBuffer(src, at, Math.min(length, at + pieceBytes) - 1),
+  );
+  const hash = createHash('sha256');
+  const writes: Promise<unknown>[] = [];
+  try {
+    for (const [i, at] of offsets.entries()) {
+      const piece = await pieces[i];
+      if (piece.length !== Math.min(pieceBytes, length - at)) throw new Error(`key ${src} is gone or changed`);
+      hash.update(piece);
+      writes.push(own.setrange(dst, at, piece));
+      if (i === 0) writes.push(own.expire(dst, ttlSeconds));
+    }
+  } finally {
+    // Every piece's request settles (no unhandled rejection), whatever ended the loop.
+    await Promise.allSettled([...pieces, ...writes]);
+  }
+  await Promise.all(writes);
+  return hash.digest('hex');
 }
 
 /** How long a copy of one peer's gradient may take. */

@@ -72,7 +72,10 @@ export class GradientPrefetcher {
                 FETCH_TIMEOUT_MS,
               ).then(
                 () => (trace(deps.peerId, 'prefetch-end', input.step, { from: msg.peer }), true),
-                () => false,
+                (err: Error) => (
+                  trace(deps.peerId, 'prefetch-failed', input.step, { from: msg.peer, error: err.message }),
+                  false
+                ),
               ),
             );
           }

@@ -201,6 +201,14 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     const metrics = (await Promise.all(done.map((r) => stepMetrics(stack.file, config.run, r.peerId)))).map((m) =>
       m.filter((x) => x.epoch === epoch),
     );
+    // Every peer's gradient must have gone into every aggregation: a run that dropped some (a copy refused,
+    // a peer unreachable) trained a different protocol, and its times say nothing about this one's.
+    const dropped = metrics.flat().flatMap((m) => m.dropped.map((d) => ({ step: m.step, ...d })));
+    if (dropped.length > 0)
+      throw new Error(
+        `bench epoch: ${dropped.length} peer gradients were dropped from the measured epoch's aggregations ` +
+          `(first: ${dropped[0].peer} at step ${dropped[0].step}: ${dropped[0].reason}); the times are not comparable`,
+      );
     // A cross-check of epoch_ms (which the workflow measures in workflow time) on the real clock: from the
     // first update of the epoch to the last, as the peers' Redis servers stamped them in the metrics stream.
     const stamps = metrics.flat().map((m) => m.at);

@@ -60,6 +60,23 @@ export function checkGradientSignature(
   gradient: Buffer,
   buffers?: Buffer | null,
 ): string | null {
+  return checkGradientDigest(
+    signingPublicKey,
+    stored,
+    expected,
+    sha256Hex(gradient),
+    buffers ? sha256Hex(buffers) : null,
+  );
+}
+
+/** checkGradientSignature from the SHA-256s (hex) of the bytes, hashed as they were copied. */
+export function checkGradientDigest(
+  signingPublicKey: string,
+  stored: string | null,
+  expected: { run: string; epoch: number; step: number; peer: string },
+  sha256: string,
+  buffersSha256: string | null,
+): string | null {
   if (!stored) return 'no signature published';
   let signed: SignedGradient;
   try {
@@ -74,7 +91,8 @@ export function checkGradientSignature(
   for (const f of ['run', 'epoch', 'step', 'peer'] as const) {
     if (st[f] !== expected[f]) return `signed for ${f} ${String(st[f])}, not ${String(expected[f])}`;
   }
-  if (st.sha256 !== sha256Hex(gradient)) return 'gradient bytes do not match the signed SHA-256 (tampered)';
-  if (buffers && st.buffersSha256 !== sha256Hex(buffers)) return 'buffer bytes do not match the signed SHA-256';
+  if (st.sha256 !== sha256) return 'gradient bytes do not match the signed SHA-256 (tampered)';
+  if (buffersSha256 !== null && st.buffersSha256 !== buffersSha256)
+    return 'buffer bytes do not match the signed SHA-256';
   return null;
 }

@@ -39,6 +39,7 @@ export function peerUserRules(passwordHash: string): string[] {
     '-@all',
     '+ping',
     '+get',
+    '+getrange',
     '+strlen',
     '+exists',
     '+xadd',

@@ -141,4 +141,31 @@ describe('fetch, aggregate and update on real Redis', () => {
       prefetcher.stop();
     }
   });
+
+  it('copies a large gradient in pieces: the same bytes, its TTL, no partial key left, concurrent copies agree', async () => {
+    const [own, p2] = await Promise.all(['p1', 'p2'].map((p) => directory.connection(p)));
+    // 2.5 pieces of 1 MB, so the last piece is short.
+    const values = Float32Array.from({ length: 655_360 }, (_, i) => Math.sin(i) * 1e3);
+    await p2.set(keys.averagedGradient(1, 3), float32ToBuffer(values));
+    const env = new MockActivityEnvironment();
+    // Two fetches of the same gradient at once (the prefetcher and the fetch can race): each writes its own
+    // partial key and both land the same verified bytes.
+    const results = (await Promise.all(
+      [0, 1].map(() => env.run(makeFetchPeerGradients(deps()), { run, epoch: 1, step: 3, peers: ['p2'] })),
+    )) as FetchPeerGradientsResult[];
+    for (const r of results) expect(r).toMatchObject({ fetched: ['p2'], dropped: [] });
+    const copy = (await own.getBuffer(keys.peerGradient(1, 3, 'p2'))) as Buffer;
+    expect(copy.equals(float32ToBuffer(values))).toBe(true);
+    expect(await own.ttl(keys.peerGradient(1, 3, 'p2'))).toBeGreaterThan(0);
+    expect(await own.keys(`${keys.peerGradient(1, 3, 'p2')}:partial:*`)).toEqual([]);
+    // A gradient that is not there: dropped with the reason, and nothing of it is written.
+    const missing = (await env.run(makeFetchPeerGradients(deps()), {
+      run,
+      epoch: 1,
+      step: 4,
+      peers: ['p2'],
+    })) as FetchPeerGradientsResult;
+    expect(missing.dropped).toEqual([{ peer: 'p2', reason: expect.stringMatching(/is gone/) }]);
+    expect(await own.keys(`${keys.peerGradient(1, 4, 'p2')}*`)).toEqual([]);
+  });
 });

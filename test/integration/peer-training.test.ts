@@ -87,6 +87,7 @@ describe('peerTrainingWorkflow end to end', () => {
       learningRate: 0.1,
       inDbPath: 'auto' as const,
       localActivities: 'none' as const,
+      yields: 'default yields',
     },
     {
       model: 'softmax' as const,
@@ -94,6 +95,7 @@ describe('peerTrainingWorkflow end to end', () => {
       learningRate: 0.1,
       inDbPath: 'lua' as const,
       localActivities: 'none' as const,
+      yields: 'default yields',
     },
     {
       model: 'lenet5' as const,
@@ -101,6 +103,7 @@ describe('peerTrainingWorkflow end to end', () => {
       learningRate: 0.1,
       inDbPath: 'auto' as const,
       localActivities: 'none' as const,
+      yields: 'default yields',
     },
     {
       model: 'mobilenet_v3_small' as const,
@@ -108,6 +111,7 @@ describe('peerTrainingWorkflow end to end', () => {
       learningRate: 0.01,
       inDbPath: 'auto' as const,
       localActivities: 'none' as const,
+      yields: 'default yields',
     },
     // The fused step (two local activities in one workflow task) computes exactly the same model.
     {
@@ -116,6 +120,7 @@ describe('peerTrainingWorkflow end to end', () => {
       learningRate: 0.1,
       inDbPath: 'auto' as const,
       localActivities: 'all' as const,
+      yields: 'default yields',
     },
     // Yielding to the server at every step (as with steps longer than yieldEveryMs): each step after the first
     // announces ready, the workflow yields, and a stepChain resumes it at its barrier.
@@ -126,9 +131,10 @@ describe('peerTrainingWorkflow end to end', () => {
       inDbPath: 'auto' as const,
       localActivities: 'all' as const,
       yieldEveryMs: 1,
+      yields: 'a yield at every step',
     },
   ])(
-    '$model ($inDbPath path, $localActivities steps, yield every $yieldEveryMs ms): trains across continueAsNew; epoch counter, search attributes and parameters are right',
+    '$model ($inDbPath path, $localActivities steps, $yields): trains across continueAsNew; epoch counter, search attributes and parameters are right',
     async ({ model, minAccuracy, learningRate, inDbPath, localActivities, yieldEveryMs }) => {
       const config = parseRunConfig({
         run: `it-${randomUUID().slice(0, 8)}`,

@@ -201,6 +201,9 @@ describe('security on a real stack (3 peers + 1 standby)', () => {
       await expect(asP2.set(runKeys('r1').momentum, 'x')).rejects.toThrow(/NOPERM/);
       await expect(asP2.hset(peerKeys.trustedPeers, 'p2', '{}')).rejects.toThrow(/NOPERM/);
       await expect(asP2.get(runKeys('r1').params)).rejects.toThrow(/NOPERM/);
+      // Published averages are copied in pieces (GETRANGE); the model cannot be read that way either.
+      expect(await asP2.getrange(runKeys('r1').averagedGradient(1, 0), 0, 3)).toBe('');
+      await expect(asP2.getrange(runKeys('r1').params, 0, 3)).rejects.toThrow(/NOPERM/);
       await expect(asP2.call('ACL', 'SETUSER', 'evil', 'on', '>x', '+@all')).rejects.toThrow(/NOPERM/);
       expect(await asP2.xadd(runKeys('r1').syncStream, '*', 'type', 'test')).toMatch(/-/);
     } finally {
