@@ -163,7 +163,8 @@ async function streamCopy(
 ): Promise<string> {
   const length = await remote.strlen(src);
   if (length === 0) throw new Error(`key ${src} is gone`);
-  const offsets = Array.from({ length: Math.ceil(length / pieceBytes) }, (_, i) => i * pieceBytes);
+  const offsets =
+    pieceBytes >= length ? [0] : Array.from({ length: Math.ceil(length / pieceBytes) }, (_, i) => i * pieceBytes);
   const pieces = offsets.map((at) =>
     offsets.length === 1
       ? remote.getBuffer(src).then((b) => b ?? Buffer.alloc(0))
@@ -184,6 +185,8 @@ async function streamCopy(
     await Promise.allSettled([...pieces, ...writes]);
   }
   await Promise.all(writes);
+  const copied = offsets.reduce((n, at) => n + Math.min(pieceBytes, length - at), 0);
+  if (copied !== length) throw new Error(`copy of ${src}: ${copied} of ${length} bytes`);
   return hash.digest('hex');
 }
 

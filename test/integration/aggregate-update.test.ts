@@ -168,4 +168,49 @@ describe('fetch, aggregate and update on real Redis', () => {
     expect(missing.dropped).toEqual([{ peer: 'p2', reason: expect.stringMatching(/is gone/) }]);
     expect(await own.keys(`${keys.peerGradient(1, 4, 'p2')}*`)).toEqual([]);
   });
+
+  it('reads a gradient whole from a peer whose ACL user may GET but not GETRANGE (set up by an older version)', async () => {
+    const p2 = await directory.connection('p2');
+    const values = Float32Array.from({ length: 400_000 }, (_, i) => i / 7);
+    await p2.set(keys.averagedGradient(1, 5), float32ToBuffer(values));
+    // The rules a peer's user had before GETRANGE was granted.
+    await p2.call(
+      'ACL',
+      'SETUSER',
+      'peer:old',
+      'reset',
+      'on',
+      '>old-password',
+      '-@all',
+      '+ping',
+      '+get',
+      '+strlen',
+      '+exists',
+      '~*',
+    );
+    const older = new PeerDirectory({
+      p1: servers[0].endpoint,
+      p2: { ...servers[1].endpoint, username: 'peer:old', password: 'old-password' },
+    });
+    try {
+      await expect((await older.connection('p2')).getrange(keys.averagedGradient(1, 5), 0, 3)).rejects.toThrow(
+        /NOPERM/,
+      );
+      const env = new MockActivityEnvironment();
+      const r = (await env.run(makeFetchPeerGradients(testDeps('p1', older)), {
+        run,
+        epoch: 1,
+        step: 5,
+        peers: ['p2'],
+      })) as FetchPeerGradientsResult;
+      expect(r).toMatchObject({ fetched: ['p2'], dropped: [] });
+      const own = await directory.connection('p1');
+      expect(((await own.getBuffer(keys.peerGradient(1, 5, 'p2'))) as Buffer).equals(float32ToBuffer(values))).toBe(
+        true,
+      );
+      expect(await own.keys(`${keys.peerGradient(1, 5, 'p2')}:partial:*`)).toEqual([]);
+    } finally {
+      await older.close();
+    }
+  });
 });
