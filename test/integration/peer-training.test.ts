@@ -76,11 +76,29 @@ describe('peerTrainingWorkflow end to end', () => {
     await env?.teardown();
   });
 
+  interface Row {
+    model: 'softmax' | 'lenet5' | 'mobilenet_v3_small';
+    minAccuracy: number;
+    learningRate: number;
+    inDbPath: 'auto' | 'lua';
+    localActivities: 'none' | 'all';
+    yields: string;
+    yieldEveryMs?: number;
+  }
+  const fusedSoftmax: Row = {
+    model: 'softmax' as const,
+    minAccuracy: 0.5,
+    learningRate: 0.1,
+    inDbPath: 'auto' as const,
+    localActivities: 'all' as const,
+    yields: 'default yields',
+  };
+
   // softmax learns visibly in 6 steps; lenet5 (the demo default) is still on its initial plateau, so
   // only its parameters are checked; mobilenet_v3_small carries batch-norm buffers through the pipeline
   // (at lr 0.01: at 0.1 the module's float32 averaging and the replay's float64 differ by one rounding,
   // which the network amplifies beyond 1e-4 within 6 steps).
-  it.each([
+  it.each<Row>([
     {
       model: 'softmax' as const,
       minAccuracy: 0.5,
@@ -114,25 +132,10 @@ describe('peerTrainingWorkflow end to end', () => {
       yields: 'default yields',
     },
     // The fused step (two local activities in one workflow task) computes exactly the same model.
-    {
-      model: 'softmax' as const,
-      minAccuracy: 0.5,
-      learningRate: 0.1,
-      inDbPath: 'auto' as const,
-      localActivities: 'all' as const,
-      yields: 'default yields',
-    },
+    fusedSoftmax,
     // Yielding to the server at every step (as with steps longer than yieldEveryMs): each step after the first
     // announces ready, the workflow yields, and a stepChain resumes it at its barrier.
-    {
-      model: 'softmax' as const,
-      minAccuracy: 0.5,
-      learningRate: 0.1,
-      inDbPath: 'auto' as const,
-      localActivities: 'all' as const,
-      yieldEveryMs: 1,
-      yields: 'a yield at every step',
-    },
+    { ...fusedSoftmax, yieldEveryMs: 1, yields: 'a yield at every step' },
   ])(
     '$model ($inDbPath path, $localActivities steps, $yields): trains across continueAsNew; epoch counter, search attributes and parameters are right',
     async ({ model, minAccuracy, learningRate, inDbPath, localActivities, yieldEveryMs }) => {
