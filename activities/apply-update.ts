@@ -47,18 +47,29 @@ export function makeApplyUpdate(deps: ActivityDeps) {
     const { epoch, step } = input;
     const mode = input.mode ?? 'step';
     const sgd = { lr: input.lr, momentum: input.momentum, weightDecay: input.weightDecay };
-    const applied =
-      mode === 'local'
-        ? await applyOwnGradient(own, keys, plan, epoch, step, sgd)
-        : mode === 'sync'
-          ? await applySync(own, keys, plan, epoch, step, input.lr)
-          : await applyGradientOnce(own, keys, plan, epoch, step, sgd, keys.aggregatedGradient(epoch, step));
-    if (plan.hasBuffers) {
-      const sources = input.peers.map((peer) =>
-        peer === deps.peerId ? keys.averagedBuffers(epoch, step) : keys.peerBuffers(epoch, step, peer),
-      );
-      await averageTensors(own, keys.buffers, sources, { path: plan.path });
-    }
+    // Independent of the parameters' update, so sent with its first command (one round trip): the buffers'
+    // average (idempotent: the same sources on a retry) and the release of the earlier steps' tensors (not
+    // inputs of this step).
+    const side = Promise.all([
+      plan.hasBuffers
+        ? averageTensors(
+            own,
+            keys.buffers,
+            input.peers.map((peer) =>
+              peer === deps.peerId ? keys.averagedBuffers(epoch, step) : keys.peerBuffers(epoch, step, peer),
+            ),
+            { path: plan.path },
+          )
+        : null,
+      input.release ? own.unlink(...releasedKeys(keys, deps.peerId, input.release)) : null,
+    ]);
+    side.catch(() => undefined); // awaited below; handled here too in case the update throws first
+    const applied = await (mode === 'local'
+      ? applyOwnGradient(own, keys, plan, epoch, step, sgd)
+      : mode === 'sync'
+        ? applySync(own, keys, plan, epoch, step, input.lr)
+        : applyGradientOnce(own, keys, plan, epoch, step, sgd, keys.aggregatedGradient(epoch, step)));
+    await side;
     const ms = Date.now() - started;
     const timings = { ...(input.timings ?? {}), update: ms };
     await own.xadd(
@@ -78,7 +89,6 @@ export function makeApplyUpdate(deps: ActivityDeps) {
       ...(input.dropped?.length ? ['dropped', JSON.stringify(input.dropped)] : []),
       ...(input.retries?.length ? ['retries', JSON.stringify(input.retries)] : []),
     );
-    if (input.release) await own.unlink(...releasedKeys(keys, deps.peerId, input.release));
     return { applied, ms };
   };
 }

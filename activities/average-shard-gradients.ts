@@ -31,20 +31,23 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
     const plan = await loadPlan(deps, input.run);
     const redis = await deps.directory.connection(deps.peerId);
     const shards = Array.from({ length: input.shards }, (_, s) => s);
-    const { length } = await averageTensors(
-      redis,
-      keys.averagedGradient(input.epoch, input.step),
-      shards.map((s) => keys.shardGradient(input.epoch, input.step, s, deps.peerId)),
-      { ttlSeconds: plan.ttlSeconds, path: plan.path },
-    );
-    if (plan.hasBuffers) {
-      await averageTensors(
+    // Gradients and buffers at once: one round trip (the server runs them one after the other).
+    const [{ length }] = await Promise.all([
+      averageTensors(
         redis,
-        keys.averagedBuffers(input.epoch, input.step),
-        shards.map((s) => keys.shardBuffers(input.epoch, input.step, s, deps.peerId)),
+        keys.averagedGradient(input.epoch, input.step),
+        shards.map((s) => keys.shardGradient(input.epoch, input.step, s, deps.peerId)),
         { ttlSeconds: plan.ttlSeconds, path: plan.path },
-      );
-    }
+      ),
+      plan.hasBuffers
+        ? averageTensors(
+            redis,
+            keys.averagedBuffers(input.epoch, input.step),
+            shards.map((s) => keys.shardBuffers(input.epoch, input.step, s, deps.peerId)),
+            { ttlSeconds: plan.ttlSeconds, path: plan.path },
+          )
+        : null,
+    ]);
     if (input.localSgd?.mode === 'local') return { length, ms: Date.now() - started, signMs: 0 };
     if (input.localSgd?.mode === 'sync') {
       await applyOwnGradient(redis, keys, plan, input.epoch, input.step, input.localSgd);
@@ -83,10 +86,14 @@ async function signAverage(deps: ActivityDeps, input: AverageShardGradientsInput
     sha,
     buffersSha,
   );
-  await redis.set(keys.averagedSignature(input.epoch, input.step), JSON.stringify(signed), 'EX', plan.ttlSeconds);
   // Test-only chaos (a key an operator sets in this peer's own Redis): one byte flipped after signing, as an
   // attacker with write access to the database would. The low byte of the last float: the value stays finite.
-  if (await redis.exists(keys.chaosTamper(input.epoch, input.step))) {
+  // Asked for in the same round trip as the signature is stored.
+  const [, tamper] = await Promise.all([
+    redis.set(keys.averagedSignature(input.epoch, input.step), JSON.stringify(signed), 'EX', plan.ttlSeconds),
+    redis.exists(keys.chaosTamper(input.epoch, input.step)),
+  ]);
+  if (tamper) {
     const at = (await redis.strlen(gradientKey)) - 4;
     const [byte] = await redis.getrangeBuffer(gradientKey, at, at);
     await redis.setrange(gradientKey, at, Buffer.from([byte ^ 0x01]));

@@ -9,6 +9,7 @@ import type { ActivityDeps } from './deps';
 import type { RunPlan } from '../lib/protocol/plan';
 import { loadPlan } from './run-plan';
 import { trace } from '../lib/log/trace';
+import type { BulkLink } from '../lib/redis/bulk-link';
 
 export interface FetchPeerGradientsInput {
   run: string;
@@ -108,16 +109,22 @@ export async function copyPeerGradient(
 ): Promise<void> {
   const keys = runKeys(run);
   const [[src, dst], buffersPair] = gradientKeyPairs(keys, plan, epoch, step, peer);
-  const remote = await deps.directory.connection(peer);
+  const [remote, links] = await Promise.all([
+    deps.directory.connection(peer),
+    Promise.all([deps.directory.bulkLink(peer), deps.directory.bulkLink(deps.peerId)]).then(([r, o]) => ({
+      remote: r,
+      own: o,
+    })),
+  ]);
   // The gradient goes in pieces into a key of its own (a concurrent copy of the same gradient writes another),
   // hashed on the way; it takes its real name only once the hash matches the signature.
   const partial = `${dst}:partial:${randomUUID()}`;
   try {
     const [streamed, buffers, signature] = await Promise.all([
       // A peer whose ACL user predates GETRANGE (a network set up by an older version) is read whole.
-      streamCopy(remote, own, src, partial, plan.ttlSeconds).catch((err: Error) => {
+      streamCopy(plan, links, src, partial).catch((err: Error) => {
         if (!/NOPERM/.test(err.message)) throw err;
-        return streamCopy(remote, own, src, partial, plan.ttlSeconds, { whole: true });
+        return streamCopy(plan, links, src, partial, { whole: true });
       }),
       buffersPair ? remote.getBuffer(buffersPair[0]) : Promise.resolve(null),
       deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
@@ -148,44 +155,107 @@ export async function copyPeerGradient(
 const COPY_PIECE = 1 << 20;
 
 /**
- * Copies the string at `src` (another peer's Redis) to `dst` (this peer's) in pieces: every piece is asked for
- * at once, and each is hashed and written as it arrives, so reading, hashing and writing overlap instead of
- * following one another. `whole` reads it in one piece (GET). Returns the SHA-256 (hex) of the bytes written.
+ * The length of the last gradient copied for a run (every gradient of a run has its model's size): the next
+ * copy asks for its pieces at once instead of waiting for STRLEN first. Kept per run plan (one per run).
+ */
+const gradientLengths = new WeakMap<RunPlan, number>();
+
+/**
+ * Copies the string at `src` (another peer's Redis) to `dst` (this peer's) in pieces over the two databases'
+ * bulk links (lib/redis/bulk-link.ts): every piece is asked for at once, and each is hashed as it arrives and
+ * written once complete, so reading, hashing and writing overlap. `whole` reads it in one piece (GET). The
+ * pieces are asked for with the length of the run's last copy when there was one, the source's STRLEN checked
+ * alongside; a source of another length is then copied again with its own. Returns the SHA-256 (hex) of the
+ * bytes written.
  * @throws when the source is missing, or changes length while it is read
  */
 async function streamCopy(
-  remote: Redis,
-  own: Redis,
+  plan: RunPlan,
+  links: { remote: BulkLink; own: BulkLink },
   src: string,
   dst: string,
-  ttlSeconds: number,
   opts: { whole?: boolean } = {},
 ): Promise<string> {
-  const length = await remote.strlen(src);
+  const measured = links.remote.send(['STRLEN', src]).then(Number);
+  const guess = gradientLengths.get(plan);
+  if (guess !== undefined) {
+    const copied = copyPieces(links, src, dst, guess, plan.ttlSeconds, opts);
+    const [length, sha] = await Promise.allSettled([measured, copied]);
+    if (length.status === 'rejected') throw length.reason;
+    if (length.value === guess) {
+      if (sha.status === 'rejected') throw sha.reason;
+      return sha.value;
+    }
+    await links.own.send(['DEL', dst]);
+  }
+  const length = await measured;
   if (length === 0) throw new Error(`key ${src} is gone`);
+  const sha = await copyPieces(links, src, dst, length, plan.ttlSeconds, opts);
+  gradientLengths.set(plan, length);
+  return sha;
+}
+
+/** streamCopy's pieces, for a source of `length` bytes, through a buffer of the pool. */
+async function copyPieces(
+  links: { remote: BulkLink; own: BulkLink },
+  src: string,
+  dst: string,
+  length: number,
+  ttlSeconds: number,
+  opts: { whole?: boolean },
+): Promise<string> {
   const size = opts.whole ? length : COPY_PIECE;
   const offsets = Array.from({ length: Math.ceil(length / size) }, (_, i) => i * size);
-  const pieces = offsets.map((at) =>
-    offsets.length === 1
-      ? remote.getBuffer(src).then((b) => b ?? Buffer.alloc(0))
-      : remote.getrangeBuffer(src, at, Math.min(length, at + size) - 1),
-  );
+  const buffer = takeBuffer(length);
   const hash = createHash('sha256');
-  const writes: Promise<unknown>[] = [];
+  // The pieces arrive in order on one connection: each chunk is hashed and kept as it comes.
+  const keep = (at: number) => (chunk: Buffer, offset: number) => {
+    if (at + offset + chunk.length > length) return; // longer than asked for: refused below by its length
+    hash.update(chunk);
+    chunk.copy(buffer, at + offset);
+  };
+  const pieces = offsets.map((at) =>
+    links.remote.send(
+      offsets.length === 1 ? ['GET', src] : ['GETRANGE', src, at, Math.min(length, at + size) - 1],
+      keep(at),
+    ),
+  );
+  // The destination is made its full length first (one allocation), so that the pieces are written in place
+  // rather than growing the string (and copying it) piece by piece.
+  const writes: Promise<unknown>[] = [
+    links.own.send(['SETRANGE', dst, length - 1, ZERO_BYTE]),
+    links.own.send(['EXPIRE', dst, ttlSeconds]),
+  ];
   try {
     for (const [i, at] of offsets.entries()) {
-      const piece = await pieces[i];
-      if (piece.length !== Math.min(size, length - at)) throw new Error(`key ${src} is gone or changed`);
-      hash.update(piece);
-      writes.push(own.setrange(dst, at, piece));
-      if (i === 0) writes.push(own.expire(dst, ttlSeconds));
+      const got = await pieces[i];
+      const want = Math.min(size, length - at);
+      if (got !== want) throw new Error(`key ${src} is gone or changed`);
+      writes.push(links.own.send(['SETRANGE', dst, at, buffer.subarray(at, at + want)]));
     }
   } finally {
-    // Every piece's request settles (no unhandled rejection), whatever ended the loop.
+    // Every request settles (no unhandled rejection, and no write still reads the buffer), whatever ended the loop.
     await Promise.allSettled([...pieces, ...writes]);
+    releaseBuffer(buffer);
   }
   await Promise.all(writes);
   return hash.digest('hex');
+}
+
+const ZERO_BYTE = Buffer.alloc(1);
+
+/** Copy buffers for reuse (one per copy in flight; every gradient of a run has the same length). */
+const spareBuffers: Buffer[] = [];
+const SPARE_BUFFERS = 4;
+
+function takeBuffer(length: number): Buffer {
+  const i = spareBuffers.findIndex((b) => b.length === length);
+  return i >= 0 ? spareBuffers.splice(i, 1)[0] : Buffer.allocUnsafeSlow(length);
+}
+
+function releaseBuffer(buffer: Buffer): void {
+  if (spareBuffers.length >= SPARE_BUFFERS) spareBuffers.shift();
+  spareBuffers.push(buffer);
 }
 
 /** How long a copy of one peer's gradient may take. */

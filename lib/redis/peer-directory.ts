@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { StackError } from '../errors/stack-error';
 import { connectRedis, describeRedisError, type RedisEndpoint } from './connect';
+import { BulkLink } from './bulk-link';
 
 /** Finds the endpoint and credential of a peer not known yet (the trusted-peer table); null when unknown. */
 export type EndpointResolver = (peerId: string) => Promise<RedisEndpoint | null>;
@@ -15,6 +16,7 @@ export class PeerDirectory {
   private readonly clients = new Map<string, Promise<Redis>>();
   private readonly probes = new Map<string, Redis>();
   private readonly endpoints = new Map<string, RedisEndpoint>();
+  private readonly links = new Map<string, Promise<BulkLink>>();
 
   constructor(
     endpoints: Record<string, RedisEndpoint>,
@@ -26,6 +28,11 @@ export class PeerDirectory {
   /** Forgets a peer's endpoint and closes its connections (a new credential, or a removed peer). */
   forget(peerId: string): void {
     this.endpoints.delete(peerId);
+    this.links.get(peerId)?.then(
+      (l) => l.close(),
+      () => undefined,
+    );
+    this.links.delete(peerId);
     const client = this.clients.get(peerId);
     this.clients.delete(peerId);
     client?.then((c) => c.disconnect()).catch(() => undefined);
@@ -55,6 +62,24 @@ export class PeerDirectory {
       );
     }
     return client;
+  }
+
+  /**
+   * The connection tensors are copied over (lib/redis/bulk-link.ts), opened on first use and again after it
+   * failed. @throws when the peer is unknown or its Redis cannot be reached or logged in to
+   */
+  bulkLink(peerId: string): Promise<BulkLink> {
+    let link = this.links.get(peerId);
+    if (!link) {
+      const opened = this.endpoint(peerId).then((endpoint) => BulkLink.open(endpoint));
+      link = opened;
+      this.links.set(peerId, opened);
+      opened.then(
+        (l) => l.onClose(() => this.links.get(peerId) === opened && this.links.delete(peerId)),
+        () => this.links.get(peerId) === opened && this.links.delete(peerId),
+      );
+    }
+    return link;
   }
 
   /**
@@ -104,6 +129,12 @@ export class PeerDirectory {
   async close(): Promise<void> {
     const all = [...this.clients.values()];
     this.clients.clear();
+    for (const l of this.links.values())
+      l.then(
+        (link) => link.close(),
+        () => undefined,
+      );
+    this.links.clear();
     for (const p of this.probes.values()) p.disconnect();
     this.probes.clear();
     await Promise.all(all.map((c) => c.then((r) => r.disconnect()).catch(() => undefined)));

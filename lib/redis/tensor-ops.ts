@@ -91,6 +91,17 @@ function assertAllFinite(what: string, keys: string[], values: Float32Array[]): 
   });
 }
 
+/**
+ * A module op (already sent) and the TTL of its destination in one round trip: the EXPIRE is sent right behind
+ * the op on the same connection, so the server runs it once the op has written the destination (a client
+ * blocked by a sliced op runs nothing else before the op ends). A failed op leaves nothing new to expire.
+ */
+async function withTtl(redis: Redis, op: Promise<number>, destKey: string, opts: { ttlSeconds?: number }) {
+  if (!opts.ttlSeconds) return op;
+  const [length] = await Promise.all([op, redis.expire(destKey, opts.ttlSeconds)]);
+  return length;
+}
+
 async function storeWithTtl(redis: Redis, key: string, values: Float32Array, ttlSeconds?: number): Promise<void> {
   if (ttlSeconds) await redis.set(key, float32ToBuffer(values), 'EX', ttlSeconds);
   else await redis.set(key, float32ToBuffer(values));
@@ -116,8 +127,12 @@ export async function averageTensors(
   if (srcKeys.length === 0) throw new TensorError('average: no source tensors');
   const path = await resolveTensorOpsPath(redis, opts.path);
   if (path === 'module') {
-    const length = await moduleAverage(redis, destKey, srcKeys, opts.checkFinite ?? false);
-    if (opts.ttlSeconds) await redis.expire(destKey, opts.ttlSeconds);
+    const length = await withTtl(
+      redis,
+      moduleAverage(redis, destKey, srcKeys, opts.checkFinite ?? false),
+      destKey,
+      opts,
+    );
     return { length, path };
   }
   if (path === 'lua') {
@@ -210,8 +225,12 @@ export async function aggregateTensors(
   if (srcKeys.length === 0) throw new TensorError('aggregate: no source tensors');
   const path = await resolveTensorOpsPath(redis, opts.path);
   if (path === 'module') {
-    const length = await moduleAggregate(redis, destKey, rule, srcKeys, opts.checkFinite ?? false);
-    if (opts.ttlSeconds) await redis.expire(destKey, opts.ttlSeconds);
+    const length = await withTtl(
+      redis,
+      moduleAggregate(redis, destKey, rule, srcKeys, opts.checkFinite ?? false),
+      destKey,
+      opts,
+    );
     return { length, path };
   }
   if (path === 'lua') {
@@ -278,8 +297,7 @@ export async function weightedSumTensors(
   if (!weights.every(Number.isFinite)) throw new TensorError('wsum: a weight is not a finite number');
   const path = await resolveTensorOpsPath(redis, opts.path);
   if (path === 'module') {
-    const length = await moduleWeightedSum(redis, destKey, srcKeys, weights);
-    if (opts.ttlSeconds) await redis.expire(destKey, opts.ttlSeconds);
+    const length = await withTtl(redis, moduleWeightedSum(redis, destKey, srcKeys, weights), destKey, opts);
     return { length, path };
   }
   if (path === 'lua') return { length: await luaWeightedSum(redis, destKey, srcKeys, weights, opts), path };

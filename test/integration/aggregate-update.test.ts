@@ -169,6 +169,28 @@ describe('fetch, aggregate and update on real Redis', () => {
     expect(await own.keys(`${keys.peerGradient(1, 4, 'p2')}*`)).toEqual([]);
   });
 
+  it("copies exactly when a gradient's length is not the run's last one (the pieces are asked for with that length)", async () => {
+    const [own, p2] = await Promise.all(['p1', 'p2'].map((p) => directory.connection(p)));
+    const sized = (floats: number, seed: number) => Float32Array.from({ length: floats }, (_, i) => Math.cos(i + seed));
+    // 2.5 MB, then shorter (1.6 MB, and under one piece), then longer (3 MB), then missing: one worker (one plan).
+    const lengths = [655_360, 400_000, 200_000, 786_432];
+    const fetch = makeFetchPeerGradients(deps());
+    const env = new MockActivityEnvironment();
+    for (const [i, floats] of lengths.entries()) {
+      const step = 20 + i;
+      const values = sized(floats, i);
+      await p2.set(keys.averagedGradient(1, step), float32ToBuffer(values));
+      const r = (await env.run(fetch, { run, epoch: 1, step, peers: ['p2'] })) as FetchPeerGradientsResult;
+      expect(r).toMatchObject({ fetched: ['p2'], dropped: [] });
+      const copy = (await own.getBuffer(keys.peerGradient(1, step, 'p2'))) as Buffer;
+      expect(copy.equals(float32ToBuffer(values))).toBe(true);
+      expect(await own.keys(`${keys.peerGradient(1, step, 'p2')}:partial:*`)).toEqual([]);
+    }
+    const missing = (await env.run(fetch, { run, epoch: 1, step: 30, peers: ['p2'] })) as FetchPeerGradientsResult;
+    expect(missing.dropped).toEqual([{ peer: 'p2', reason: expect.stringMatching(/is gone/) }]);
+    expect(await own.keys(`${keys.peerGradient(1, 30, 'p2')}*`)).toEqual([]);
+  });
+
   it('reads a gradient whole from a peer whose ACL user may GET but not GETRANGE (set up by an older version)', async () => {
     const p2 = await directory.connection('p2');
     const values = Float32Array.from({ length: 400_000 }, (_, i) => i / 7);
