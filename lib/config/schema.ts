@@ -88,9 +88,10 @@ export const runConfigSchema = z
      * With `localActivities: 'all'`, steps chain inside one workflow task; after this long the workflow yields
      * to the server (a no-op activity ends the task), so that status queries and signals are answered and a crashed
      * worker re-runs at most this much on replay. 0: never (the SDK still ends the task before its timeout).
-     * @default 1000
+     * Left unset, the workflow uses 2000 (1000 in runs started before that default; see workflows/peer-training.ts).
+     * @default 2000
      */
-    yieldEveryMs: z.number().int().min(0).max(600_000).default(1000),
+    yieldEveryMs: z.number().int().min(0).max(600_000).optional(),
     /**
      * Copy each other peer's averaged gradient into this peer's Redis as soon as it announces ready (during
      * this peer's own computation with `localActivities: 'all'`, else while it waits at the barrier), with the
