@@ -149,8 +149,14 @@ export class BulkLink {
         const k = Math.min(this.left, n - i);
         const offset = this.total - this.left;
         const sink = this.pending[0]?.sink;
-        if (sink) sink(buf.subarray(i, i + k), offset);
-        else buf.copy(this.whole as Buffer, offset, i, i + k);
+        try {
+          if (sink) sink(buf.subarray(i, i + k), offset);
+          else buf.copy(this.whole as Buffer, offset, i, i + k);
+        } catch (err) {
+          // Thrown inside the socket's read callback it would be uncaught: the link fails instead.
+          this.fail(new Error(`${this.address}: a reply's receiver failed: ${(err as Error).message}`));
+          return;
+        }
         this.left -= k;
         i += k;
         if (this.left === 0) this.skip = 2;

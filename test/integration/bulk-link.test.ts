@@ -59,6 +59,22 @@ describe('bulk link (the connection tensors are copied over) on real Redis', () 
     await expect(link.send(['PING'])).rejects.toThrow(/connection closed/);
   });
 
+  it('fails the link, not the process, when a receiver throws', async () => {
+    const client = await connectRedis(redis.endpoint);
+    await client.set('v', randomBytes(100_000));
+    client.disconnect();
+    const link = await BulkLink.open(redis.endpoint);
+    const before = link.send(['PING']);
+    const failing = link.send(['GET', 'v'], () => {
+      throw new Error('no room');
+    });
+    const after = link.send(['PING']);
+    expect(await before).toBe('PONG');
+    await expect(failing).rejects.toThrow(/receiver failed: no room/);
+    await expect(after).rejects.toThrow(/receiver failed/);
+    expect(link.open).toBe(false);
+  });
+
   it('refuses a wrong password and an unreachable server with a reason that carries no secret', async () => {
     const wrong = { ...redis.endpoint, password: 'not-the-password-123' };
     const err = (await BulkLink.open(wrong).catch((e: Error) => e)) as Error;
