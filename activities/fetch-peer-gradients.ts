@@ -109,13 +109,8 @@ export async function copyPeerGradient(
 ): Promise<void> {
   const keys = runKeys(run);
   const [[src, dst], buffersPair] = gradientKeyPairs(keys, plan, epoch, step, peer);
-  const [remote, links] = await Promise.all([
-    deps.directory.connection(peer),
-    Promise.all([deps.directory.bulkLink(peer), deps.directory.bulkLink(deps.peerId)]).then(([r, o]) => ({
-      remote: r,
-      own: o,
-    })),
-  ]);
+  const [remote, ownLink] = await Promise.all([deps.directory.bulkLink(peer), deps.directory.bulkLink(deps.peerId)]);
+  const links = { remote, own: ownLink };
   // The gradient goes in pieces into a key of its own (a concurrent copy of the same gradient writes another),
   // hashed on the way; it takes its real name only once the hash matches the signature.
   const partial = `${dst}:partial:${randomUUID()}`;
@@ -126,8 +121,13 @@ export async function copyPeerGradient(
         if (!/NOPERM/.test(err.message)) throw err;
         return streamCopy(plan, links, src, partial, { whole: true });
       }),
-      buffersPair ? remote.getBuffer(buffersPair[0]) : Promise.resolve(null),
-      deps.security ? remote.get(keys.averagedSignature(epoch, step)) : Promise.resolve(null),
+      // Asked for on the same connection, behind the pieces.
+      buffersPair ? (remote.send(['GET', buffersPair[0]]) as Promise<Buffer | null>) : Promise.resolve(null),
+      deps.security
+        ? (remote.send(['GET', keys.averagedSignature(epoch, step)]) as Promise<Buffer | null>).then(
+            (b) => b?.toString() ?? null,
+          )
+        : Promise.resolve(null),
     ]);
     trace(deps.peerId, 'copy-read', step, { from: peer });
     if (buffersPair && !buffers) throw new Error(`key ${buffersPair[0]} is gone`);

@@ -52,16 +52,12 @@ export class PeerDirectory {
 
   /** @throws StackError for a peer this worker does not know, or whose Redis is unreachable. */
   connection(peerId: string): Promise<Redis> {
-    let client = this.clients.get(peerId);
-    if (!client) {
-      client = this.endpoint(peerId).then((endpoint) => connectRedis(endpoint, { name: 'spirt-worker' }));
-      this.clients.set(peerId, client);
-      client.then(
-        (c) => c.once('end', () => this.clients.get(peerId) === client && this.clients.delete(peerId)),
-        () => this.clients.delete(peerId),
-      );
-    }
-    return client;
+    return reuse(
+      this.clients,
+      peerId,
+      () => this.endpoint(peerId).then((endpoint) => connectRedis(endpoint, { name: 'spirt-worker' })),
+      (client, ended) => client.once('end', ended),
+    );
   }
 
   /**
@@ -69,17 +65,12 @@ export class PeerDirectory {
    * failed. @throws when the peer is unknown or its Redis cannot be reached or logged in to
    */
   bulkLink(peerId: string): Promise<BulkLink> {
-    let link = this.links.get(peerId);
-    if (!link) {
-      const opened = this.endpoint(peerId).then((endpoint) => BulkLink.open(endpoint));
-      link = opened;
-      this.links.set(peerId, opened);
-      opened.then(
-        (l) => l.onClose(() => this.links.get(peerId) === opened && this.links.delete(peerId)),
-        () => this.links.get(peerId) === opened && this.links.delete(peerId),
-      );
-    }
-    return link;
+    return reuse(
+      this.links,
+      peerId,
+      () => this.endpoint(peerId).then((endpoint) => BulkLink.open(endpoint)),
+      (link, ended) => link.onClose(ended),
+    );
   }
 
   /**
@@ -139,6 +130,27 @@ export class PeerDirectory {
     this.probes.clear();
     await Promise.all(all.map((c) => c.then((r) => r.disconnect()).catch(() => undefined)));
   }
+}
+
+/**
+ * The open connection to `peerId` in `cache`, or a new one from `open`; it leaves the cache when it fails to open
+ * or once `watch` reports it ended (a later call opens another).
+ */
+function reuse<T>(
+  cache: Map<string, Promise<T>>,
+  peerId: string,
+  open: () => Promise<T>,
+  watch: (connection: T, ended: () => void) => void,
+): Promise<T> {
+  const known = cache.get(peerId);
+  if (known) return known;
+  const opened = open();
+  cache.set(peerId, opened);
+  const ended = () => {
+    if (cache.get(peerId) === opened) cache.delete(peerId);
+  };
+  opened.then((connection) => watch(connection, ended), ended);
+  return opened;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
