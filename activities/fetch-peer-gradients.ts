@@ -1,3 +1,4 @@
+import { withTimeout } from '../lib/errors/timeout';
 import { recordSecurityEvent } from '../lib/peer/trust';
 import { checkGradientDigest } from '../lib/protocol/gradient-signature';
 import { sha256Hex } from '../lib/crypto/canonical';
@@ -260,14 +261,6 @@ function releaseBuffer(buffer: Buffer): void {
 
 /** How long a copy of one peer's gradient may take. */
 export const FETCH_TIMEOUT_MS = 30_000;
-
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** A fetched gradient whose signature does not verify: the message is the reason. */
 class SignatureRefused extends Error {

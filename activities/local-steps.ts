@@ -4,7 +4,8 @@
 // same point: the anchor (the model at the last synchronisation) minus lr x the aggregate.
 import type Redis from 'ioredis';
 import type { RunKeys } from '../lib/redis/keys';
-import { sgdUpdate, weightedSumTensors } from '../lib/redis/tensor-ops';
+import { moduleSgdOnce } from '../lib/redis/module-commands';
+import { resolveTensorOpsPath, sgdUpdate, weightedSumTensors } from '../lib/redis/tensor-ops';
 import type { RunPlan } from '../lib/protocol/plan';
 
 export interface LocalSgd {
@@ -45,21 +46,19 @@ export async function applyGradientOnce(
   sgd: LocalSgd,
   gradientKey: string,
 ): Promise<boolean> {
+  // The gradient was checked for NaN/Inf and the parameters stay finite by induction: skip the extra pass.
+  const opts = {
+    lr: sgd.lr,
+    momentum: sgd.momentum,
+    momentumKey: keys.momentum,
+    weightDecay: sgd.weightDecay,
+    checkFinite: false,
+  };
+  // With the module: the check, the update and the marker in one atomic script (lua/sgd-once.lua).
+  if ((await resolveTensorOpsPath(own, plan.path)) === 'module')
+    return moduleSgdOnce(own, keys.appliedStep, { epoch, step }, keys.params, gradientKey, opts);
   if (appliedAtOrAfter(await own.get(keys.appliedStep), epoch, step)) return false;
-  await sgdUpdate(
-    own,
-    keys.params,
-    gradientKey,
-    // The gradient was checked for NaN/Inf and the parameters stay finite by induction: skip the extra pass.
-    {
-      lr: sgd.lr,
-      momentum: sgd.momentum,
-      momentumKey: keys.momentum,
-      weightDecay: sgd.weightDecay,
-      checkFinite: false,
-    },
-    { path: plan.path },
-  );
+  await sgdUpdate(own, keys.params, gradientKey, opts, { path: plan.path });
   await own.set(keys.appliedStep, `${epoch}:${step}`);
   return true;
 }

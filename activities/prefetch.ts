@@ -6,7 +6,8 @@ import { decodeSync } from '../lib/protocol/sync-message';
 import { runKeys } from '../lib/redis/keys';
 import { trace } from '../lib/log/trace';
 import type { ActivityDeps } from './deps';
-import { copyPeerGradient, FETCH_TIMEOUT_MS, withTimeout } from './fetch-peer-gradients';
+import { withTimeout } from '../lib/errors/timeout';
+import { copyPeerGradient, FETCH_TIMEOUT_MS } from './fetch-peer-gradients';
 import { loadPlan } from './run-plan';
 
 export interface PrefetchInput {

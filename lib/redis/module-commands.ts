@@ -1,5 +1,8 @@
 // Typed wrappers for the commands of the native spirt module (redisai-module/, docs/commands.md).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { packageRoot } from '../stack/paths';
 import { TensorError } from '../errors/tensor-error';
 import { float32ToBuffer } from '../tensor/float32';
 import type { AggregateRule, SgdHyper } from '../aggregation/reference';
@@ -94,9 +97,9 @@ export interface ModuleSgdOptions extends SgdHyper {
   checkFinite?: boolean;
 }
 
-/** `SPIRT.SGD params grad LR lr [MOMENTUM m buf] [NESTEROV] [WEIGHTDECAY wd] [CHECKFINITE]`. */
-export function moduleSgd(redis: Redis, params: string, grad: string, opts: ModuleSgdOptions): Promise<number> {
-  const args: string[] = [params, grad, 'LR', String(opts.lr)];
+/** SPIRT.SGD's options after `params grad`: `LR lr [MOMENTUM m buf] [NESTEROV] [WEIGHTDECAY wd] [CHECKFINITE]`. */
+function sgdOptions(opts: ModuleSgdOptions): string[] {
+  const args: string[] = ['LR', String(opts.lr)];
   if ((opts.momentum ?? 0) > 0) {
     if (!opts.momentumKey) throw new TensorError('sgd: momentum needs a momentum buffer key');
     args.push('MOMENTUM', String(opts.momentum), opts.momentumKey);
@@ -104,7 +107,44 @@ export function moduleSgd(redis: Redis, params: string, grad: string, opts: Modu
   }
   if ((opts.weightDecay ?? 0) !== 0) args.push('WEIGHTDECAY', String(opts.weightDecay));
   if (opts.checkFinite) args.push('CHECKFINITE');
+  return args;
+}
+
+/** `SPIRT.SGD params grad LR lr [MOMENTUM m buf] [NESTEROV] [WEIGHTDECAY wd] [CHECKFINITE]`. */
+export function moduleSgd(redis: Redis, params: string, grad: string, opts: ModuleSgdOptions): Promise<number> {
+  const args = [params, grad, ...sgdOptions(opts)];
   return moduleCall('SPIRT.SGD', async () => Number(await redis.call('SPIRT.SGD', ...args)));
+}
+
+let sgdOnceLua: string | null = null;
+type SgdOnceCall = (numKeys: number, ...args: string[]) => Promise<number>;
+
+/**
+ * SPIRT.SGD for training step (epoch, step), applied once: atomically with the applied-step marker at
+ * `marker` (`epoch:step`, lua/sgd-once.lua), so a retried or replayed update of a step at or before the
+ * marker changes nothing, and no crash can separate the update from its marker. One round trip.
+ * @returns whether the update was applied now
+ * @throws TensorError as SPIRT.SGD (nothing changed, the marker included)
+ */
+export async function moduleSgdOnce(
+  redis: Redis,
+  marker: string,
+  at: { epoch: number; step: number },
+  params: string,
+  grad: string,
+  opts: ModuleSgdOptions,
+): Promise<boolean> {
+  const named = redis as unknown as { spirtSgdOnce?: SgdOnceCall };
+  if (!named.spirtSgdOnce) {
+    sgdOnceLua ??= readFileSync(join(packageRoot(), 'lua', 'sgd-once.lua'), 'utf8');
+    redis.defineCommand('spirtSgdOnce', { lua: sgdOnceLua });
+  }
+  const options = sgdOptions(opts);
+  const keys = [marker, params, grad, ...(opts.momentum && opts.momentumKey ? [opts.momentumKey] : [])];
+  const applied = await moduleCall('SPIRT.SGD', () =>
+    named.spirtSgdOnce!(keys.length, ...keys, String(at.epoch), String(at.step), ...options),
+  );
+  return Number(applied) === 1;
 }
 
 /** The rule as SPIRT.AGGREGATE arguments. */

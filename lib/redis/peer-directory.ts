@@ -1,3 +1,4 @@
+import { withTimeout } from '../errors/timeout';
 import Redis from 'ioredis';
 import { StackError } from '../errors/stack-error';
 import { connectRedis, describeRedisError, type RedisEndpoint } from './connect';
@@ -103,11 +104,12 @@ export class PeerDirectory {
     }
     const c = client;
     try {
-      if (c.status === 'wait') await withTimeout(c.connect(), timeoutMs);
-      const [[pingErr], [getErr, value]] = (await withTimeout(c.pipeline().ping().get(key).exec(), timeoutMs)) as [
-        [Error | null, unknown],
-        [Error | null, unknown],
-      ];
+      if (c.status === 'wait') await withTimeout(c.connect(), timeoutMs, 'timed out');
+      const [[pingErr], [getErr, value]] = (await withTimeout(
+        c.pipeline().ping().get(key).exec(),
+        timeoutMs,
+        'timed out',
+      )) as [[Error | null, unknown], [Error | null, unknown]];
       if (pingErr || getErr) throw pingErr ?? getErr;
       return (value as string | null) ?? null;
     } catch (err) {
@@ -151,12 +153,4 @@ function reuse<T>(
   };
   opened.then((connection) => watch(connection, ended), ended);
   return opened;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), ms))),
-  ]).finally(() => clearTimeout(timer));
 }

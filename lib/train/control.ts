@@ -1,5 +1,6 @@
 // Operator control of a run through Temporal: find its peer workflows, ask their status, send them signals.
 // Pure functions over a Client: the CLI connects, these talk.
+import { withTimeout } from '../errors/timeout';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -114,7 +115,11 @@ export async function runStatus(
 async function peerReport(handle: WorkflowHandle, wf: PeerWorkflow, queryTimeoutMs: number): Promise<PeerReport> {
   if (wf.status === 'RUNNING' || wf.status === 'CONTINUED_AS_NEW') {
     try {
-      const peerStatus = await withTimeout(handle.query(statusQuery), queryTimeoutMs);
+      const peerStatus = await withTimeout(
+        handle.query(statusQuery),
+        queryTimeoutMs,
+        `no answer within ${queryTimeoutMs} ms (is its worker running?)`,
+      );
       return { ...wf, state: 'running', peerStatus, error: null };
     } catch (err) {
       return { ...wf, state: 'running', peerStatus: null, error: (err as Error).message };
@@ -142,14 +147,6 @@ export function failureMessage(err: unknown): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (is its worker running?)`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Workflow ids a signal reached, and those that had closed in the meantime. */

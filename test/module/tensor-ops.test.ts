@@ -16,6 +16,7 @@ import {
   type AggregateRule,
   type Precision,
 } from '../../lib/aggregation/reference';
+import { moduleSgd, moduleSgdOnce } from '../../lib/redis/module-commands';
 import {
   buildModule,
   firstBitDifference,
@@ -157,4 +158,55 @@ test('the Lua path keeps PING latency low (1M floats x 8 sources, sliced calls)'
   // milliseconds. 250 ms leaves room for a busy 2-core machine (100 ms was exceeded once, at 105 ms, in CI).
   expect(maxPingMs).toBeLessThan(250);
   expectBits(await getFloats(plain.redis, 'avg'), averageImpl(values, 'f64'));
+});
+
+describe('SGD once per step with the module (moduleSgdOnce, lua/sgd-once.lua)', () => {
+  const n = 300_000;
+  const opts = { lr: 0.05, momentum: 0.9, momentumKey: 'mom', weightDecay: 1e-4 };
+
+  it('applies a step once, atomically with its marker; earlier and equal steps change nothing; equal to SPIRT.SGD', async () => {
+    const r = withModule.redis;
+    const params = randomFloats(n, 11, 1);
+    const grad = randomFloats(n, 12, 1);
+    await r.set('p', toBuffer(params));
+    await r.set('g', toBuffer(grad));
+    await r.set('p-ref', toBuffer(params));
+    expect(await moduleSgdOnce(r, 'applied', { epoch: 2, step: 3 }, 'p', 'g', opts)).toBe(true);
+    expect(await r.get('applied')).toBe('2:3');
+    await moduleSgd(r, 'p-ref', 'g', { ...opts, momentumKey: 'mom-ref' });
+    expectBits(await getFloats(r, 'p'), await getFloats(r, 'p-ref'));
+    expectBits(await getFloats(r, 'mom'), await getFloats(r, 'mom-ref'));
+    const after = await getFloats(r, 'p');
+    // The same step again (a retried or replayed update), and an earlier one: nothing changes.
+    expect(await moduleSgdOnce(r, 'applied', { epoch: 2, step: 3 }, 'p', 'g', opts)).toBe(false);
+    expect(await moduleSgdOnce(r, 'applied', { epoch: 2, step: 1 }, 'p', 'g', opts)).toBe(false);
+    expect(await moduleSgdOnce(r, 'applied', { epoch: 1, step: 9 }, 'p', 'g', opts)).toBe(false);
+    expectBits(await getFloats(r, 'p'), after);
+    expect(await r.get('applied')).toBe('2:3');
+    // Later steps apply (numeric order: step 10 is after step 9).
+    expect(await moduleSgdOnce(r, 'applied', { epoch: 2, step: 10 }, 'p', 'g', opts)).toBe(true);
+    expect(await moduleSgdOnce(r, 'applied', { epoch: 3, step: 0 }, 'p', 'g', opts)).toBe(true);
+    expect(await r.get('applied')).toBe('3:0');
+  });
+
+  it('a failing update changes nothing, its marker included; a malformed marker is no step', async () => {
+    const r = withModule.redis;
+    await r.set('p', toBuffer(randomFloats(n, 13, 1)));
+    await r.set('g-short', toBuffer(randomFloats(n - 1, 14, 1)));
+    await r.set('applied', '1:4');
+    const before = await r.getBuffer('p');
+    await expect(moduleSgdOnce(r, 'applied', { epoch: 1, step: 5 }, 'p', 'g-short', opts)).rejects.toThrow(
+      /SPIRT\.SGD.*shape mismatch/,
+    );
+    await expect(moduleSgdOnce(r, 'applied', { epoch: 1, step: 5 }, 'p', 'missing', opts)).rejects.toThrow(
+      /does not exist/,
+    );
+    expect(await r.get('applied')).toBe('1:4');
+    expect((await r.getBuffer('p'))!.equals(before!)).toBe(true);
+    expect(await r.exists('mom')).toBe(0);
+    await r.set('g', toBuffer(randomFloats(n, 15, 1)));
+    await r.set('applied', 'garbage');
+    expect(await moduleSgdOnce(r, 'applied', { epoch: 0, step: 0 }, 'p', 'g', opts)).toBe(true);
+    expect(await r.get('applied')).toBe('0:0');
+  });
 });
