@@ -12,7 +12,9 @@
 //               per step (each is a poll answered and a completion sent back), read off p1's histories;
 //   aof_rewrites  rewrites of the peers' append-only files during the run (all peers, all epochs);
 //   status_query_ms  how long p1's status query took, sampled every 200 ms during the run.
-import { mkdtempSync, rmSync } from 'node:fs';
+//   timeline    (--timeline) the tail of each step of the measured epoch, from the workers' real-clock
+//               timeline (SPIRT_TRACE; bench/timeline.ts).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -23,6 +25,7 @@ import { peerWorkflowId } from '../lib/protocol/names';
 import { freePort, freePortRange } from '../lib/stack/ports';
 import { startStack } from '../lib/stack/stack';
 import { peerPersistenceInfo, results, startRun, stepMetrics, temporalClient } from './fault-run';
+import { parseTrace, summarizeTimeline, type TimelineSummary } from './timeline';
 
 interface Options {
   json: boolean;
@@ -34,11 +37,12 @@ interface Options {
   functions: number;
   eager: boolean;
   functionNice: number;
+  timeline: boolean;
   set: Record<string, unknown>;
 }
 
 const USAGE =
-  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 19] [--set field=value]\n';
+  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 19] [--timeline] [--set field=value]\n';
 
 function parse(argv: string[]): Options {
   const opts: Options = {
@@ -51,6 +55,7 @@ function parse(argv: string[]): Options {
     functions: 2,
     eager: false,
     functionNice: 19,
+    timeline: false,
     set: {},
   };
   for (let i = 0; i < argv.length; i++) {
@@ -73,6 +78,7 @@ function parse(argv: string[]): Options {
     else if (a === '--epochs') opts.epochs = int(value(), 1);
     else if (a === '--functions') opts.functions = int(value(), 1);
     else if (a === '--eager') opts.eager = true;
+    else if (a === '--timeline') opts.timeline = true;
     else if (a === '--function-nice') opts.functionNice = int(value(), 0);
     else if (a === '--set') {
       const v = value();
@@ -117,6 +123,8 @@ export interface EpochReport {
   train_loss: number;
   /** Latency of p1's status query, sampled every 200 ms while the run trained. */
   status_query_ms: { n: number; p50: number | null; max: number | null };
+  /** With --timeline: the tail of each step of the measured epoch, on the real clock. */
+  timeline?: TimelineSummary;
   config: Record<string, unknown>;
 }
 
@@ -135,6 +143,10 @@ async function roundTripsPerStep(client: Client, workflowId: string, steps: numb
 export async function runEpochBench(opts: Options, say: (line: string) => void): Promise<EpochReport> {
   const stateDir = mkdtempSync(join(tmpdir(), 'spirt-bench-epoch-'));
   say(`starting a ${opts.peers}-peer stack`);
+  // The workers inherit the environment: each appends its timeline here (lib/log/trace.ts).
+  const traceFile = opts.timeline ? join(stateDir, 'timeline.jsonl') : null;
+  const savedTrace = process.env.SPIRT_TRACE;
+  if (traceFile) process.env.SPIRT_TRACE = traceFile;
   const stack = await startStack({
     peers: opts.peers,
     stateDir,
@@ -144,6 +156,10 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     eagerActivities: opts.eager,
     functionNice: opts.functionNice,
   });
+  if (traceFile) {
+    if (savedTrace === undefined) delete process.env.SPIRT_TRACE;
+    else process.env.SPIRT_TRACE = savedTrace;
+  }
   const { client, connection } = await temporalClient(stack.file);
   try {
     const config = parseRunConfig({
@@ -225,6 +241,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     const trips = await roundTripsPerStep(client, peerWorkflowId(config.run, 'p1'), opts.epochs * steps);
     // Rewrites of the peers' append-only files during the run (all epochs): each forks the Redis server.
     const rewrites = await Promise.all(done.map((r) => peerPersistenceInfo(stack.file, r.peerId, 'aof_rewrites')));
+    const timeline = traceFile ? summarizeTimeline(parseTrace(readFileSync(traceFile, 'utf8')), epoch) : undefined;
     return {
       suite: 'epoch',
       model: opts.model,
@@ -247,6 +264,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
         p50: queryMs[Math.floor(queryMs.length / 2)] ?? null,
         max: queryMs.at(-1) ?? null,
       },
+      ...(timeline ? { timeline } : {}),
       config: {
         shardsPerPeer: config.shardsPerPeer,
         localActivities: config.localActivities,
@@ -279,5 +297,20 @@ export async function main(argv: string[]): Promise<void> {
         .join(', ')}`,
     );
     say(`server round trips per step (p1): ${report.server_round_trips_per_step}`);
+    if (report.timeline) {
+      const t = report.timeline;
+      const part = (name: string, s: { mean: number; p50: number }) => `${name} ${s.mean} (p50 ${s.p50})`;
+      say(
+        `the step's tail, ms per step over ${t.steps} steps: ${[
+          part('last peer: average and sign', t.last_average_ms),
+          part('announce', t.last_announce_ms),
+          part('others: fetch', t.others_fetch_ms),
+          part('aggregate', t.others_aggregate_ms),
+          part('update', t.others_update_ms),
+          part('to the last next front', t.tail_ms),
+          part('front skew', t.front_skew_ms),
+        ].join(', ')}`,
+      );
+    }
   }
 }

@@ -37,9 +37,9 @@ const SUITES: { name: string; description: string; flags: string }[] = [
   {
     name: 'epoch',
     description:
-      "where an epoch's time goes on a local stack: wall time, time inside gradient functions, per-phase totals, server round trips per step",
+      "where an epoch's time goes on a local stack: wall time, time inside gradient functions, per-phase totals, server round trips per step; --timeline: the tail of each step on the real clock",
     flags:
-      '--json  --model lenet5  --peers 4  --batch-size 64  --train-limit 16384  --epochs 2  --functions 2  --eager  --set field=value',
+      '--json  --model lenet5  --peers 4  --batch-size 64  --train-limit 16384  --epochs 2  --functions 2  --eager  --function-nice 19  --timeline  --set field=value',
   },
   {
     name: 'signing',
