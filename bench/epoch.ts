@@ -304,7 +304,9 @@ export async function main(argv: string[]): Promise<void> {
         `the step's tail, ms per step over ${t.steps} steps: ${[
           part('last peer: average and sign', t.last_average_ms),
           part('announce', t.last_announce_ms),
-          part('others: fetch', t.others_fetch_ms),
+          part('others: notified', t.others_notified_ms),
+          part('their copy of its gradient', t.others_copy_ms),
+          part('their wait at the fetch', t.others_fetch_ms),
           part('aggregate', t.others_aggregate_ms),
           part('update', t.others_update_ms),
           part('to the last next front', t.tail_ms),

@@ -1,7 +1,8 @@
 // The tail of each step from a real-clock timeline (SPIRT_TRACE, lib/log/trace.ts): `spirt bench epoch
 // --timeline` summarises the measured epoch with it. Per step: the peer whose function calls finished last
-// (L), then what stands between that moment and the next step: L's averaging and signing, its announcement,
-// the other peers' wait for their copy of L's gradient, their aggregation and update, and how far apart the
+// (L), then what stands between that moment and the next step: L's averaging and signing, its announcement
+// (all its deliveries, its own stream's included) and when it reached each other peer, their copies of L's
+// gradient and what was left of them at the barrier, their aggregation and update, and how far apart the
 // peers start the next step.
 
 /** One line of a SPIRT_TRACE file. */
@@ -26,8 +27,12 @@ export interface TimelineSummary {
   steps: number;
   /** L's last function call returned to its average being signed (average, hash, signature stored). */
   last_average_ms: Spread;
-  /** L's average signed to its ready announced to every peer (detector read, announcement). */
+  /** L's average signed to its ready delivered to every peer, itself included (detector read, announcement). */
   last_announce_ms: Spread;
+  /** L's average signed to each other peer's prefetcher starting to copy it (the announcement reached it). */
+  others_notified_ms: Spread;
+  /** Each other peer's copy of L's gradient: read, hashed, written into its own Redis, checked, renamed. */
+  others_copy_ms: Spread;
   /** The other peers: from `stepFinish` to their copies of the step's gradients being complete. */
   others_fetch_ms: Spread;
   others_aggregate_ms: Spread;
@@ -88,11 +93,22 @@ export function summarizeTimeline(events: TraceEvent[], epoch: number): Timeline
     if (!bySteps.has(e.step)) bySteps.set(e.step, e.t);
   }
   const get = (peer: string, ev: string, step: number) => at.get(peer)?.get(ev)?.get(step);
+  // Copy events name the peer copied from: peer -> "event from" -> step -> first time.
+  for (const e of inEpoch) {
+    if (typeof e.from !== 'string') continue;
+    const byEv = at.get(e.peer)!;
+    const name = `${e.ev} ${e.from}`;
+    const bySteps = byEv.get(name) ?? new Map<number, number>();
+    byEv.set(name, bySteps);
+    if (!bySteps.has(e.step)) bySteps.set(e.step, e.t);
+  }
   const peers = [...at.keys()].sort();
   const stepNumbers = [...new Set(inEpoch.filter((e) => e.ev === 'computed').map((e) => e.step))].sort((a, b) => a - b);
   const parts = {
     average: [] as number[],
     announce: [] as number[],
+    notified: [] as number[],
+    copy: [] as number[],
     fetch: [] as number[],
     aggregate: [] as number[],
     update: [] as number[],
@@ -117,6 +133,9 @@ export function summarizeTimeline(events: TraceEvent[], epoch: number): Timeline
       const [finish, fetched, aggregated, updated] = ['finish', 'fetched', 'aggregated', 'updated'].map((ev) =>
         get(p, ev, step),
       );
+      const [started, ended] = ['prefetch-start', 'prefetch-end'].map((ev) => get(p, `${ev} ${last}`, step));
+      if (averaged !== undefined && started !== undefined) parts.notified.push(started - averaged);
+      if (started !== undefined && ended !== undefined) parts.copy.push(ended - started);
       if (finish !== undefined && fetched !== undefined) parts.fetch.push(fetched - finish);
       if (fetched !== undefined && aggregated !== undefined) parts.aggregate.push(aggregated - fetched);
       if (aggregated !== undefined && updated !== undefined) parts.update.push(updated - aggregated);
@@ -128,6 +147,8 @@ export function summarizeTimeline(events: TraceEvent[], epoch: number): Timeline
     steps,
     last_average_ms: spread(parts.average),
     last_announce_ms: spread(parts.announce),
+    others_notified_ms: spread(parts.notified),
+    others_copy_ms: spread(parts.copy),
     others_fetch_ms: spread(parts.fetch),
     others_aggregate_ms: spread(parts.aggregate),
     others_update_ms: spread(parts.update),

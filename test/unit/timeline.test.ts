@@ -11,6 +11,9 @@ function step(step: number, base: number, skew: number): TraceEvent[] {
     e('p2', 'computed', 1000),
     e('p2', 'averaged', 1010), // L's average: 10
     e('p2', 'published', 1030), // announce: 20
+    { ...e('p1', 'prefetch-start', 1016), from: 'p2' }, // notified: 6
+    { ...e('p1', 'prefetch-end', 1070), from: 'p2' }, // copy: 54
+    { ...e('p2', 'prefetch-start', 950), from: 'p1' }, // p1's gradient: not the last peer's
     e('p1', 'finish', 1035),
     e('p1', 'fetched', 1075), // fetch: 40
     e('p1', 'aggregated', 1090), // aggregate: 15
@@ -32,6 +35,8 @@ describe('summarizeTimeline', () => {
     expect(s.steps).toBe(2);
     expect(s.last_average_ms).toEqual({ mean: 10, p50: 10, max: 10, n: 2 });
     expect(s.last_announce_ms.mean).toBe(20);
+    expect(s.others_notified_ms).toEqual({ mean: 6, p50: 6, max: 6, n: 2 });
+    expect(s.others_copy_ms.mean).toBe(54);
     expect(s.others_fetch_ms.mean).toBe(40);
     expect(s.others_aggregate_ms.mean).toBe(15);
     expect(s.others_update_ms.mean).toBe(10);
