@@ -1,10 +1,7 @@
 import { attackGradient, type AttackSpec } from '../lib/attacks/attacks';
 import { signGradientDigest } from '../lib/protocol/gradient-signature';
 import { bufferToFloat32, float32ToBuffer } from '../lib/tensor/float32';
-import type Redis from 'ioredis';
-import type { RunPlan } from '../lib/protocol/plan';
-import { moduleAverage, moduleSha256 } from '../lib/redis/module-commands';
-import { averageTensors, resolveTensorOpsPath, sha256Tensor } from '../lib/redis/tensor-ops';
+import { averageTensors, sha256Tensor } from '../lib/redis/tensor-ops';
 import { runKeys } from '../lib/redis/keys';
 import type { ActivityDeps } from './deps';
 import { applyOwnGradient, writeModelDelta, type LocalSgd } from './local-steps';
@@ -34,9 +31,6 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
     const plan = await loadPlan(deps, input.run);
     const redis = await deps.directory.connection(deps.peerId);
     const shards = Array.from({ length: input.shards }, (_, s) => s);
-    const attacked = plan.attack !== undefined && plan.attack !== null && plan.attack.attack !== 'labelflip';
-    if (deps.security && !input.localSgd && !attacked && (await resolveTensorOpsPath(redis, plan.path)) === 'module')
-      return averageAndSign(deps, input, plan, redis, started);
     // Gradients and buffers at once: one round trip (the server runs them one after the other).
     const [{ length }] = await Promise.all([
       averageTensors(
@@ -59,45 +53,11 @@ export function makeAverageShardGradients(deps: ActivityDeps) {
       await applyOwnGradient(redis, keys, plan, input.epoch, input.step, input.localSgd);
       await writeModelDelta(redis, keys, plan, input.epoch, input.step, input.localSgd.lr);
     }
-    if (attacked) await byzantine(deps, input, plan.attack!, plan.peers, plan.seed);
+    if (plan.attack && plan.attack.attack !== 'labelflip')
+      await byzantine(deps, input, plan.attack, plan.peers, plan.seed);
     const signMs = deps.security ? await signAverage(deps, input) : 0;
     return { length, ms: Date.now() - started, signMs };
   };
-}
-
-/**
- * The common case with the module (no local step, no attack): the averages, their TTLs and their digests are
- * sent together, one round trip (the module runs ops in arrival order, so each digest is of its finished
- * average), then the signature is stored.
- */
-async function averageAndSign(
-  deps: ActivityDeps,
-  input: AverageShardGradientsInput,
-  plan: RunPlan,
-  redis: Redis,
-  started: number,
-): Promise<{ length: number; ms: number; signMs: number }> {
-  const keys = runKeys(input.run);
-  const { epoch, step } = input;
-  const shards = Array.from({ length: input.shards }, (_, s) => s);
-  const pairs: [string, string[]][] = [
-    [keys.averagedGradient(epoch, step), shards.map((s) => keys.shardGradient(epoch, step, s, deps.peerId))],
-  ];
-  if (plan.hasBuffers)
-    pairs.push([keys.averagedBuffers(epoch, step), shards.map((s) => keys.shardBuffers(epoch, step, s, deps.peerId))]);
-  // Written to the connection in this order, synchronously: every average (and its TTL) before any digest.
-  const averaged = pairs.map(([dest, srcs]) =>
-    Promise.all([moduleAverage(redis, dest, srcs), plan.ttlSeconds ? redis.expire(dest, plan.ttlSeconds) : null]),
-  );
-  const digests = Promise.all(pairs.map(([dest]) => moduleSha256(redis, dest)));
-  digests.catch(() => undefined); // after a failed average, the average's error is the one reported
-  const [[length]] = await Promise.all(averaged);
-  const signStarted = Date.now();
-  const [sha, buffersSha] = await digests.catch((err: Error) => {
-    throw new Error(`averaged gradient of step ${epoch}:${step} cannot be hashed: ${err.message}`);
-  });
-  await storeSignature(deps, input, plan, redis, sha, buffersSha ?? null);
-  return { length, ms: Date.now() - started, signMs: Date.now() - signStarted };
 }
 
 /**
@@ -120,21 +80,6 @@ async function signAverage(deps: ActivityDeps, input: AverageShardGradientsInput
   ]).catch((err: Error) => {
     throw new Error(`averaged gradient of step ${input.epoch}:${input.step} cannot be hashed: ${err.message}`);
   });
-  await storeSignature(deps, input, plan, redis, sha, buffersSha);
-  return Date.now() - started;
-}
-
-/** Signs the average's digests and stores the signature (then the test-only tamper, when asked for). */
-async function storeSignature(
-  deps: ActivityDeps,
-  input: AverageShardGradientsInput,
-  plan: RunPlan,
-  redis: Redis,
-  sha: string,
-  buffersSha: string | null,
-): Promise<void> {
-  const keys = runKeys(input.run);
-  const gradientKey = keys.averagedGradient(input.epoch, input.step);
   const signed = signGradientDigest(
     deps.security!.keys.signing.privateKey,
     { run: input.run, epoch: input.epoch, step: input.step, peer: deps.peerId },
@@ -154,6 +99,7 @@ async function storeSignature(
     await redis.setrange(gradientKey, at, Buffer.from([byte ^ 0x01]));
     deps.log.warn({ run: input.run, epoch: input.epoch, step: input.step }, 'chaos: averaged gradient tampered');
   }
+  return Date.now() - started;
 }
 
 /**

@@ -83,25 +83,18 @@ export function summarizeTimeline(events: TraceEvent[], epoch: number): Timeline
     if (e.ev === 'front' && e.step === 0) epochs.set(e.peer, (epochs.get(e.peer) ?? 0) + 1);
     if ((epochs.get(e.peer) ?? 0) === epoch) inEpoch.push(e);
   }
-  // peer -> event -> step -> first time
+  // peer -> event -> step -> first time; a copy's events also as "<event> <peer copied from>".
   const at = new Map<string, Map<string, Map<number, number>>>();
   for (const e of inEpoch) {
     const byEv = at.get(e.peer) ?? new Map<string, Map<number, number>>();
     at.set(e.peer, byEv);
-    const bySteps = byEv.get(e.ev) ?? new Map<number, number>();
-    byEv.set(e.ev, bySteps);
-    if (!bySteps.has(e.step)) bySteps.set(e.step, e.t);
+    for (const name of typeof e.from === 'string' ? [e.ev, `${e.ev} ${e.from}`] : [e.ev]) {
+      const bySteps = byEv.get(name) ?? new Map<number, number>();
+      byEv.set(name, bySteps);
+      if (!bySteps.has(e.step)) bySteps.set(e.step, e.t);
+    }
   }
   const get = (peer: string, ev: string, step: number) => at.get(peer)?.get(ev)?.get(step);
-  // Copy events name the peer copied from: peer -> "event from" -> step -> first time.
-  for (const e of inEpoch) {
-    if (typeof e.from !== 'string') continue;
-    const byEv = at.get(e.peer)!;
-    const name = `${e.ev} ${e.from}`;
-    const bySteps = byEv.get(name) ?? new Map<number, number>();
-    byEv.set(name, bySteps);
-    if (!bySteps.has(e.step)) bySteps.set(e.step, e.t);
-  }
   const peers = [...at.keys()].sort();
   const stepNumbers = [...new Set(inEpoch.filter((e) => e.ev === 'computed').map((e) => e.step))].sort((a, b) => a - b);
   const parts = {

@@ -1,6 +1,6 @@
-import { withTimeout } from '../errors/timeout';
 import Redis from 'ioredis';
 import { StackError } from '../errors/stack-error';
+import { withTimeout } from '../errors/timeout';
 import { connectRedis, describeRedisError, type RedisEndpoint } from './connect';
 import { BulkLink } from './bulk-link';
 
