@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import { ConfigError } from '../lib/errors/config-error';
 import { robustConfigOf } from '../lib/aggregation/rule';
+import { addSignalOutcome } from '../lib/membership/agreement';
 import { initialOwners } from '../lib/membership/redistribution';
 import {
   accuracyAttribute,
@@ -93,9 +94,17 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     config,
   }));
   setHandler(addPeerSignal, ({ peer }) => {
-    // A peer new to the run is signalled by its join handshake once every active peer has verified it.
-    if (!state.active.includes(peer) && !state.pendingAdds.includes(peer))
+    // A peer new to the run is signalled by its join handshake once every active peer has verified it; a
+    // removed peer by its rejoin's. Admitted at the first epoch boundary where it is not active.
+    const outcome = addSignalOutcome(peer, {
+      active: state.active,
+      leaving: state.operatorRemoved,
+      pending: state.pendingAdds,
+    });
+    // patched: a run that started before a leaving peer's add was queued replays its history without it.
+    if (outcome === 'queue' || (outcome === 'queue-leaving' && patched('add-while-leaving')))
       state.pendingAdds = [...state.pendingAdds, peer];
+    else if (outcome === 'active') log.warn('addPeer ignored: the peer is active', { peer });
   });
   setHandler(removePeerSignal, ({ peer, reason }) => {
     if (peer === peerId) removedByOperator = reason ?? 'removed by operator';

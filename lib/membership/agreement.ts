@@ -41,3 +41,27 @@ export function isQuorum(group: readonly string[], active: readonly string[]): b
   if (2 * inActive > active.length) return true;
   return 2 * inActive === active.length && active.length > 0 && group.includes(active[0]);
 }
+
+/** What an addPeer signal does to a peer's queue of peers to admit at the next epoch boundary. */
+export type AddSignalOutcome =
+  /** Queued: the peer is not active. */
+  | 'queue'
+  /**
+   * Queued although the peer is still active here: it is on its way out (an operator removed it, or it
+   * announced its departure) and this peer votes it out at its next step. Its rejoin's addPeer can arrive
+   * before that step (the first workflow task of an epoch holds both), and was lost.
+   */
+  | 'queue-leaving'
+  /** Already queued. */
+  | 'queued'
+  /** Ignored: the peer is active and staying. */
+  | 'active';
+
+export function addSignalOutcome(
+  peer: string,
+  state: { active: readonly string[]; leaving: readonly string[]; pending: readonly string[] },
+): AddSignalOutcome {
+  if (state.pending.includes(peer)) return 'queued';
+  if (!state.active.includes(peer)) return 'queue';
+  return state.leaving.includes(peer) ? 'queue-leaving' : 'active';
+}

@@ -1,5 +1,12 @@
 export { FailureDetector, type PeerHealth, type ProbeOutcome, type SuspicionOptions } from './failure-detector';
-export { agreeOnRemovals, isQuorum, type AgreementInput, type AgreementOutcome } from './agreement';
+export {
+  addSignalOutcome,
+  agreeOnRemovals,
+  isQuorum,
+  type AddSignalOutcome,
+  type AgreementInput,
+  type AgreementOutcome,
+} from './agreement';
 export {
   catchUpBatches,
   initialOwners,

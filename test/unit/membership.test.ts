@@ -1,4 +1,4 @@
-import { agreeOnRemovals, isQuorum } from '../../lib/membership/agreement';
+import { addSignalOutcome, agreeOnRemovals, isQuorum } from '../../lib/membership/agreement';
 import { FailureDetector } from '../../lib/membership/failure-detector';
 
 describe('failure detector', () => {
@@ -95,5 +95,25 @@ describe('unanimous agreement', () => {
     expect(isQuorum(['p3', 'p4'], active)).toBe(false);
     expect(isQuorum(['p1'], ['p1', 'p2'])).toBe(true);
     expect(isQuorum(['p2'], ['p1', 'p2'])).toBe(false);
+  });
+});
+
+describe('addPeer signals', () => {
+  const state = { active: ['p1', 'p2', 'p3', 'p4'], leaving: ['p4'], pending: ['p5'] };
+
+  it('queues a peer that is not active, once', () => {
+    expect(addSignalOutcome('p6', state)).toBe('queue');
+    expect(addSignalOutcome('p5', state)).toBe('queued');
+  });
+
+  it('queues a peer still active but leaving: its rejoin can be signalled before the step that removes it', () => {
+    // The rejoin fault test lost p4's add this way: the epoch's first workflow task held the addPeer signal,
+    // and the removal the operator asked for in the epoch before happens at that epoch's step 0.
+    expect(addSignalOutcome('p4', state)).toBe('queue-leaving');
+  });
+
+  it('ignores an active peer that is staying', () => {
+    expect(addSignalOutcome('p2', state)).toBe('active');
+    expect(addSignalOutcome('p4', { ...state, leaving: [] })).toBe('active');
   });
 });
