@@ -45,8 +45,9 @@ export function makeFetchPeerGradients(deps: ActivityDeps) {
     const outcomes = await Promise.allSettled(
       input.peers.map(async (peer) => {
         // A copy the prefetcher started while this peer waited (or computed) is awaited, then kept when it
-        // completed: only this worker writes these keys, and only after the signature checked out.
-        if (await deps.prefetcher?.copied(input.run, epoch, step, peer)) return;
+        // completed: only this worker writes these keys, and only after the signature checked out. One it
+        // has not started, it will not start now.
+        if (await deps.prefetcher?.claim(input.run, epoch, step, peer)) return;
         // A retried or replayed fetch keeps the copies an earlier attempt made.
         const present = await own.exists(...gradientKeyPairs(keys, plan, epoch, step, peer).map(([, dst]) => dst));
         if (present === (plan.hasBuffers ? 2 : 1)) return;

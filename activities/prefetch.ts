@@ -99,6 +99,21 @@ export class GradientPrefetcher {
     return (await watch.copies.get(peer)) ?? false;
   }
 
+  /**
+   * The fetch's side of `peer`'s copy for this step: true when a copy started here completed (it is in this
+   * peer's Redis); false otherwise, and the fetch copies it itself. A peer whose copy has not started is taken
+   * from the watch: its ready message can reach the fetch (through the barrier) a moment before the watch, which
+   * then started a second copy of the same gradient beside the fetch's (seen at epochs' last steps).
+   */
+  async claim(run: string, epoch: number, step: number, peer: string): Promise<boolean> {
+    const watch = this.watch;
+    if (watch?.key !== `${run}:${epoch}:${step}`) return false;
+    const started = watch.copies.get(peer);
+    if (started) return started;
+    watch.copies.set(peer, Promise.resolve(false));
+    return false;
+  }
+
   stop(): void {
     this.watch?.stop();
     this.watch = null;

@@ -142,6 +142,38 @@ describe('fetch, aggregate and update on real Redis', () => {
     }
   });
 
+  it('a fetch that copies a peer the prefetcher has not reached yet takes it over: no second copy when its ready arrives', async () => {
+    const env = new MockActivityEnvironment();
+    const [own, p2] = await Promise.all([directory.connection('p1'), directory.connection('p2')]);
+    await p2.set(keys.averagedGradient(1, 9), float32ToBuffer(Float32Array.from([1, 2, 3, 4])));
+    const mine = deps();
+    const prefetcher = new GradientPrefetcher(mine);
+    mine.prefetcher = prefetcher;
+    try {
+      prefetcher.start({ run, epoch: 1, step: 9, peers: ['p2'], cursor: '-', timeoutMs: 10_000 });
+      // The fetch comes first (its barrier saw p2's ready before the prefetcher's read did).
+      const fetched = (await env.run(makeFetchPeerGradients(mine), {
+        run,
+        epoch: 1,
+        step: 9,
+        peers: ['p2'],
+      })) as FetchPeerGradientsResult;
+      expect(fetched.fetched).toEqual(['p2']);
+      const copy = async () =>
+        Array.from(bufferToFloat32((await own.getBuffer(keys.peerGradient(1, 9, 'p2'))) as Buffer));
+      expect(await copy()).toEqual([1, 2, 3, 4]);
+      // The source changes, then p2's ready reaches the prefetcher: a second copy would replace the first.
+      await p2.set(keys.averagedGradient(1, 9), float32ToBuffer(Float32Array.from([0, 0, 0, 0])));
+      const message = { run, epoch: 1, step: 9, suspects: [], missing: {}, membership: [], adds: [], stop: null };
+      await env.run(makePublishReady(testDeps('p2', directory)), { message, to: ['p1'] });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await copy()).toEqual([1, 2, 3, 4]);
+      expect(await prefetcher.copied(run, 1, 9, 'p2')).toBe(false);
+    } finally {
+      prefetcher.stop();
+    }
+  });
+
   it('copies a large gradient in pieces: the same bytes, its TTL, no partial key left, concurrent copies agree', async () => {
     const [own, p2] = await Promise.all(['p1', 'p2'].map((p) => directory.connection(p)));
     // 2.5 pieces of 1 MB, so the last piece is short.
