@@ -476,15 +476,21 @@ static void cleanup_failed(RedisModuleCtx *ctx, spirt_op *op) {
   RedisModule_CloseKey(k);
 }
 
-static void free_op(spirt_op *op) {
-  if (op == NULL) return;
-  for (int i = 0; i < op->argc; i++) RedisModule_FreeString(NULL, op->argv[i]);
-  RedisModule_Free(op->argv);
+/* Frees an op whose arguments were never retained (it ran inline or was refused): its own buffers. */
+static void free_unqueued(spirt_op *op) {
   RedisModule_Free(op->scratch);
   RedisModule_Free(op->weights);
   RedisModule_Free(op->gram);
   RedisModule_Free(op->sha);
   RedisModule_Free(op);
+}
+
+/* Frees a queued op: the arguments it retained, then the op. */
+static void free_op(spirt_op *op) {
+  if (op == NULL) return;
+  for (int i = 0; i < op->argc; i++) RedisModule_FreeString(NULL, op->argv[i]);
+  RedisModule_Free(op->argv);
+  free_unqueued(op);
 }
 
 static void op_free_privdata(RedisModuleCtx *ctx, void *privdata) {
@@ -708,15 +714,6 @@ static int any_pending_conflict(RedisModuleString **argv, int argc) {
 }
 
 static int enqueue_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv, int argc);
-
-/* Frees an op whose arguments were never retained (it ran inline or was refused). */
-static void free_unqueued(spirt_op *op) {
-  RedisModule_Free(op->scratch);
-  RedisModule_Free(op->weights);
-  RedisModule_Free(op->gram);
-  RedisModule_Free(op->sha);
-  RedisModule_Free(op);
-}
 
 /* Common path once the arguments are parsed into op (roles set, argv not yet retained). */
 static int submit_op(RedisModuleCtx *ctx, spirt_op *op, RedisModuleString **argv, int argc) {
