@@ -101,10 +101,16 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
       leaving: state.operatorRemoved,
       pending: state.pendingAdds,
     });
-    // patched: a run that started before a leaving peer's add was queued replays its history without it.
+    // patched: a run that started before a leaving peer's add was queued (or an active one's deferred)
+    // replays its history without it.
     if (outcome === 'queue' || (outcome === 'queue-leaving' && patched('add-while-leaving')))
       state.pendingAdds = [...state.pendingAdds, peer];
-    else if (outcome === 'active') log.warn('addPeer ignored: the peer is active', { peer });
+    else if (outcome === 'active' && patched('add-deferred')) {
+      // Its old workflow ended (spirt peer add checks) but no removal reached this peer yet: admitted once it
+      // leaves (an operator's removal, its departure notice, or the failure detector and the agreement).
+      if (!(state.deferredAdds ?? []).includes(peer)) state.deferredAdds = [...(state.deferredAdds ?? []), peer];
+      log.info('addPeer deferred: the peer is still active here; it is admitted after it leaves', { peer });
+    } else if (outcome === 'active') log.warn('addPeer ignored: the peer is active', { peer });
   });
   setHandler(removePeerSignal, ({ peer, reason }) => {
     if (peer === peerId) removedByOperator = reason ?? 'removed by operator';
@@ -201,6 +207,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     state.catchUp = [];
     state.operatorRemoved = [];
     state.pendingAdds = [];
+    if (state.deferredAdds) state.deferredAdds = [];
     log.info('admitted', { by: notice.peer, epoch: notice.epoch, active: notice.active });
     upsertSearchAttributes([
       { key: epochAttribute, value: state.epoch },
@@ -373,8 +380,10 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   // Peers asked to join that no epoch boundary will admit any more are told so (they would wait an hour).
   // patched: a run that started before the notice existed replays its history without the activity.
   const declinePending = async (why: string) => {
-    if (state.pendingAdds.length === 0 || !patched('decline-admission')) return;
-    await declineAdmission({ run, epoch: state.epoch, step: state.step, peers: state.pendingAdds, reason: why });
+    // Deferred adds too: those peers never left, and their joining workflows wait to be admitted.
+    const peers = [...state.pendingAdds, ...(state.deferredAdds ?? [])];
+    if (peers.length === 0 || !patched('decline-admission')) return;
+    await declineAdmission({ run, epoch: state.epoch, step: state.step, peers, reason: why });
   };
   if (stopReason !== null) {
     endReason = stopReason;

@@ -1,7 +1,7 @@
 // One synchronous training step of one peer: the paper's steps in the paper's order (section III.3),
 // one activity each. Deterministic workflow code; every side effect is in an activity.
 import { ApplicationFailure, log } from '@temporalio/workflow';
-import { agreeOnRemovals, isQuorum } from '../lib/membership/agreement';
+import { agreeOnRemovals, isQuorum, promoteDeferredAdds } from '../lib/membership/agreement';
 import type { ComputeGradientResult } from '../lib/protocol/functions';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
 import type { AwaitPeersReadyResult } from '../activities/await-peers-ready';
@@ -382,8 +382,18 @@ function settleStep(
  * operator's removePeer signal, or the peer's own departure notice). Not this peer itself.
  */
 export function forceRemoval(state: PeerTrainingState, peer: string): void {
-  if (peer !== state.peerId && state.active.includes(peer) && !state.operatorRemoved.includes(peer))
+  if (peer !== state.peerId && state.active.includes(peer) && !state.operatorRemoved.includes(peer)) {
     state.operatorRemoved = [...state.operatorRemoved, peer];
+    promoteAdds(state, [peer]);
+  }
+}
+
+/** An add deferred while its peer was active joins the queue for the next epoch boundary once the peer leaves. */
+function promoteAdds(state: PeerTrainingState, gone: string[]): void {
+  if (!state.deferredAdds?.length) return;
+  const adds = promoteDeferredAdds({ pending: state.pendingAdds, deferred: state.deferredAdds }, gone);
+  state.pendingAdds = adds.pending;
+  state.deferredAdds = adds.deferred;
 }
 
 /**
@@ -494,6 +504,7 @@ export function applyRemovals(
   state.active = state.active.filter((p) => !removed.includes(p));
   state.membership = [...state.membership, ...events.filter((e) => removed.includes(e.peer))];
   state.operatorRemoved = state.operatorRemoved.filter((p) => !removed.includes(p));
+  promoteAdds(state, removed);
   if (state.active.length === 0 || !state.active.includes(state.peerId)) return;
   state.owners = reassignUnits(before, removed, state.active);
   for (const e of events) {

@@ -54,7 +54,7 @@ export type AddSignalOutcome =
   | 'queue-leaving'
   /** Already queued. */
   | 'queued'
-  /** Ignored: the peer is active and staying. */
+  /** The peer is active and not leaving: deferred until it leaves (promoteDeferredAdds). */
   | 'active';
 
 export function addSignalOutcome(
@@ -64,4 +64,20 @@ export function addSignalOutcome(
   if (state.pending.includes(peer)) return 'queued';
   if (!state.active.includes(peer)) return 'queue';
   return state.leaving.includes(peer) ? 'queue-leaving' : 'active';
+}
+
+/**
+ * Moves the deferred adds of peers now leaving or removed (`gone`) to the queue for the next epoch boundary.
+ * Returns the lists unchanged (the same arrays) when none of them is deferred.
+ */
+export function promoteDeferredAdds(
+  adds: { pending: string[]; deferred: string[] },
+  gone: readonly string[],
+): { pending: string[]; deferred: string[] } {
+  const now = adds.deferred.filter((p) => gone.includes(p));
+  if (now.length === 0) return adds;
+  return {
+    pending: [...adds.pending, ...now.filter((p) => !adds.pending.includes(p))],
+    deferred: adds.deferred.filter((p) => !now.includes(p)),
+  };
 }

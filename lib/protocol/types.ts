@@ -67,6 +67,12 @@ export interface PeerTrainingState {
   operatorRemoved: string[];
   /** Peers to admit at the next epoch boundary (addPeer signal). */
   pendingAdds: string[];
+  /**
+   * Peers an addPeer signal named while they were active and not leaving (their old workflow ended without a
+   * removal this peer knows of yet): queued in pendingAdds once they leave, by an operator's removal, a
+   * departure notice or the agreement. Absent in runs started before it existed.
+   */
+  deferredAdds?: string[];
   /** Why this peer was asked to stop (stop signal, convergence), or null. */
   stopRequested: string | null;
   /** The latest peer gradients left out of an aggregation (unreachable, bad signature), newest last, at most 20. */

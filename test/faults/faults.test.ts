@@ -20,7 +20,7 @@ import {
 import { parseRunConfig } from '../../lib/config';
 import type { RunConfigInput } from '../../lib/config/schema';
 import { peerWorkflowId } from '../../lib/protocol/names';
-import { removePeerSignal } from '../../workflows/messages';
+import { addPeerSignal, removePeerSignal } from '../../workflows/messages';
 import { localActivityTypes } from '../helpers/history';
 import { activePeersAttribute, peerAttribute, runAttribute } from '../../lib/protocol/search-attributes';
 import type { TrainingResult } from '../../lib/protocol/types';
@@ -28,6 +28,7 @@ import { connectRedis } from '../../lib/redis/connect';
 import { runKeys } from '../../lib/redis/keys';
 import { freePort, freePortRange } from '../../lib/stack/ports';
 import { startStack, type Stack } from '../../lib/stack/stack';
+import { startJoiningPeer } from '../../lib/train/control';
 import { bufferToFloat32 } from '../../lib/tensor/float32';
 import { robustReplay } from '../../bench/robust-replay';
 import { excess, referenceTraining } from '../helpers/replay';
@@ -339,6 +340,27 @@ describe('faults on a real 4-peer stack', () => {
       }),
     );
     expect(excess(params[1], params[0])).toBeLessThanOrEqual(0);
+  });
+
+  it('an add that reaches the peers while the peer is still active is deferred, and admits it once it has left', async () => {
+    // The operator's add reached the others before any removal did (here it is signalled to them directly,
+    // before the removal): they defer it, and admit the peer at the first epoch boundary after it left, with
+    // no second add. Such an add used to be dropped, and the rejoining peer waited an hour.
+    const config = parseRunConfig({ ...SMALL, run: runId('deferred-add'), epochs: 40 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStep(stack.file, config.run, 'p1', 1, 3);
+    await Promise.all(handles.slice(0, 3).map((h) => h.signal(addPeerSignal, { peer: 'p4' })));
+    expect(spirt(['peer', 'remove', 'p4', '--run', config.run]).status).toBe(0);
+    const [gone] = await results([handles[3]]);
+    expect('result' in gone && gone.result.outcome).toBe('removed');
+    // Its joining workflow alone, without the handshake's addPeer (spirt peer add would signal it again).
+    const p4 = stack.file.peers.find((p) => p.id === 'p4');
+    await startJoiningPeer(client, config.run, 'p4', p4!.taskQueue);
+    const done = completed(await results(handlesOf(config.run)));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(done[0].membership.map((e) => `${e.change}:${e.peer}`)).toEqual(['removed:p4', 'added:p4']);
+    expect(done[3].history[0].epoch).toBe(done[0].membership[1].epoch + 1);
+    expect(done[3].history.map((h) => h.epoch).pop()).toBe(config.epochs);
   });
 
   it('a peer added in the last epoch is told that the run ended instead of waiting an hour to be admitted', async () => {

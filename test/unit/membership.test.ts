@@ -1,4 +1,4 @@
-import { addSignalOutcome, agreeOnRemovals, isQuorum } from '../../lib/membership/agreement';
+import { addSignalOutcome, agreeOnRemovals, isQuorum, promoteDeferredAdds } from '../../lib/membership/agreement';
 import { FailureDetector } from '../../lib/membership/failure-detector';
 
 describe('failure detector', () => {
@@ -112,8 +112,20 @@ describe('addPeer signals', () => {
     expect(addSignalOutcome('p4', state)).toBe('queue-leaving');
   });
 
-  it('ignores an active peer that is staying', () => {
+  it('tells an active peer that is staying apart (its add is deferred until it leaves)', () => {
     expect(addSignalOutcome('p2', state)).toBe('active');
     expect(addSignalOutcome('p4', { ...state, leaving: [] })).toBe('active');
+  });
+
+  it('moves a deferred add to the queue once its peer leaves, and only then', () => {
+    const adds = { pending: ['p5'], deferred: ['p2', 'p3'] };
+    expect(promoteDeferredAdds(adds, ['p4'])).toBe(adds);
+    expect(promoteDeferredAdds(adds, ['p3'])).toEqual({ pending: ['p5', 'p3'], deferred: ['p2'] });
+    expect(promoteDeferredAdds(adds, ['p2', 'p3'])).toEqual({ pending: ['p5', 'p2', 'p3'], deferred: [] });
+    // Already queued (its add came again after it left): queued once.
+    expect(promoteDeferredAdds({ pending: ['p2'], deferred: ['p2'] }, ['p2'])).toEqual({
+      pending: ['p2'],
+      deferred: [],
+    });
   });
 });
