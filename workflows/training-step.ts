@@ -1,6 +1,6 @@
 // One synchronous training step of one peer: the paper's steps in the paper's order (section III.3),
 // one activity each. Deterministic workflow code; every side effect is in an activity.
-import { ApplicationFailure, log } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched } from '@temporalio/workflow';
 import { agreeOnRemovals, isQuorum, promoteDeferredAdds } from '../lib/membership/agreement';
 import type { ComputeGradientResult } from '../lib/protocol/functions';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
@@ -255,7 +255,11 @@ export async function trainingStep(
   }
   const reasons: Record<string, string> = {};
   for (const s of probe.suspected) reasons[s.peer] = s.reason;
-  for (const p of forced) reasons[p] = 'removed by operator';
+  for (const p of forced)
+    reasons[p] =
+      (state.silent?.[p] ?? 0) >= SILENT_BARRIERS
+        ? `no ready at ${state.silent?.[p]} barriers in a row`
+        : 'removed by operator';
   const suspects = suspectsOf(others, probe.suspected, forced);
   hooks.suspected(suspects);
 
@@ -277,6 +281,7 @@ export async function trainingStep(
   // A peer that announced its departure is voted out from the next step on, as if this peer had been sent
   // the operator's removePeer signal too (its signal may still be queued). Older histories have no field.
   for (const { peer } of barrier.departed ?? []) forceRemoval(state, peer);
+  noteSilence(state, barrier);
   if (barrier.removedNotice) {
     return { kind: 'removed', reason: `removed by the other peers: ${barrier.removedNotice.reason}`, timings };
   }
@@ -385,6 +390,34 @@ export function forceRemoval(state: PeerTrainingState, peer: string): void {
   if (peer !== state.peerId && state.active.includes(peer) && !state.operatorRemoved.includes(peer)) {
     state.operatorRemoved = [...state.operatorRemoved, peer];
     promoteAdds(state, [peer]);
+  }
+}
+
+/**
+ * Barriers in a row that timed out without a peer's ready before this peer votes it out. A peer whose workflow
+ * ended without a word (terminated, or failed) while its worker runs is never suspected by the failure
+ * detector (the worker heartbeats, its Redis answers); every other peer waited syncTimeoutMs for it at every
+ * step, for ever. Each other peer sees the same time-outs, so the vote is unanimous.
+ */
+export const SILENT_BARRIERS = 2;
+
+/** Counts the active peers missing at a barrier that timed out; forces the removal of those silent for long. */
+function noteSilence(
+  state: PeerTrainingState,
+  barrier: { timedOut: boolean; missing: string[]; votes: Record<string, unknown> },
+): void {
+  if (!barrier.timedOut && !state.silent) return;
+  const silent: Record<string, number> = {};
+  if (barrier.timedOut)
+    for (const p of barrier.missing)
+      if (p !== state.peerId && state.active.includes(p)) silent[p] = (state.silent?.[p] ?? 0) + 1;
+  state.silent = silent;
+  for (const [p, n] of Object.entries(silent)) {
+    // patched: a run that started before silent peers were voted out replays its history without it.
+    if (n >= SILENT_BARRIERS && !state.operatorRemoved.includes(p) && patched('silent-peer')) {
+      log.warn('peer voted out: no ready at consecutive barriers', { peer: p, barriers: n });
+      forceRemoval(state, p);
+    }
   }
 }
 

@@ -73,6 +73,11 @@ export interface PeerTrainingState {
    * departure notice or the agreement. Absent in runs started before it existed.
    */
   deferredAdds?: string[];
+  /**
+   * Barriers in a row that timed out without a peer's ready, by peer (reset when it is heard): at
+   * SILENT_BARRIERS this peer votes it out. Absent in runs started before it existed.
+   */
+  silent?: Record<string, number>;
   /** Why this peer was asked to stop (stop signal, convergence), or null. */
   stopRequested: string | null;
   /** The latest peer gradients left out of an aggregation (unreachable, bad signature), newest last, at most 20. */

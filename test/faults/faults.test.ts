@@ -363,6 +363,25 @@ describe('faults on a real 4-peer stack', () => {
     expect(done[3].history.map((h) => h.epoch).pop()).toBe(config.epochs);
   });
 
+  it('a peer whose workflow ends without a word while its worker runs is voted out after two barrier time-outs', async () => {
+    // Terminated (it could also have failed): no departure notice, and the failure detector sees a live worker
+    // and Redis. The others used to wait syncTimeoutMs for it at every step until the run's end.
+    const config = parseRunConfig({ ...SMALL, run: runId('silent'), epochs: 2, syncTimeoutMs: 3000 });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStep(stack.file, config.run, 'p1', 1, 3);
+    await handles[3].terminate('test: a peer that ends without a word');
+    const done = completed(await results(handles.slice(0, 3)));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed']);
+    for (const r of done) {
+      expect(r.membership).toMatchObject([{ peer: 'p4', change: 'removed' }]);
+      expect(r.membership[0].reason).toMatch(/suspected by p1,p2,p3 \(no ready at 2 barriers in a row\)/);
+    }
+    // Two barriers waited for it, then none: the epoch's steps after the removal are not held up.
+    const metrics = await stepMetrics(stack.file, config.run, 'p1');
+    const waited = metrics.filter((m) => (m.timings.barrier ?? 0) >= config.syncTimeoutMs);
+    expect(waited.length).toBe(2);
+  });
+
   it('a peer added in the last epoch is told that the run ended instead of waiting an hour to be admitted', async () => {
     // One long epoch (937 steps of batch 8): the removal, the handshake and the add all happen inside it, so no
     // epoch boundary is left to admit p4 at.
