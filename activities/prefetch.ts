@@ -90,16 +90,6 @@ export class GradientPrefetcher {
   }
 
   /**
-   * Waits for a copy of `peer`'s gradient for this step started here: true when it is in this peer's Redis
-   * (checked), false when none was started or it failed.
-   */
-  async copied(run: string, epoch: number, step: number, peer: string): Promise<boolean> {
-    const watch = this.watch;
-    if (watch?.key !== `${run}:${epoch}:${step}`) return false;
-    return (await watch.copies.get(peer)) ?? false;
-  }
-
-  /**
    * The fetch's side of `peer`'s copy for this step: true when a copy started here completed (it is in this
    * peer's Redis); false otherwise, and the fetch copies it itself. A peer whose copy has not started is taken
    * from the watch: its ready message can reach the fetch (through the barrier) a moment before the watch, which

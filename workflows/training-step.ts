@@ -402,10 +402,7 @@ export function forceRemoval(state: PeerTrainingState, peer: string): void {
 export const SILENT_BARRIERS = 2;
 
 /** Counts the active peers missing at a barrier that timed out; forces the removal of those silent for long. */
-function noteSilence(
-  state: PeerTrainingState,
-  barrier: { timedOut: boolean; missing: string[]; votes: Record<string, unknown> },
-): void {
+function noteSilence(state: PeerTrainingState, barrier: { timedOut: boolean; missing: string[] }): void {
   if (!barrier.timedOut && !state.silent) return;
   const silent: Record<string, number> = {};
   if (barrier.timedOut)
