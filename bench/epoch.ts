@@ -143,10 +143,8 @@ async function roundTripsPerStep(client: Client, workflowId: string, steps: numb
 export async function runEpochBench(opts: Options, say: (line: string) => void): Promise<EpochReport> {
   const stateDir = mkdtempSync(join(tmpdir(), 'spirt-bench-epoch-'));
   say(`starting a ${opts.peers}-peer stack`);
-  // The workers inherit the environment: each appends its timeline here (lib/log/trace.ts).
+  // Every worker appends its timeline here (lib/log/trace.ts).
   const traceFile = opts.timeline ? join(stateDir, 'timeline.jsonl') : null;
-  const savedTrace = process.env.SPIRT_TRACE;
-  if (traceFile) process.env.SPIRT_TRACE = traceFile;
   const stack = await startStack({
     peers: opts.peers,
     stateDir,
@@ -155,11 +153,8 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     functionsPerPeer: opts.functions,
     eagerActivities: opts.eager,
     functionNice: opts.functionNice,
+    ...(traceFile ? { workerEnv: { SPIRT_TRACE: traceFile } } : {}),
   });
-  if (traceFile) {
-    if (savedTrace === undefined) delete process.env.SPIRT_TRACE;
-    else process.env.SPIRT_TRACE = savedTrace;
-  }
   const { client, connection } = await temporalClient(stack.file);
   try {
     const config = parseRunConfig({

@@ -106,72 +106,78 @@ describe('fetch, aggregate and update on real Redis', () => {
     expect(Array.from(await params())).toEqual([0, 1, 2, 3]);
   });
 
-  it("prefetch copies a peer's gradient as soon as its ready arrives, and the fetch after the barrier keeps that copy", async () => {
+  /**
+   * A prefetcher watching `step` for p2's ready, with p2's gradient `values` published: `body` gets the fetch,
+   * p2's ready (sent to p1) and a reader of p1's copy.
+   */
+  async function withPrefetcher(
+    step: number,
+    values: number[],
+    body: (t: {
+      fetch: () => Promise<FetchPeerGradientsResult>;
+      ready: () => Promise<unknown>;
+      copy: () => Promise<number[]>;
+      republish: (values: number[]) => Promise<unknown>;
+    }) => Promise<void>,
+  ): Promise<void> {
     const env = new MockActivityEnvironment();
     const [own, p2] = await Promise.all([directory.connection('p1'), directory.connection('p2')]);
-    await p2.set(keys.averagedGradient(1, 2), float32ToBuffer(Float32Array.from([5, 6, 7, 8])));
+    const republish = (v: number[]) => p2.set(keys.averagedGradient(1, step), float32ToBuffer(Float32Array.from(v)));
+    await republish(values);
     const mine = deps();
     const prefetcher = new GradientPrefetcher(mine);
     mine.prefetcher = prefetcher;
+    const message = { run, epoch: 1, step, suspects: [], missing: {}, membership: [], adds: [], stop: null };
     try {
-      prefetcher.start({ run, epoch: 1, step: 2, peers: ['p2'], cursor: '-', timeoutMs: 10_000 });
-      // Before p2 announces ready, nothing is copied.
-      await new Promise((r) => setTimeout(r, 300));
-      expect(await own.exists(keys.peerGradient(1, 2, 'p2'))).toBe(0);
-      const message = { run, epoch: 1, step: 2, suspects: [], missing: {}, membership: [], adds: [], stop: null };
-      await env.run(makePublishReady(testDeps('p2', directory)), { message, to: ['p1'] });
-      // The copy takes its name only once verified.
-      const deadline = Date.now() + 5000;
-      while ((await own.exists(keys.peerGradient(1, 2, 'p2'))) === 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      expect(await own.exists(keys.peerGradient(1, 2, 'p2'))).toBe(1);
-      const copy = async () =>
-        Array.from(bufferToFloat32((await own.getBuffer(keys.peerGradient(1, 2, 'p2'))) as Buffer));
-      expect(await copy()).toEqual([5, 6, 7, 8]);
-      // The fetch finds the verified copy and does not copy again: a source changed since is not read.
-      await p2.set(keys.averagedGradient(1, 2), float32ToBuffer(Float32Array.from([0, 0, 0, 0])));
-      const fetched = (await env.run(makeFetchPeerGradients(mine), {
-        run,
-        epoch: 1,
-        step: 2,
-        peers: ['p2'],
-      })) as FetchPeerGradientsResult;
-      expect(fetched.fetched).toEqual(['p2']);
-      expect(await copy()).toEqual([5, 6, 7, 8]);
+      prefetcher.start({ run, epoch: 1, step, peers: ['p2'], cursor: '-', timeoutMs: 10_000 });
+      await body({
+        fetch: async () =>
+          (await env.run(makeFetchPeerGradients(mine), {
+            run,
+            epoch: 1,
+            step,
+            peers: ['p2'],
+          })) as FetchPeerGradientsResult,
+        ready: () => env.run(makePublishReady(testDeps('p2', directory)), { message, to: ['p1'] }),
+        copy: async () => {
+          const buf = (await own.getBuffer(keys.peerGradient(1, step, 'p2'))) as Buffer | null;
+          return buf ? Array.from(bufferToFloat32(buf)) : [];
+        },
+        republish,
+      });
     } finally {
       prefetcher.stop();
     }
+  }
+
+  it("prefetch copies a peer's gradient as soon as its ready arrives, and the fetch after the barrier keeps that copy", async () => {
+    await withPrefetcher(2, [5, 6, 7, 8], async ({ fetch, ready, copy, republish }) => {
+      // Before p2 announces ready, nothing is copied.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await copy()).toEqual([]);
+      await ready();
+      // The copy takes its name only once verified.
+      const deadline = Date.now() + 5000;
+      while ((await copy()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await copy()).toEqual([5, 6, 7, 8]);
+      // The fetch finds the verified copy and does not copy again: a source changed since is not read.
+      await republish([0, 0, 0, 0]);
+      expect((await fetch()).fetched).toEqual(['p2']);
+      expect(await copy()).toEqual([5, 6, 7, 8]);
+    });
   });
 
   it('a fetch that copies a peer the prefetcher has not reached yet takes it over: no second copy when its ready arrives', async () => {
-    const env = new MockActivityEnvironment();
-    const [own, p2] = await Promise.all([directory.connection('p1'), directory.connection('p2')]);
-    await p2.set(keys.averagedGradient(1, 9), float32ToBuffer(Float32Array.from([1, 2, 3, 4])));
-    const mine = deps();
-    const prefetcher = new GradientPrefetcher(mine);
-    mine.prefetcher = prefetcher;
-    try {
-      prefetcher.start({ run, epoch: 1, step: 9, peers: ['p2'], cursor: '-', timeoutMs: 10_000 });
+    await withPrefetcher(9, [1, 2, 3, 4], async ({ fetch, ready, copy, republish }) => {
       // The fetch comes first (its barrier saw p2's ready before the prefetcher's read did).
-      const fetched = (await env.run(makeFetchPeerGradients(mine), {
-        run,
-        epoch: 1,
-        step: 9,
-        peers: ['p2'],
-      })) as FetchPeerGradientsResult;
-      expect(fetched.fetched).toEqual(['p2']);
-      const copy = async () =>
-        Array.from(bufferToFloat32((await own.getBuffer(keys.peerGradient(1, 9, 'p2'))) as Buffer));
+      expect((await fetch()).fetched).toEqual(['p2']);
       expect(await copy()).toEqual([1, 2, 3, 4]);
       // The source changes, then p2's ready reaches the prefetcher: a second copy would replace the first.
-      await p2.set(keys.averagedGradient(1, 9), float32ToBuffer(Float32Array.from([0, 0, 0, 0])));
-      const message = { run, epoch: 1, step: 9, suspects: [], missing: {}, membership: [], adds: [], stop: null };
-      await env.run(makePublishReady(testDeps('p2', directory)), { message, to: ['p1'] });
+      await republish([0, 0, 0, 0]);
+      await ready();
       await new Promise((r) => setTimeout(r, 500));
       expect(await copy()).toEqual([1, 2, 3, 4]);
-    } finally {
-      prefetcher.stop();
-    }
+    });
   });
 
   it('copies a large gradient in pieces: the same bytes, its TTL, no partial key left, concurrent copies agree', async () => {
