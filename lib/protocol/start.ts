@@ -1,6 +1,6 @@
 // Turns a workflow's start input into its initial state, validating it (pure: runs inside the workflow,
 // so a peer started by hand with `temporal workflow start` gets the same checks and defaults as the CLI).
-import { parseRunConfig } from '../config/parse';
+import type { parseRunConfig as ParseRunConfig } from '../config/parse';
 import { ConfigError } from '../errors/config-error';
 import { checkAttack, type AttackSpec } from '../attacks/attacks';
 import { initialOwners } from '../membership/redistribution';
@@ -46,6 +46,11 @@ export function initialState(input: PeerTrainingInput): PeerTrainingState {
   const partitions = partitionsField ?? ids.length;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > ids.length)
     throw new ConfigError(`workflow input field "partitions": expected a count 1..${ids.length}`);
+  // Loaded here, not imported: the worker evaluates a workflow's modules afresh for every run (one per epoch,
+  // and every replay for a query), and the config parser brings zod's ~120 modules (about 10 ms on an idle
+  // core). Only a run's first workflow parses a start input; the runs continued as new carry their state.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseRunConfig } = require('../config/parse') as { parseRunConfig: typeof ParseRunConfig };
   const config = parseRunConfig({ ...rest, peers: partitions });
   const listed = config.byzantine.find((b) => b.peer === peer);
   const attack = attackField ?? (listed ? { ...listed, peer: undefined } : undefined);

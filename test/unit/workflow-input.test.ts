@@ -29,6 +29,26 @@ describe('workflow start input', () => {
   });
 });
 
+describe('the config parser in workflow code', () => {
+  // The worker evaluates a workflow's modules for every run; zod's are many. Only a start input needs them.
+  it('is loaded only when a start input is parsed, not for the state a run continues as new with', () => {
+    const state = initialState({ run: 'r1', peer: 'p1', peers: 2, model: 'softmax' });
+    let loaded = 0;
+    jest.isolateModules(() => {
+      jest.doMock('../../lib/config/parse', () => {
+        loaded++;
+        return jest.requireActual('../../lib/config/parse');
+      });
+      const { initialState: fresh } =
+        jest.requireActual<typeof import('../../lib/protocol/start')>('../../lib/protocol/start');
+      expect(fresh({ ...state, epoch: 2 })).toMatchObject({ kind: 'state', epoch: 2 });
+      expect(loaded).toBe(0);
+      expect(fresh({ run: 'r1', peer: 'p1', peers: 2, model: 'softmax' }).config.model).toBe('softmax');
+      expect(loaded).toBe(1);
+    });
+  });
+});
+
 describe('non-retryable error types', () => {
   it('are the names the error classes really carry', () => {
     const instances = NON_RETRYABLE_ERROR_CLASSES.map(
