@@ -26,6 +26,8 @@ export interface ApplyUpdateInput {
   release?: StepRelease;
   /** Function calls of this step that took more than one attempt (fused step): recorded with the metrics. */
   retries?: { shard: number; attempts: number }[];
+  /** Function calls of this step adopted from the previous epoch's last chain (activities/prestart.ts): recorded with the metrics. */
+  prestarted?: number;
   /**
    * `step` (default): SGD with the aggregate. Local SGD (syncEvery > 1): `local` applies this peer's own
    * average; `sync` sets the model to the anchor minus lr x the aggregate of the peers' changes.
@@ -88,6 +90,7 @@ export function makeApplyUpdate(deps: ActivityDeps) {
       JSON.stringify(timings),
       ...(input.dropped?.length ? ['dropped', JSON.stringify(input.dropped)] : []),
       ...(input.retries?.length ? ['retries', JSON.stringify(input.retries)] : []),
+      ...(input.prestarted ? ['prestarted', String(input.prestarted)] : []),
     );
     return { applied, ms };
   };

@@ -3,6 +3,7 @@ import type { Logger } from '../lib/log';
 import type { MessageTransport } from '../lib/queue/types';
 import type { KeyRing } from '../lib/peer/key-ring';
 import type { GradientPrefetcher } from './prefetch';
+import type { PrestartedCalls } from './prestart';
 import type { PeerSecurity } from '../lib/peer/security';
 import type { PeerMonitor } from '../lib/redis/peer-monitor';
 import type { PeerDirectory } from '../lib/redis/peer-directory';
@@ -30,4 +31,6 @@ export interface ActivityDeps {
   keyRing?: KeyRing;
   /** Copies other peers' gradients of the current step as they announce ready (activities/prefetch.ts). */
   prefetcher?: GradientPrefetcher;
+  /** The next epoch's first function calls, started when an epoch's last update is applied (activities/prestart.ts). */
+  prestarts?: PrestartedCalls;
 }

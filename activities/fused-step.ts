@@ -47,6 +47,8 @@ export interface StepFrontResult {
   results: ComputeGradientResult[];
   /** Function calls that needed more than one attempt (each call is retried alone, like the activity). */
   retries: { shard: number; attempts: number }[];
+  /** Calls whose result this front adopted from the step chain that ended the epoch before (activities/prestart.ts). */
+  prestarted?: number;
   probe: ProbePeersResult | null;
   sync: StepSyncResult | null;
   /** Wall time of each part, and the longest function call. */
@@ -109,6 +111,11 @@ export interface StepChainInput {
   yieldLast: boolean;
   /** Once the chain has run this long, the next step announces ready without waiting and the chain ends there (null: never). */
   yieldAfterMs: number | null;
+  /**
+   * The next epoch's first function calls, when the chain's last step is its epoch's last: started once that
+   * step's update is applied, for the next run's first front to adopt (activities/prestart.ts).
+   */
+  prestart?: ComputeGradientEvent[];
 }
 
 /** A step the chain completed: what the workflow records for it. */
@@ -194,6 +201,13 @@ export function makeFusedStep(deps: ActivityDeps) {
   const fetch = makeFetchPeerGradients(deps);
   const aggregate = makeAggregateGradients(deps);
   const update = makeApplyUpdate(deps);
+  // A prestarted call outlives the chain that started it: no activity context (and no heartbeat) around it.
+  const prestartCall = async (event: ComputeGradientEvent): Promise<ComputeGradientResult> => {
+    trace(deps.peerId, 'call', event.step, { shard: event.shard });
+    const r = await deps.invoker.invoke('compute-gradient', event);
+    trace(deps.peerId, 'called', event.step, { shard: event.shard });
+    return r;
+  };
   const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
     const started = Date.now();
     const value = await work();
@@ -215,16 +229,19 @@ export function makeFusedStep(deps: ActivityDeps) {
     const attempts = input.calls.map(() => 0);
     const tstep = input.calls[0]?.step ?? -1;
     trace(deps.peerId, 'front', tstep);
-    const [results, computeMs] = await timed(() =>
-      Promise.all(
-        input.calls.map((c, i) =>
-          retried(
-            () => compute(c),
-            (n) => (attempts[i] = n),
-          ),
-        ),
-      ),
-    );
+    let prestarted = 0;
+    const call = async (c: ComputeGradientEvent, i: number): Promise<ComputeGradientResult> => {
+      const adopted = (await deps.prestarts?.adopt(c)) ?? null;
+      if (adopted) {
+        prestarted++;
+        return adopted;
+      }
+      return retried(
+        () => compute(c),
+        (n) => (attempts[i] = n),
+      );
+    };
+    const [results, computeMs] = await timed(() => Promise.all(input.calls.map(call)));
     trace(deps.peerId, 'computed', tstep);
     const [averaged, averageMs] = await timed(() => average({ ...input.average, shards: input.calls.length }));
     trace(deps.peerId, 'averaged', tstep);
@@ -238,11 +255,12 @@ export function makeFusedStep(deps: ActivityDeps) {
       probe: probeMs,
     };
     const retries = attempts.flatMap((n, i) => (n > 1 ? [{ shard: input.calls[i].shard, attempts: n }] : []));
-    if (!input.sync || !input.probe || !probed) return { results, retries, probe: probed, sync: null, ms };
+    const adopted = prestarted > 0 ? { prestarted } : {};
+    if (!input.sync || !input.probe || !probed) return { results, retries, ...adopted, probe: probed, sync: null, ms };
     const { publish: announce, forced, ...wait } = input.sync;
     const suspects = suspectsOf(input.probe.peers, probed.suspected, forced);
     const synced = await stepSync({ publish: { ...announce, message: { ...announce.message, suspects } }, ...wait });
-    return { results, retries, probe: probed, sync: synced, ms: { ...ms, ...synced.ms } };
+    return { results, retries, ...adopted, probe: probed, sync: synced, ms: { ...ms, ...synced.ms } };
   }
 
   /** A front that announced ready without waiting, completed by its wait at the barrier. */
@@ -301,6 +319,7 @@ export function makeFusedStep(deps: ActivityDeps) {
               ...input.finish.update,
               timings: { ...front.ms, agree: 0 },
               retries: front.retries,
+              ...(front.prestarted ? { prestarted: front.prestarted } : {}),
               ...(release ? { release } : {}),
             },
           });
@@ -327,6 +346,16 @@ export function makeFusedStep(deps: ActivityDeps) {
           peers: input.copied,
         });
         if (finish.fetched.dropped.length > 0) return { done, pending: null, ended: 'dropped' };
+      }
+      // The epoch's last update is applied: the next epoch's first calls read the model it starts from.
+      if (input.prestart?.length && deps.prestarts) {
+        deps.prestarts.start(input.prestart, (c) =>
+          retried(
+            () => prestartCall(c),
+            () => undefined,
+          ),
+        );
+        trace(deps.peerId, 'prestarted', input.prestart[0].step, { epoch: input.prestart[0].epoch });
       }
       return { done, pending: null, ended: 'end' };
     },

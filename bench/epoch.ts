@@ -2,11 +2,17 @@
 //
 // Where an epoch's time goes, on a fresh local stack: trains `epochs` epochs and reports the last one (the
 // first pays for warm-up: model sessions, connections), without its evaluation.
-//   epoch_ms    the epoch's wall time on the slowest peer, evaluation excluded;
+//   epoch_ms    the epoch's wall time on the slowest peer, evaluation excluded: on the real clock, from the
+//               peer's last update of the epoch before to its last update of this one (Redis entry ids of the
+//               step metrics), so the epoch boundary (continueAsNew) is inside it whatever starts when;
+//   workflow_epoch_ms  the same in workflow time (the peers' epoch records: from the run's first workflow
+//               task to its last step); before 2026-12-07's fifth session this was epoch_ms;
 //   compute_ms  the time the epoch's critical path spends inside gradient functions: per step, the longest
 //               function call of any peer (from the step metrics each peer records in its own Redis);
-//   updates_span_ms  the first to the last update of the epoch on the real clock (Redis entry ids): epoch_ms,
-//               measured in workflow time, should exceed it by about one step;
+//   updates_span_ms  the first to the last update of the epoch on the real clock (Redis entry ids): epoch_ms
+//               should exceed it by about one step;
+//   prestarted_calls  the epoch's first function calls started by the epoch before's last step chain
+//               (activities/prestart.ts), all peers;
 //   steps       per-phase totals over the epoch (the slowest peer's), from the same step metrics;
 //   server_round_trips_per_step  workflow and activity tasks the Temporal server handed this peer's worker
 //               per step (each is a poll answered and a completion sent back), read off p1's histories;
@@ -107,7 +113,11 @@ export interface EpochReport {
   batch_size: number;
   steps_per_epoch: number;
   epoch_ms: number;
+  /** The epoch in workflow time (the slowest peer's epoch record, evaluation excluded). */
+  workflow_epoch_ms: number;
   compute_ms: number;
+  /** Function calls of the epoch's first step adopted from the epoch before's last chain (all peers). */
+  prestarted_calls: number;
   /** Real-clock cross-check: the first to the last update of the epoch, from the metrics stream's entry ids. */
   updates_span_ms: number;
   overhead_ratio: number;
@@ -206,12 +216,18 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
           `${r.endReason ? ` (${r.endReason})` : ''}${removals.length > 0 ? `; membership: ${removals.join('; ')}` : ''}`,
       );
     });
-    const wall = records.map((r) => r.epochMs - (r.phaseMs.evaluate ?? 0));
+    const all = await Promise.all(done.map((r) => stepMetrics(stack.file, config.run, r.peerId)));
+    const metrics = all.map((m) => m.filter((x) => x.epoch === epoch));
+    // Each peer's epoch on the real clock: from its last update of the epoch before to its last of this one.
+    // The first epoch has no such start: its workflow time stands in.
+    const lastUpdate = (m: (typeof metrics)[number]) => Math.max(...m.map((x) => x.at));
+    const flow = records.map((r) => r.epochMs - (r.phaseMs.evaluate ?? 0));
+    const wall = all.map((m, i) => {
+      const before = m.filter((x) => x.epoch === epoch - 1);
+      return before.length > 0 && metrics[i].length > 0 ? lastUpdate(metrics[i]) - lastUpdate(before) : flow[i];
+    });
     const slowest = wall.indexOf(Math.max(...wall));
     const steps = records[slowest].steps;
-    const metrics = (await Promise.all(done.map((r) => stepMetrics(stack.file, config.run, r.peerId)))).map((m) =>
-      m.filter((x) => x.epoch === epoch),
-    );
     // Every peer's gradient must have gone into every aggregation: a run that dropped some (a copy refused,
     // a peer unreachable) trained a different protocol, and its times say nothing about this one's.
     const dropped = metrics.flat().flatMap((m) => m.dropped.map((d) => ({ step: m.step, ...d })));
@@ -244,7 +260,9 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       batch_size: config.batchSize,
       steps_per_epoch: steps,
       epoch_ms: Math.round(epochMs),
+      workflow_epoch_ms: Math.round(Math.max(...flow)),
       compute_ms: Math.round(computeMs),
+      prestarted_calls: metrics.flat().reduce((a, m) => a + m.prestarted, 0),
       updates_span_ms: updatesSpanMs,
       overhead_ratio: Number(((epochMs - computeMs) / epochMs).toFixed(4)),
       non_compute_ms_per_step: Number(((epochMs - computeMs) / steps).toFixed(1)),
@@ -290,6 +308,9 @@ export async function main(argv: string[]): Promise<void> {
       `phases: ${Object.entries(report.steps)
         .map(([k, v]) => `${k} ${v} ms`)
         .join(', ')}`,
+    );
+    say(
+      `epoch in workflow time ${report.workflow_epoch_ms} ms; first calls started by the epoch before: ${report.prestarted_calls}`,
     );
     say(`server round trips per step (p1): ${report.server_round_trips_per_step}`);
     if (report.timeline) {

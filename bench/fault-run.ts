@@ -129,6 +129,8 @@ export interface StepMetric {
   dropped: { peer: string; reason: string }[];
   /** Function calls of this step that took more than one attempt (fused step), by shard. */
   retries: { shard: number; attempts: number }[];
+  /** Function calls of this step adopted from the previous epoch's last chain (activities/prestart.ts). */
+  prestarted: number;
 }
 
 /** Step metrics a peer recorded for a run (one entry per applied step, with its phase durations). */
@@ -141,6 +143,7 @@ export async function stepMetrics(stack: StackFile, run: string, peerId: string)
     timings: m.timings ? (JSON.parse(m.timings) as Record<string, number>) : {},
     dropped: m.dropped ? (JSON.parse(m.dropped) as { peer: string; reason: string }[]) : [],
     retries: m.retries ? (JSON.parse(m.retries) as { shard: number; attempts: number }[]) : [],
+    prestarted: Number(m.prestarted ?? 0),
   }));
 }
 

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { GradientPrefetcher } from '../activities/prefetch';
+import { PrestartedCalls } from '../activities/prestart';
 import type { ActivityDeps } from '../activities/deps';
 import type { Invoker } from '../lib/invoker/types';
 import { logger } from '../lib/log';
@@ -73,6 +74,7 @@ export async function createPeerWorker(opts: PeerWorkerOptions): Promise<Worker>
     keyRing,
   };
   deps.prefetcher = new GradientPrefetcher(deps);
+  deps.prestarts = new PrestartedCalls();
   const activities = createActivities(deps);
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowBundlePath
     ? { workflowBundle: { codePath: opts.workflowBundlePath } }

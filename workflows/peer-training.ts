@@ -44,7 +44,15 @@ import {
 } from './activity-proxies';
 import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal } from './messages';
 import type { StepFrontResult } from '../activities/fused-step';
-import { chainable, forceRemoval, resumable, trainingChain, trainingStep, type StepOutcome } from './training-step';
+import {
+  chainable,
+  forceRemoval,
+  nextEpochFirstCalls,
+  resumable,
+  trainingChain,
+  trainingStep,
+  type StepOutcome,
+} from './training-step';
 
 /**
  * One peer's training. Accepts a short start input (`{"run","peer","peers","model",...}`: validated here,
@@ -243,10 +251,20 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     const yieldEvery = config.yieldEveryMs ?? (patched('yield-every-2s') ? 2000 : 1000);
     let grid = 0;
     let yieldDue = false;
-    if (config.localActivities === 'all' && yieldEvery > 0 && step > 0) {
-      const stepMs = Math.max(1, (Date.now() - partial.startedAt) / step);
-      grid = 2 ** Math.max(0, Math.ceil(Math.log2(yieldEvery / stepMs)));
-      yieldDue = step % grid === 0 || Date.now() - yieldedAt >= 4 * yieldEvery;
+    if (config.localActivities === 'all' && yieldEvery > 0) {
+      // An epoch's first step takes the previous epoch's mean step time, so that it chains like the others.
+      // patched: a run that started before took the epoch's first step alone replays its history that way.
+      const before = step === 0 ? previousStepMs(state) : null;
+      const stepMs =
+        step > 0
+          ? Math.max(1, (Date.now() - partial.startedAt) / step)
+          : before !== null && patched('first-step-chain')
+            ? before
+            : null;
+      if (stepMs !== null) {
+        grid = 2 ** Math.max(0, Math.ceil(Math.log2(yieldEvery / stepMs)));
+        yieldDue = step > 0 && (step % grid === 0 || Date.now() - yieldedAt >= 4 * yieldEvery);
+      }
     }
     const yieldNow = async () => {
       await yieldToServer();
@@ -262,12 +280,20 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     // more than a chained step. A step the chain cannot resume (a signal came during the yield, or a peer is
     // suspected) is finished by trainingStep.
     let outcomes: StepOutcome[];
-    const first = step === 0 && config.localActivities === 'all' && yieldEvery > 0;
+    // The first epoch's first step has no step time to place its yields by: it runs alone.
+    const first = step === 0 && config.localActivities === 'all' && yieldEvery > 0 && grid === 0;
     const nextYield = yieldEvery === 0 ? Infinity : grid > 0 ? (Math.floor(step / grid) + 1) * grid : Infinity;
     const to = Math.min(stepsPerEpoch - 1, nextYield, step + 63);
+    // A chain through the epoch's last step starts the next epoch's first calls once that step is applied, so
+    // that the epoch boundary (this run's end, the next run's start) overlaps them. Not before an evaluation
+    // (it runs on the same functions and reads the model first), nor when no epoch follows.
+    const evaluates = state.epoch % config.evalEvery === 0 || state.epoch === config.epochs;
     const chainOpts = () => ({
       yieldLast: to === nextYield,
       yieldAfterMs: yieldEvery > 0 ? Math.max(0, 4 * yieldEvery - (Date.now() - yieldedAt)) : null,
+      ...(to === stepsPerEpoch - 1 && !evaluates && config.prestart !== false
+        ? { prestart: nextEpochFirstCalls(state) }
+        : {}),
     });
     if (pending) {
       const front = pending;
@@ -440,4 +466,14 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   await declinePending(`the run ended after its last epoch (${config.epochs}) before an epoch boundary could admit it`);
   await condition(allHandlersFinished);
   return finish('completed');
+}
+
+/**
+ * The mean step time of the epoch before this one (evaluation excluded), or null: the first epoch, a peer
+ * that just joined, or an epoch that stopped at its start.
+ */
+function previousStepMs(state: PeerTrainingState): number | null {
+  const last = state.history.at(-1);
+  if (!last || last.epoch !== state.epoch - 1 || last.steps <= 0) return null;
+  return Math.max(1, (last.epochMs - (last.phaseMs.evaluate ?? 0)) / last.steps);
 }

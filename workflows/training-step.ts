@@ -2,12 +2,12 @@
 // one activity each. Deterministic workflow code; every side effect is in an activity.
 import { ApplicationFailure, log, patched } from '@temporalio/workflow';
 import { agreeOnRemovals, isQuorum, promoteDeferredAdds } from '../lib/membership/agreement';
-import type { ComputeGradientResult } from '../lib/protocol/functions';
+import type { ComputeGradientEvent, ComputeGradientResult } from '../lib/protocol/functions';
 import { slowestCallTimings } from '../lib/protocol/function-timings';
 import type { AwaitPeersReadyResult } from '../activities/await-peers-ready';
 import type { StepChainResult, StepFrontResult, StepSyncResult } from '../activities/fused-step';
 import { suspectsOf } from '../lib/membership/suspects';
-import { catchUpBatches, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
+import { catchUpBatches, initialOwners, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
 import { nextRelease, type MembershipEvent, type PeerTrainingState, type StepTimings } from '../lib/protocol/types';
 import {
   agreeOnInactivePeers,
@@ -178,6 +178,7 @@ export async function trainingStep(
   let probe: { suspected: { peer: string; reason: string }[] } | null = null;
   let synced: StepSyncResult | null = null;
   let retries: { shard: number; attempts: number }[] = [];
+  let prestarted = 0;
   if (fused) {
     // Compute, average, probe, announce and wait in one local activity; the vote is the pure suspectsOf of
     // the probe, as below. A due yield goes between the announcement and the wait (a local step yields first).
@@ -205,6 +206,7 @@ export async function trainingStep(
     probe = front.probe;
     Object.assign(timings, front.ms);
     retries = front.retries;
+    prestarted = front.prestarted ?? 0;
     if (front.sync && !front.sync.barrier) {
       phase('barrier');
       await hooks.yieldNow?.();
@@ -332,7 +334,7 @@ export async function trainingStep(
       step,
       contributors,
       active: state.active,
-      update: { ...updateBase, timings, retries },
+      update: { ...updateBase, timings, retries, ...(prestarted ? { prestarted } : {}) },
     });
     dropped = finish.fetched.dropped;
     inputs = finish.inputs;
@@ -455,7 +457,14 @@ export async function trainingChain(
   from: number,
   to: number,
   hooks: StepHooks,
-  opts: { yieldLast: boolean; yieldAfterMs: number | null; resume?: StepFrontResult; carry: boolean },
+  opts: {
+    yieldLast: boolean;
+    yieldAfterMs: number | null;
+    resume?: StepFrontResult;
+    carry: boolean;
+    /** The next epoch's first calls, started when the epoch's last step (`to`) is applied. */
+    prestart?: ComputeGradientEvent[];
+  },
 ): Promise<{ outcomes: StepOutcome[]; pending: StepFrontResult | null }> {
   const { run, config, epoch, peerId } = state;
   hooks.phase('compute');
@@ -484,6 +493,7 @@ export async function trainingChain(
     yieldLast: opts.yieldLast,
     yieldAfterMs: opts.yieldAfterMs,
     ...(opts.resume ? { resume: opts.resume } : {}),
+    ...(opts.prestart?.length ? { prestart: opts.prestart } : {}),
   });
   const outcomes: StepOutcome[] = [];
   for (const d of chain.done) {
@@ -512,6 +522,21 @@ export async function trainingChain(
     outcomes.push(await trainingStep(state, step, yielding, { front, announcedStop: null, forced: [] }));
   }
   return { outcomes, pending: null };
+}
+
+/**
+ * The function calls the next epoch's first step will make if nothing changes at the epoch boundary (the
+ * active set stays, the data is re-cut by rank over it, nobody has catch-up work): what an epoch's last chain
+ * starts early. A boundary that changes them (a peer admitted) makes the next front call the functions itself.
+ */
+export function nextEpochFirstCalls(state: PeerTrainingState): ComputeGradientEvent[] {
+  const owners = initialOwners(
+    state.peers.map((p) => p.id),
+    state.active,
+    state.config.shardsPerPeer,
+    state.partitions ?? state.peers.length,
+  );
+  return stepInputs({ ...state, epoch: state.epoch + 1, step: 0, owners, catchUp: [] }, 0).calls;
 }
 
 /** Whether a step whose front announced ready without waiting can be resumed by a stepChain: its probe suspected nobody. */

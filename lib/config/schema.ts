@@ -100,6 +100,13 @@ export const runConfigSchema = z
      */
     prefetch: z.boolean().default(true),
     /**
+     * With `localActivities: 'all'`, an epoch's last step chain starts the next epoch's first function calls
+     * as soon as that step's update is applied, and the next run's first step adopts their results, so that
+     * the epoch boundary (continueAsNew and the new run's first workflow task) overlaps the computation. Not
+     * at an epoch that ends with an evaluation. @default true
+     */
+    prestart: z.boolean().default(true),
+    /**
      * Local SGD: each peer takes this many steps on its own model (its own averaged gradient, SGD with
      * momentum, in its Redis) between synchronisations; at every H-th step (and the last of each epoch) the
      * peers aggregate their models' changes since the last synchronisation, robustly like gradients, and

@@ -228,14 +228,17 @@ describe('peerTrainingWorkflow end to end', () => {
         expect(types).toContain('stepChain');
         if (yieldEveryMs) {
           // Every step after an epoch's first yielded (a no-op activity) and was resumed by a chain: no
-          // barrier or finish of its own. The last run holds epoch 2 (3 steps).
+          // barrier or finish of its own. The last run holds epoch 2 (3 steps); its first step chains too,
+          // placed by epoch 1's step time.
           const { events } = await handles[0].fetchHistory();
           const scheduled = (events ?? []).flatMap((e) =>
             e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
           );
           expect(scheduled.filter((t) => t === 'yieldToServer')).toHaveLength(2);
-          expect(types.filter((t) => t === 'stepFinish')).toHaveLength(1); // step 0's
-          expect(types.filter((t) => t === 'stepChain')).toHaveLength(3); // step 1's front; 1's rest and 2's front; 2's rest
+          expect(types).not.toContain('stepFront');
+          expect(types).not.toContain('stepFinish');
+          // Step 0 and step 1's front; 1's rest and 2's front; 2's rest.
+          expect(types.filter((t) => t === 'stepChain')).toHaveLength(3);
           expect(types).not.toContain('awaitPeersReadyLocal');
         }
       }
@@ -270,6 +273,65 @@ describe('peerTrainingWorkflow end to end', () => {
       expect(stored[0].params.some((v, i) => Math.abs(v - initial[i]) > 1e-3)).toBe(true);
     },
   );
+
+  it("an epoch's last chain starts the next epoch's first calls, the next run adopts them, and the model is the replay's", async () => {
+    // No evaluation before the last epoch: both boundaries prestart.
+    const config = parseRunConfig({
+      run: `it-${randomUUID().slice(0, 8)}`,
+      peers: 2,
+      epochs: 3,
+      evalEvery: 3,
+      batchSize: 32,
+      shardsPerPeer: 2,
+      model: 'softmax',
+      trainLimit: 512,
+      testLimit: 500,
+      learningRate: 0.1,
+      momentum: 0.9,
+      maxStepsPerEpoch: 3,
+      syncTimeoutMs: 30000,
+      localActivities: 'all',
+    });
+    const training = Promise.all(
+      PEERS.map(async (peerId) => {
+        const input: PeerTrainingStart = { ...config, peer: peerId, peers: PEERS };
+        const handle = await env.client.workflow.start('peerTrainingWorkflow', {
+          args: [input],
+          taskQueue: peerTaskQueue(stackId, peerId),
+          workflowId: peerWorkflowId(config.run, peerId),
+        });
+        return (await handle.result()) as TrainingResult;
+      }),
+    );
+    const workers = await createWorkers();
+    const [results] = await Promise.all(workers.map((w) => w.runUntil(training)));
+    for (const r of results) expect(r.outcome).toBe('completed');
+    const keys = runKeys(config.run);
+    const stored = await Promise.all(
+      redis.map(async (r) => {
+        const client = await connectRedis(r.endpoint);
+        const [params, metrics] = await Promise.all([
+          client.getBuffer(keys.params),
+          client.xrange(keys.metricsStream, '-', '+') as Promise<[string, string[]][]>,
+        ]);
+        client.disconnect();
+        // Steps whose metrics record adopted calls, as epoch:step=count.
+        const adopted = metrics.flatMap(([, f]) => {
+          const m: Record<string, string> = {};
+          for (let i = 0; i + 1 < f.length; i += 2) m[f[i]] = f[i + 1];
+          return m.prestarted ? [`${m.epoch}:${m.step}=${m.prestarted}`] : [];
+        });
+        return { params: bufferToFloat32(params as Buffer), adopted, steps: metrics.length };
+      }),
+    );
+    const expected = await referenceTraining(config);
+    for (const peer of stored) {
+      // Both shards of epochs 2's and 3's first steps came from the chain that ended the epoch before.
+      expect(peer.adopted).toEqual(['2:0=2', '3:0=2']);
+      expect(peer.steps).toBe(9);
+      expect(excess(peer.params, expected.params)).toBeLessThanOrEqual(0);
+    }
+  });
 
   it('local SGD (syncEvery 2, fused steps): each peer steps on its own model, and every epoch ends on one model', async () => {
     const config = parseRunConfig({
