@@ -17,6 +17,7 @@
 //   server_round_trips_per_step  workflow and activity tasks the Temporal server handed this peer's worker
 //               per step (each is a poll answered and a completion sent back), read off p1's histories;
 //   aof_rewrites  rewrites of the peers' append-only files during the run (all peers, all epochs);
+//   workflow_tasks_timed_out / workflow_tasks_failed  in every peer's histories (a stall the phases do not show);
 //   status_query_ms  how long p1's status query took, sampled every 200 ms during the run.
 //   timeline    (--timeline) the tail of each step of the measured epoch, from the workers' real-clock
 //               timeline (SPIRT_TRACE; bench/timeline.ts).
@@ -125,6 +126,9 @@ export interface EpochReport {
   compute_ms_per_step: number;
   steps: Record<string, number>;
   server_round_trips_per_step: number;
+  /** Workflow tasks that timed out or failed, all peers, all runs (each costs seconds no step phase shows). */
+  workflow_tasks_timed_out: number;
+  workflow_tasks_failed: number;
   /** Append-only file rewrites of all peers' Redis servers during the run (each forks the server). */
   aof_rewrites: number;
   /** Test accuracy after the last epoch (on `testLimit` samples). */
@@ -138,16 +142,25 @@ export interface EpochReport {
   config: Record<string, unknown>;
 }
 
-/** Workflow and activity tasks handed to the worker per step, over every run (continueAsNew) of a workflow. */
-async function roundTripsPerStep(client: Client, workflowId: string, steps: number): Promise<number> {
-  let tasks = 0;
+/**
+ * Per workflow (every run of it, continueAsNew included): the workflow and activity tasks the server handed its
+ * worker, and its workflow tasks that timed out or failed (a stalled worker, a replay that went wrong: each
+ * costs seconds the step phases do not show).
+ */
+async function historyCounts(
+  client: Client,
+  workflowId: string,
+): Promise<{ tasks: number; timedOut: number; failed: number }> {
+  const counts = { tasks: 0, timedOut: 0, failed: 0 };
   for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
     const history = await client.workflow.getHandle(workflowId, info.runId).fetchHistory();
     for (const e of history.events ?? []) {
-      if (e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes) tasks++;
+      if (e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes) counts.tasks++;
+      if (e.workflowTaskTimedOutEventAttributes) counts.timedOut++;
+      if (e.workflowTaskFailedEventAttributes) counts.failed++;
     }
   }
-  return tasks / Math.max(1, steps);
+  return counts;
 }
 
 export async function runEpochBench(opts: Options, say: (line: string) => void): Promise<EpochReport> {
@@ -249,7 +262,8 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     for (const [name, ms] of Object.entries(records[slowest].phaseMs))
       if (name !== 'evaluate') phases[name] = Math.round(ms);
     const epochMs = wall[slowest];
-    const trips = await roundTripsPerStep(client, peerWorkflowId(config.run, 'p1'), opts.epochs * steps);
+    const histories = await Promise.all(done.map((r) => historyCounts(client, peerWorkflowId(config.run, r.peerId))));
+    const trips = histories[done.findIndex((r) => r.peerId === 'p1')]?.tasks ?? 0;
     // Rewrites of the peers' append-only files during the run (all epochs): each forks the Redis server.
     const rewrites = await Promise.all(done.map((r) => peerPersistenceInfo(stack.file, r.peerId, 'aof_rewrites')));
     const timeline = traceFile ? summarizeTimeline(parseTrace(readFileSync(traceFile, 'utf8')), epoch) : undefined;
@@ -268,7 +282,9 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       non_compute_ms_per_step: Number(((epochMs - computeMs) / steps).toFixed(1)),
       compute_ms_per_step: Number((computeMs / steps).toFixed(1)),
       steps: phases,
-      server_round_trips_per_step: Number(trips.toFixed(2)),
+      server_round_trips_per_step: Number((trips / Math.max(1, opts.epochs * steps)).toFixed(2)),
+      workflow_tasks_timed_out: histories.reduce((a, h) => a + h.timedOut, 0),
+      workflow_tasks_failed: histories.reduce((a, h) => a + h.failed, 0),
       aof_rewrites: rewrites.reduce<number>((a, n) => a + (n ?? 0), 0),
       test_accuracy: records[slowest].testAccuracy,
       train_loss: Number(records[slowest].trainLoss.toFixed(4)),
@@ -313,6 +329,10 @@ export async function main(argv: string[]): Promise<void> {
       `epoch in workflow time ${report.workflow_epoch_ms} ms; first calls started by the epoch before: ${report.prestarted_calls}`,
     );
     say(`server round trips per step (p1): ${report.server_round_trips_per_step}`);
+    if (report.workflow_tasks_timed_out + report.workflow_tasks_failed > 0)
+      say(
+        `workflow tasks timed out: ${report.workflow_tasks_timed_out}, failed: ${report.workflow_tasks_failed} (the times include their retries)`,
+      );
     if (report.timeline) {
       const t = report.timeline;
       const part = (name: string, s: { mean: number; p50: number }) => `${name} ${s.mean} (p50 ${s.p50})`;
