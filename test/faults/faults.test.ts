@@ -416,6 +416,37 @@ describe('faults on a real 4-peer stack', () => {
     }
   });
 
+  it("(b') kill -9 of a worker at an epoch boundary, while the next epoch's first calls run ahead (prestart): no step applied twice", async () => {
+    // No evaluation after epoch 1: its last chain starts epoch 2's first calls, which die with the worker.
+    const config = parseRunConfig({
+      ...SMALL,
+      run: runId('worker-boundary'),
+      epochs: 2,
+      evalEvery: 2,
+      heartbeatStaleMs: 120_000,
+    });
+    const handles = await startRun(client, stack.file, config);
+    await waitForStep(stack.file, config.run, 'p2', 1, 15);
+    await stack.killWorker('p2');
+    await new Promise((r) => setTimeout(r, 500));
+    await stack.restartWorker('p2');
+    const done = completed(await results(handles));
+    expect(done.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(done.every((r) => r.membership.length === 0 && r.history.length === 2)).toBe(true);
+    // The peers whose worker lived adopted the calls their epoch-1 chain started.
+    for (const peer of ['p1', 'p3', 'p4']) {
+      const first = (await stepMetrics(stack.file, config.run, peer)).find((m) => m.epoch === 2 && m.step === 0);
+      expect(first?.prestarted).toBe(2);
+    }
+    const expected = await referenceTraining(config);
+    for (const peer of ['p1', 'p2', 'p3', 'p4']) {
+      const redis = await peerRedis(peer);
+      const params = bufferToFloat32((await redis.getBuffer(runKeys(config.run).params)) as Buffer);
+      redis.disconnect();
+      expect(excess(params, expected.params)).toBeLessThanOrEqual(0);
+    }
+  });
+
   it('(c) the Temporal dev server stopped and restarted mid-run: the run resumes from its database file', async () => {
     const config = parseRunConfig({ ...SMALL, run: runId('temporal'), epochs: 3, heartbeatStaleMs: 120_000 });
     await startRun(client, stack.file, config);
