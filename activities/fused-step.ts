@@ -21,7 +21,7 @@ import {
   type AwaitPeersReadyInput,
   type AwaitPeersReadyResult,
 } from './await-peers-ready';
-import { makeComputeShardGradient } from './compute-shard-gradient';
+import { callComputeGradient, makeComputeShardGradient } from './compute-shard-gradient';
 import type { ActivityDeps } from './deps';
 import { makeFetchPeerGradients, type FetchPeerGradientsResult } from './fetch-peer-gradients';
 import { makeProbePeers, type ProbePeersInput, type ProbePeersResult } from './probe-peers';
@@ -201,13 +201,6 @@ export function makeFusedStep(deps: ActivityDeps) {
   const fetch = makeFetchPeerGradients(deps);
   const aggregate = makeAggregateGradients(deps);
   const update = makeApplyUpdate(deps);
-  // A prestarted call outlives the chain that started it: no activity context (and no heartbeat) around it.
-  const prestartCall = async (event: ComputeGradientEvent): Promise<ComputeGradientResult> => {
-    trace(deps.peerId, 'call', event.step, { shard: event.shard });
-    const r = await deps.invoker.invoke('compute-gradient', event);
-    trace(deps.peerId, 'called', event.step, { shard: event.shard });
-    return r;
-  };
   const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
     const started = Date.now();
     const value = await work();
@@ -351,7 +344,8 @@ export function makeFusedStep(deps: ActivityDeps) {
       if (input.prestart?.length && deps.prestarts) {
         deps.prestarts.start(input.prestart, (c) =>
           retried(
-            () => prestartCall(c),
+            // It outlives the chain that started it: no activity context (and no heartbeat) around it.
+            () => callComputeGradient(deps, c),
             () => undefined,
           ),
         );

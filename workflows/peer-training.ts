@@ -14,7 +14,6 @@ import {
 import { ConfigError } from '../lib/errors/config-error';
 import { robustConfigOf } from '../lib/aggregation/rule';
 import { addSignalOutcome } from '../lib/membership/agreement';
-import { initialOwners } from '../lib/membership/redistribution';
 import {
   accuracyAttribute,
   activePeersAttribute,
@@ -46,6 +45,7 @@ import { addPeerSignal, removePeerSignal, runPlanQuery, statusQuery, stopSignal 
 import type { StepFrontResult } from '../activities/fused-step';
 import {
   chainable,
+  epochStartOwners,
   forceRemoval,
   nextEpochFirstCalls,
   resumable,
@@ -225,13 +225,9 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   const { stepsPerEpoch } = state.dataset;
   const partial = state.partial ?? { lossSum: 0, samples: 0, computeMs: 0, startedAt: Date.now(), phaseMs: {} };
   // III.3.11 At an epoch start the data is re-cut by rank over the active peers.
-  if (state.step === 0)
-    state.owners = initialOwners(
-      state.peers.map((p) => p.id),
-      state.active,
-      config.shardsPerPeer,
-      state.partitions ?? state.peers.length,
-    );
+  if (state.step === 0) state.owners = epochStartOwners(state);
+  // III.3.9 Every k epochs and at the last (and when the run stops): an evaluation ends the epoch.
+  const evaluates = state.epoch % config.evalEvery === 0 || state.epoch === config.epochs;
 
   let stopReason: string | null = null;
   let parallelism = config.shardsPerPeer;
@@ -287,7 +283,6 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
     // A chain through the epoch's last step starts the next epoch's first calls once that step is applied, so
     // that the epoch boundary (this run's end, the next run's start) overlaps them. Not before an evaluation
     // (it runs on the same functions and reads the model first), nor when no epoch follows.
-    const evaluates = state.epoch % config.evalEvery === 0 || state.epoch === config.epochs;
     const chainOpts = () => ({
       yieldLast: to === nextYield,
       yieldAfterMs: yieldEvery > 0 ? Math.max(0, 4 * yieldEvery - (Date.now() - yieldedAt)) : null,
@@ -372,8 +367,7 @@ export async function peerTrainingWorkflow(input: PeerTrainingInput): Promise<Tr
   // III.3.9 Every k epochs (and at the end, or when stopping): evaluate, then check convergence.
   let testLoss: number | null = null;
   let testAccuracy: number | null = null;
-  const last = state.epoch === config.epochs || stopReason !== null;
-  if (state.epoch % config.evalEvery === 0 || last) {
+  if (evaluates || stopReason !== null) {
     phase = 'evaluate';
     const started = Date.now();
     const evaluation = await evaluateModel({ run });

@@ -7,7 +7,14 @@ import { slowestCallTimings } from '../lib/protocol/function-timings';
 import type { AwaitPeersReadyResult } from '../activities/await-peers-ready';
 import type { StepChainResult, StepFrontResult, StepSyncResult } from '../activities/fused-step';
 import { suspectsOf } from '../lib/membership/suspects';
-import { catchUpBatches, initialOwners, reassignUnits, unitsOf, type BatchRef } from '../lib/membership/redistribution';
+import {
+  catchUpBatches,
+  initialOwners,
+  reassignUnits,
+  unitsOf,
+  type BatchRef,
+  type UnitOwners,
+} from '../lib/membership/redistribution';
 import { nextRelease, type MembershipEvent, type PeerTrainingState, type StepTimings } from '../lib/protocol/types';
 import {
   agreeOnInactivePeers,
@@ -530,13 +537,18 @@ export async function trainingChain(
  * starts early. A boundary that changes them (a peer admitted) makes the next front call the functions itself.
  */
 export function nextEpochFirstCalls(state: PeerTrainingState): ComputeGradientEvent[] {
-  const owners = initialOwners(
+  const next = { ...state, epoch: state.epoch + 1, step: 0, catchUp: [] };
+  return stepInputs({ ...next, owners: epochStartOwners(next) }, 0).calls;
+}
+
+/** III.3.11 The assignment at an epoch's start: the data re-cut by rank over the active peers. */
+export function epochStartOwners(state: PeerTrainingState): UnitOwners {
+  return initialOwners(
     state.peers.map((p) => p.id),
     state.active,
     state.config.shardsPerPeer,
     state.partitions ?? state.peers.length,
   );
-  return stepInputs({ ...state, epoch: state.epoch + 1, step: 0, owners, catchUp: [] }, 0).calls;
 }
 
 /** Whether a step whose front announced ready without waiting can be resumed by a stepChain: its probe suspected nobody. */

@@ -274,6 +274,24 @@ describe('peerTrainingWorkflow end to end', () => {
     },
   );
 
+  /** Starts every peer's workflow with the short start input, runs the workers until all end, returns the results. */
+  const trainToEnd = async (config: ReturnType<typeof parseRunConfig>): Promise<TrainingResult[]> => {
+    const training = Promise.all(
+      PEERS.map(async (peerId) => {
+        const input: PeerTrainingStart = { ...config, peer: peerId, peers: PEERS };
+        const handle = await env.client.workflow.start('peerTrainingWorkflow', {
+          args: [input],
+          taskQueue: peerTaskQueue(stackId, peerId),
+          workflowId: peerWorkflowId(config.run, peerId),
+        });
+        return (await handle.result()) as TrainingResult;
+      }),
+    );
+    const workers = await createWorkers();
+    const [results] = await Promise.all(workers.map((w) => w.runUntil(training)));
+    return results;
+  };
+
   it("an epoch's last chain starts the next epoch's first calls, the next run adopts them, and the model is the replay's", async () => {
     // No evaluation before the last epoch: both boundaries prestart.
     const config = parseRunConfig({
@@ -292,19 +310,7 @@ describe('peerTrainingWorkflow end to end', () => {
       syncTimeoutMs: 30000,
       localActivities: 'all',
     });
-    const training = Promise.all(
-      PEERS.map(async (peerId) => {
-        const input: PeerTrainingStart = { ...config, peer: peerId, peers: PEERS };
-        const handle = await env.client.workflow.start('peerTrainingWorkflow', {
-          args: [input],
-          taskQueue: peerTaskQueue(stackId, peerId),
-          workflowId: peerWorkflowId(config.run, peerId),
-        });
-        return (await handle.result()) as TrainingResult;
-      }),
-    );
-    const workers = await createWorkers();
-    const [results] = await Promise.all(workers.map((w) => w.runUntil(training)));
+    const results = await trainToEnd(config);
     for (const r of results) expect(r.outcome).toBe('completed');
     const keys = runKeys(config.run);
     const stored = await Promise.all(
@@ -348,19 +354,7 @@ describe('peerTrainingWorkflow end to end', () => {
       syncEvery: 2,
       localActivities: 'all',
     });
-    const training = Promise.all(
-      PEERS.map(async (peerId) => {
-        const input: PeerTrainingStart = { ...config, peer: peerId, peers: PEERS };
-        const handle = await env.client.workflow.start('peerTrainingWorkflow', {
-          args: [input],
-          taskQueue: peerTaskQueue(stackId, peerId),
-          workflowId: peerWorkflowId(config.run, peerId),
-        });
-        return (await handle.result()) as TrainingResult;
-      }),
-    );
-    const workers = await createWorkers();
-    const [results] = await Promise.all(workers.map((w) => w.runUntil(training)));
+    const results = await trainToEnd(config);
     for (const r of results) {
       expect(r.outcome).toBe('completed');
       expect(r.history[1].testAccuracy).toBeGreaterThan(0.5);
