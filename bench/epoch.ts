@@ -18,6 +18,8 @@
 //               per step (each is a poll answered and a completion sent back), read off p1's histories;
 //   aof_rewrites  rewrites of the peers' append-only files during the run (all peers, all epochs);
 //   workflow_tasks_timed_out / workflow_tasks_failed  in every peer's histories (a stall the phases do not show);
+//               `workflow_task_troubles` then says, for each, its timeout or failure, its task queue (sticky or
+//               not), when it was scheduled, started and ended, and the event it followed;
 //   status_query_ms  how long p1's status query took, sampled every 200 ms during the run.
 //   timeline    (--timeline) the tail of each step of the measured epoch, from the workers' real-clock
 //               timeline (SPIRT_TRACE; bench/timeline.ts).
@@ -25,6 +27,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { parseRunConfig } from '../lib/config';
 import type { RunConfig } from '../lib/config/schema';
 import { ConfigError } from '../lib/errors/config-error';
@@ -44,12 +47,14 @@ interface Options {
   functions: number;
   eager: boolean;
   functionNice: number;
+  /** The function threads' SCHED_IDLE policy (PeerConfig.functionIdle). */
+  functionIdle: boolean;
   timeline: boolean;
   set: Record<string, unknown>;
 }
 
 const USAGE =
-  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 19] [--timeline] [--set field=value]\n';
+  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 19] [--function-idle true|false] [--timeline] [--set field=value]\n';
 
 function parse(argv: string[]): Options {
   const opts: Options = {
@@ -62,6 +67,7 @@ function parse(argv: string[]): Options {
     functions: 2,
     eager: false,
     functionNice: 19,
+    functionIdle: true,
     timeline: false,
     set: {},
   };
@@ -87,7 +93,11 @@ function parse(argv: string[]): Options {
     else if (a === '--eager') opts.eager = true;
     else if (a === '--timeline') opts.timeline = true;
     else if (a === '--function-nice') opts.functionNice = int(value(), 0);
-    else if (a === '--set') {
+    else if (a === '--function-idle') {
+      const v = value();
+      if (v !== 'true' && v !== 'false') throw new ConfigError(`bench epoch: --function-idle must be true or false`);
+      opts.functionIdle = v === 'true';
+    } else if (a === '--set') {
       const v = value();
       const at = v.indexOf('=');
       if (at <= 0) throw new ConfigError(`bench epoch: --set ${v} is not field=value`);
@@ -128,6 +138,8 @@ export interface EpochReport {
   server_round_trips_per_step: number;
   /** Workflow tasks that timed out or failed, all peers, all runs (each costs seconds no step phase shows). */
   workflow_tasks_timed_out: number;
+  /** Each workflow task that timed out or failed (present when there was one). */
+  workflow_task_troubles?: WorkflowTaskTrouble[];
   workflow_tasks_failed: number;
   /** Append-only file rewrites of all peers' Redis servers during the run (each forks the server). */
   aof_rewrites: number;
@@ -142,22 +154,72 @@ export interface EpochReport {
   config: Record<string, unknown>;
 }
 
+/** A workflow task that timed out or failed, as its history tells it (what stalled, and where). */
+export interface WorkflowTaskTrouble {
+  workflow: string;
+  run: string;
+  /** timed_out (with the timeout's type) or failed (with the cause). */
+  what: string;
+  /** The server's time of the timeout or failure, ISO. */
+  at: string;
+  /** Milliseconds from the task's scheduling to its start (null: never started) and to the timeout or failure. */
+  scheduled_to_start_ms: number | null;
+  scheduled_to_end_ms: number | null;
+  /** The task queue it was scheduled on (a worker's sticky queue, or the peer's). */
+  task_queue: string;
+  /** The identity of the worker that started it. */
+  started_by: string | null;
+  /** The event before its scheduling (what the task was to handle). */
+  after: string | null;
+}
+
 /**
  * Per workflow (every run of it, continueAsNew included): the workflow and activity tasks the server handed its
  * worker, and its workflow tasks that timed out or failed (a stalled worker, a replay that went wrong: each
- * costs seconds the step phases do not show).
+ * costs seconds the step phases do not show), with what their histories say of each.
  */
 async function historyCounts(
   client: Client,
   workflowId: string,
-): Promise<{ tasks: number; timedOut: number; failed: number }> {
-  const counts = { tasks: 0, timedOut: 0, failed: 0 };
+): Promise<{ tasks: number; timedOut: number; failed: number; troubles: WorkflowTaskTrouble[] }> {
+  const counts = { tasks: 0, timedOut: 0, failed: 0, troubles: [] as WorkflowTaskTrouble[] };
+  const ms = (t: unknown) => {
+    const v = t as { seconds?: { toNumber?: () => number } | number; nanos?: number } | null | undefined;
+    if (!v) return null;
+    const seconds = typeof v.seconds === 'number' ? v.seconds : (v.seconds?.toNumber?.() ?? 0);
+    return seconds * 1000 + Math.round((v.nanos ?? 0) / 1e6);
+  };
   for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
     const history = await client.workflow.getHandle(workflowId, info.runId).fetchHistory();
-    for (const e of history.events ?? []) {
+    const events = history.events ?? [];
+    const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+    for (const e of events) {
       if (e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes) counts.tasks++;
-      if (e.workflowTaskTimedOutEventAttributes) counts.timedOut++;
-      if (e.workflowTaskFailedEventAttributes) counts.failed++;
+      const timedOut = e.workflowTaskTimedOutEventAttributes;
+      const failed = e.workflowTaskFailedEventAttributes;
+      if (timedOut) counts.timedOut++;
+      if (failed) counts.failed++;
+      const attrs = timedOut ?? failed;
+      if (!attrs) continue;
+      const scheduled = byId.get(Number(attrs.scheduledEventId));
+      const started = attrs.startedEventId ? byId.get(Number(attrs.startedEventId)) : undefined;
+      const before = scheduled ? byId.get(Number(scheduled.eventId) - 1) : undefined;
+      const at = ms(e.eventTime);
+      const t0 = ms(scheduled?.eventTime);
+      const t1 = ms(started?.eventTime);
+      counts.troubles.push({
+        workflow: workflowId,
+        run: info.runId,
+        what: timedOut
+          ? `timed_out (${temporal.api.enums.v1.TimeoutType[timedOut.timeoutType ?? 0] ?? 'unknown'})`
+          : `failed (${temporal.api.enums.v1.WorkflowTaskFailedCause[failed?.cause ?? 0] ?? 'unknown'}: ${failed?.failure?.message ?? ''})`,
+        at: at !== null ? new Date(at).toISOString() : '',
+        scheduled_to_start_ms: t0 !== null && t1 !== null ? t1 - t0 : null,
+        scheduled_to_end_ms: t0 !== null && at !== null ? at - t0 : null,
+        task_queue: scheduled?.workflowTaskScheduledEventAttributes?.taskQueue?.name ?? '',
+        started_by: started?.workflowTaskStartedEventAttributes?.identity ?? null,
+        after: before ? (temporal.api.enums.v1.EventType[before.eventType ?? 0] ?? null) : null,
+      });
     }
   }
   return counts;
@@ -176,6 +238,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     functionsPerPeer: opts.functions,
     eagerActivities: opts.eager,
     functionNice: opts.functionNice,
+    functionIdle: opts.functionIdle,
     ...(traceFile ? { workerEnv: { SPIRT_TRACE: traceFile } } : {}),
   });
   const { client, connection } = await temporalClient(stack.file);
@@ -285,6 +348,9 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       server_round_trips_per_step: Number((trips / Math.max(1, opts.epochs * steps)).toFixed(2)),
       workflow_tasks_timed_out: histories.reduce((a, h) => a + h.timedOut, 0),
       workflow_tasks_failed: histories.reduce((a, h) => a + h.failed, 0),
+      ...(histories.some((h) => h.troubles.length > 0)
+        ? { workflow_task_troubles: histories.flatMap((h) => h.troubles) }
+        : {}),
       aof_rewrites: rewrites.reduce<number>((a, n) => a + (n ?? 0), 0),
       test_accuracy: records[slowest].testAccuracy,
       train_loss: Number(records[slowest].trainLoss.toFixed(4)),
@@ -299,6 +365,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
         localActivities: config.localActivities,
         eagerActivities: opts.eager,
         functionNice: opts.functionNice,
+        functionIdle: opts.functionIdle,
         trainLimit: opts.trainLimit,
         epochs: opts.epochs,
         ...opts.set,
@@ -332,6 +399,10 @@ export async function main(argv: string[]): Promise<void> {
     if (report.workflow_tasks_timed_out + report.workflow_tasks_failed > 0)
       say(
         `workflow tasks timed out: ${report.workflow_tasks_timed_out}, failed: ${report.workflow_tasks_failed} (the times include their retries)`,
+      );
+    for (const t of report.workflow_task_troubles ?? [])
+      say(
+        `  ${t.workflow} ${t.what} at ${t.at}: on ${t.task_queue}, after ${t.after}, started ${t.scheduled_to_start_ms ?? 'never'} ms after scheduling${t.started_by ? ` by ${t.started_by}` : ''}, ended ${t.scheduled_to_end_ms} ms after`,
       );
     if (report.timeline) {
       const t = report.timeline;

@@ -68,7 +68,12 @@ async function main(): Promise<void> {
   const lambda = config.lambda ?? lambdaSettingsFromEnv(process.env);
   const invoker = lambda
     ? await lambdaInvoker(lambda, peerId, ownEndpoint, directory)
-    : new LocalPoolInvoker({ redis: ownEndpoint, concurrency: config.functions ?? 2, nice: config.functionNice ?? 19 });
+    : new LocalPoolInvoker({
+        redis: ownEndpoint,
+        concurrency: config.functions ?? 2,
+        nice: config.functionNice ?? 19,
+        idle: config.functionIdle ?? true,
+      });
   checkQueuesEnv(process.env, listed);
   const temporal = config.temporal ?? network.temporal;
   const connection = await NativeConnection.connect({ address: temporal.address, ...temporalSecurityFromEnv() });

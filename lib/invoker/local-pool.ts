@@ -29,6 +29,11 @@ export interface LocalPoolOptions {
    * coordination is not queued behind gradient computation on a shared CPU. @default 0 (unchanged)
    */
   nice?: number;
+  /**
+   * Linux: each function thread also takes the SCHED_IDLE policy, so that any of the host's other threads takes
+   * the CPU from it as soon as it wakes (lambdas/thread-entry.ts). @default false
+   */
+  idle?: boolean;
 }
 
 /**
@@ -68,7 +73,9 @@ export class LocalPoolInvoker implements Invoker {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.entry, { workerData: { redis: this.opts.redis, nice: this.opts.nice ?? 0 } });
+    const worker = new Worker(this.entry, {
+      workerData: { redis: this.opts.redis, nice: this.opts.nice ?? 0, idle: this.opts.idle ?? false },
+    });
     const slot: Slot = { worker, task: null };
     worker.on(
       'message',

@@ -29,6 +29,13 @@ export interface PeerConfig {
    * functions on Lambda. @default 19
    */
   functionNice?: number;
+  /**
+   * The local pool's function threads also take Linux's SCHED_IDLE policy: the peer's Redis and worker (and every
+   * other process of the host) take the CPU from them as soon as they wake. Niceness alone weighs a thread only
+   * against its own process's threads where each process is a scheduling group of its own (Linux autogroups).
+   * Needs util-linux's `chrt`; without it, niceness only. @default true
+   */
+  functionIdle?: boolean;
   /** Temporal frontend and namespace. @default the network file's */
   temporal?: { address: string; namespace: string };
   /** A prebuilt workflow bundle shared by the workers of one machine. @default bundled by the worker */
@@ -87,6 +94,8 @@ export function readPeerConfig(path: string): PeerConfig {
     !(Number.isInteger(c.functionNice) && c.functionNice >= 0 && c.functionNice <= 19)
   )
     problems.push('"functionNice" must be an integer 0..19');
+  if (c.functionIdle !== undefined && typeof c.functionIdle !== 'boolean')
+    problems.push('"functionIdle" must be true or false');
   if (c.temporal !== undefined && (typeof c.temporal.address !== 'string' || typeof c.temporal.namespace !== 'string'))
     problems.push('"temporal" needs address and namespace');
   if (problems.length > 0) throw new StackError(`peer config ${path}: ${problems.join('; ')}`);

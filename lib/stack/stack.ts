@@ -33,6 +33,8 @@ export interface StackOptions {
   functionsPerPeer?: number;
   /** Niceness of the peers' local function threads (PeerConfig.functionNice). @default 19 */
   functionNice?: number;
+  /** Whether the peers' local function threads take SCHED_IDLE (PeerConfig.functionIdle). @default true */
+  functionIdle?: boolean;
   /**
    * Extra peers started (Redis, worker, identity and enrolment) but not initialised into the network: they
    * join a running network later through the join handshake (`spirt peer add ID --enrolment TOKEN`).
@@ -262,6 +264,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           dir: dataDir,
           functions: opts.functionsPerPeer ?? 2,
           ...(opts.functionNice !== undefined ? { functionNice: opts.functionNice } : {}),
+          ...(opts.functionIdle !== undefined ? { functionIdle: opts.functionIdle } : {}),
           workflowBundle: join(stateDir, 'workflow-bundle.js'),
           logFile: workerLogPath(stateDir, peerId),
           ...(tlsFiles.has(peerId) ? { tls: tlsFiles.get(peerId) } : {}),

@@ -72,6 +72,14 @@ describe('peer config functionNice', () => {
     for (const bad of [-1, 20, 2.5, 'high'])
       expect(() => readPeerConfig(write({ functionNice: bad }))).toThrow(/"functionNice" must be an integer 0\.\.19/);
   });
+
+  it('functionIdle: true or false, absent by default (the worker then takes true)', () => {
+    expect(readPeerConfig(write({ functionIdle: false })).functionIdle).toBe(false);
+    expect(readPeerConfig(write({ functionIdle: true })).functionIdle).toBe(true);
+    expect(readPeerConfig(write({})).functionIdle).toBeUndefined();
+    for (const bad of ['yes', 1, null])
+      expect(() => readPeerConfig(write({ functionIdle: bad }))).toThrow(/"functionIdle" must be true or false/);
+  });
 });
 
 describe('a steady barrier (steadyBarrier, which lets stepChain go on to the next step)', () => {
