@@ -49,12 +49,14 @@ interface Options {
   functionNice: number;
   /** The function threads' SCHED_IDLE policy (PeerConfig.functionIdle). */
   functionIdle: boolean;
+  /** The peers' Redis forked children under SCHED_IDLE (PeerConfig.redisForkIdle). */
+  redisForkIdle: boolean;
   timeline: boolean;
   set: Record<string, unknown>;
 }
 
 const USAGE =
-  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 19] [--function-idle true|false] [--timeline] [--set field=value]\n';
+  'usage: spirt bench epoch [--json] [--model lenet5] [--peers 4] [--batch-size 64] [--train-limit 16384] [--epochs 2] [--functions 2] [--eager] [--function-nice 19] [--function-idle true|false] [--redis-fork-idle true|false] [--timeline] [--set field=value]\n';
 
 function parse(argv: string[]): Options {
   const opts: Options = {
@@ -68,6 +70,7 @@ function parse(argv: string[]): Options {
     eager: false,
     functionNice: 19,
     functionIdle: true,
+    redisForkIdle: true,
     timeline: false,
     set: {},
   };
@@ -83,6 +86,10 @@ function parse(argv: string[]): Options {
       if (!Number.isInteger(n) || n < min) throw new ConfigError(`bench epoch: ${a} must be an integer >= ${min}`);
       return n;
     };
+    const bool = (v: string) => {
+      if (v !== 'true' && v !== 'false') throw new ConfigError(`bench epoch: ${a} must be true or false`);
+      return v === 'true';
+    };
     if (a === '--json') opts.json = true;
     else if (a === '--model') opts.model = value();
     else if (a === '--peers') opts.peers = int(value(), 1);
@@ -93,11 +100,9 @@ function parse(argv: string[]): Options {
     else if (a === '--eager') opts.eager = true;
     else if (a === '--timeline') opts.timeline = true;
     else if (a === '--function-nice') opts.functionNice = int(value(), 0);
-    else if (a === '--function-idle') {
-      const v = value();
-      if (v !== 'true' && v !== 'false') throw new ConfigError(`bench epoch: --function-idle must be true or false`);
-      opts.functionIdle = v === 'true';
-    } else if (a === '--set') {
+    else if (a === '--function-idle') opts.functionIdle = bool(value());
+    else if (a === '--redis-fork-idle') opts.redisForkIdle = bool(value());
+    else if (a === '--set') {
       const v = value();
       const at = v.indexOf('=');
       if (at <= 0) throw new ConfigError(`bench epoch: --set ${v} is not field=value`);
@@ -239,6 +244,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
     eagerActivities: opts.eager,
     functionNice: opts.functionNice,
     functionIdle: opts.functionIdle,
+    redisForkIdle: opts.redisForkIdle,
     ...(traceFile ? { workerEnv: { SPIRT_TRACE: traceFile } } : {}),
   });
   const { client, connection } = await temporalClient(stack.file);
@@ -366,6 +372,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
         eagerActivities: opts.eager,
         functionNice: opts.functionNice,
         functionIdle: opts.functionIdle,
+        redisForkIdle: opts.redisForkIdle,
         trainLimit: opts.trainLimit,
         epochs: opts.epochs,
         ...opts.set,

@@ -21,6 +21,12 @@ export interface PeerConfig {
   tls?: { certFile: string; keyFile: string; caFile: string };
   /** Redis append-only file. @default true */
   appendOnly?: boolean;
+  /**
+   * The Redis server's forked children (its append-only file's rewrites) run at niceness 19 under Linux's
+   * SCHED_IDLE (the module's `FORK_CHILD_IDLE`): they take the CPU only when no other thread of the host wants it.
+   * @default true
+   */
+  redisForkIdle?: boolean;
   /** Functions running at once on this host (local pool). @default 2 */
   functions?: number;
   /**
@@ -96,6 +102,8 @@ export function readPeerConfig(path: string): PeerConfig {
     problems.push('"functionNice" must be an integer 0..19');
   if (c.functionIdle !== undefined && typeof c.functionIdle !== 'boolean')
     problems.push('"functionIdle" must be true or false');
+  if (c.redisForkIdle !== undefined && typeof c.redisForkIdle !== 'boolean')
+    problems.push('"redisForkIdle" must be true or false');
   if (c.temporal !== undefined && (typeof c.temporal.address !== 'string' || typeof c.temporal.namespace !== 'string'))
     problems.push('"temporal" needs address and namespace');
   if (problems.length > 0) throw new StackError(`peer config ${path}: ${problems.join('; ')}`);

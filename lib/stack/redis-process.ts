@@ -26,6 +26,8 @@ export interface RedisProcessOptions {
   dir: string;
   /** Module .so to load (none when null). */
   modulePath?: string | null;
+  /** The module's load arguments (redisai-module/src/module.c), e.g. `FORK_CHILD_IDLE`. */
+  moduleArgs?: string[];
   /** Serve TLS only (the plain port is closed): server certificate, key and the CA clients trust. */
   tls?: { certFile: string; keyFile: string; caFile: string };
   /** Append-only file (a restart reloads the peer's state). @default true */
@@ -84,7 +86,7 @@ export async function startRedisServer(opts: RedisProcessOptions): Promise<Redis
     `logfile ${join(opts.dir, 'redis.log')}`,
     'daemonize no',
     ...(opts.users === undefined ? [`requirepass ${opts.password}`] : [`aclfile ${join(opts.dir, 'users.acl')}`]),
-    ...(opts.modulePath ? [`loadmodule ${opts.modulePath}`] : []),
+    ...(opts.modulePath ? [['loadmodule', opts.modulePath, ...(opts.moduleArgs ?? [])].join(' ')] : []),
     ...(opts.extraConfig ?? []),
   ];
   if (opts.users) {

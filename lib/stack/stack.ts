@@ -35,6 +35,8 @@ export interface StackOptions {
   functionNice?: number;
   /** Whether the peers' local function threads take SCHED_IDLE (PeerConfig.functionIdle). @default true */
   functionIdle?: boolean;
+  /** Whether the peers' Redis servers run their forked children under SCHED_IDLE (PeerConfig.redisForkIdle). @default true */
+  redisForkIdle?: boolean;
   /**
    * Extra peers started (Redis, worker, identity and enrolment) but not initialised into the network: they
    * join a running network later through the join handshake (`spirt peer add ID --enrolment TOKEN`).
@@ -265,6 +267,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           functions: opts.functionsPerPeer ?? 2,
           ...(opts.functionNice !== undefined ? { functionNice: opts.functionNice } : {}),
           ...(opts.functionIdle !== undefined ? { functionIdle: opts.functionIdle } : {}),
+          ...(opts.redisForkIdle !== undefined ? { redisForkIdle: opts.redisForkIdle } : {}),
           workflowBundle: join(stateDir, 'workflow-bundle.js'),
           logFile: workerLogPath(stateDir, peerId),
           ...(tlsFiles.has(peerId) ? { tls: tlsFiles.get(peerId) } : {}),

@@ -55,6 +55,8 @@ export interface TestServer {
 
 export interface StartOptions {
   modulePath?: string | null;
+  /** The module's load arguments (e.g. FORK_CHILD_IDLE). */
+  moduleArgs?: string[];
   extraConfig?: string[];
   /** Environment for redis-server only (e.g. LD_PRELOAD for the ASan build). */
   env?: Record<string, string>;
@@ -69,13 +71,14 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   // needs its own environment (LD_PRELOAD for the ASan build) is spawned here directly.
   const env = opts.env ?? (ASAN_EVERYWHERE ? sanitizerEnv(dir) : undefined);
   const proc = env
-    ? await spawnWithEnv(dir, port, password, opts.modulePath ?? null, extraConfig, env)
+    ? await spawnWithEnv(dir, port, password, opts.modulePath ?? null, opts.moduleArgs ?? [], extraConfig, env)
     : await startRedisServer({
         executable: redisServerBinary(),
         port,
         password,
         dir,
         modulePath: opts.modulePath ?? null,
+        moduleArgs: opts.moduleArgs ?? [],
         extraConfig,
       });
   const clients: Redis[] = [];
@@ -111,6 +114,7 @@ async function spawnWithEnv(
   port: number,
   password: string,
   modulePath: string | null,
+  moduleArgs: string[],
   extraConfig: string[],
   env: Record<string, string>,
 ): Promise<RedisProcess> {
@@ -123,7 +127,7 @@ async function spawnWithEnv(
     'save ""',
     `logfile ${join(dir, 'redis.log')}`,
     `requirepass ${password}`,
-    ...(modulePath ? [`loadmodule ${modulePath}`] : []),
+    ...(modulePath ? [['loadmodule', modulePath, ...moduleArgs].join(' ')] : []),
     ...extraConfig,
   ];
   writeFileSync(config, lines.join('\n') + '\n', { mode: 0o600 });

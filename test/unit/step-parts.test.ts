@@ -80,6 +80,13 @@ describe('peer config functionNice', () => {
     for (const bad of ['yes', 1, null])
       expect(() => readPeerConfig(write({ functionIdle: bad }))).toThrow(/"functionIdle" must be true or false/);
   });
+
+  it('redisForkIdle: true or false, absent by default (the peer Redis then loads the module with FORK_CHILD_IDLE)', () => {
+    expect(readPeerConfig(write({ redisForkIdle: false })).redisForkIdle).toBe(false);
+    expect(readPeerConfig(write({})).redisForkIdle).toBeUndefined();
+    for (const bad of ['no', 0])
+      expect(() => readPeerConfig(write({ redisForkIdle: bad }))).toThrow(/"redisForkIdle" must be true or false/);
+  });
 });
 
 describe('a steady barrier (steadyBarrier, which lets stepChain go on to the next step)', () => {
