@@ -27,6 +27,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { parseRunConfig } from '../lib/config';
 import type { RunConfig } from '../lib/config/schema';
@@ -163,8 +164,9 @@ export interface EpochReport {
 export interface WorkflowTaskTrouble {
   workflow: string;
   run: string;
-  /** timed_out (with the timeout's type) or failed (with the cause). */
-  what: string;
+  kind: 'timed_out' | 'failed';
+  /** The timeout's type, or the failure's cause and message. */
+  detail: string;
   /** The server's time of the timeout or failure, ISO. */
   at: string;
   /** Milliseconds from the task's scheduling to its start (null: never started) and to the timeout or failure. */
@@ -178,54 +180,59 @@ export interface WorkflowTaskTrouble {
   after: string | null;
 }
 
+/** The workflow tasks of one run's history that timed out or failed, each with what the history says of it. */
+export function workflowTaskTroubles(
+  workflow: string,
+  run: string,
+  events: temporal.api.history.v1.IHistoryEvent[],
+): WorkflowTaskTrouble[] {
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  return events.flatMap((e) => {
+    const timedOut = e.workflowTaskTimedOutEventAttributes;
+    const failed = e.workflowTaskFailedEventAttributes;
+    const attrs = timedOut ?? failed;
+    if (!attrs) return [];
+    const scheduled = byId.get(Number(attrs.scheduledEventId));
+    const started = attrs.startedEventId ? byId.get(Number(attrs.startedEventId)) : undefined;
+    const before = scheduled ? byId.get(Number(scheduled.eventId) - 1) : undefined;
+    const at = optionalTsToMs(e.eventTime);
+    const t0 = optionalTsToMs(scheduled?.eventTime);
+    const t1 = optionalTsToMs(started?.eventTime);
+    return [
+      {
+        workflow,
+        run,
+        kind: timedOut ? 'timed_out' : 'failed',
+        detail: timedOut
+          ? (temporal.api.enums.v1.TimeoutType[timedOut.timeoutType ?? 0] ?? 'unknown')
+          : `${temporal.api.enums.v1.WorkflowTaskFailedCause[failed?.cause ?? 0] ?? 'unknown'}: ${failed?.failure?.message ?? ''}`,
+        at: at !== undefined ? new Date(at).toISOString() : '',
+        scheduled_to_start_ms: t0 !== undefined && t1 !== undefined ? t1 - t0 : null,
+        scheduled_to_end_ms: t0 !== undefined && at !== undefined ? at - t0 : null,
+        task_queue: scheduled?.workflowTaskScheduledEventAttributes?.taskQueue?.name ?? '',
+        started_by: started?.workflowTaskStartedEventAttributes?.identity ?? null,
+        after: before ? (temporal.api.enums.v1.EventType[before.eventType ?? 0] ?? null) : null,
+      },
+    ];
+  });
+}
+
 /**
  * Per workflow (every run of it, continueAsNew included): the workflow and activity tasks the server handed its
  * worker, and its workflow tasks that timed out or failed (a stalled worker, a replay that went wrong: each
- * costs seconds the step phases do not show), with what their histories say of each.
+ * costs seconds the step phases do not show).
  */
 async function historyCounts(
   client: Client,
   workflowId: string,
-): Promise<{ tasks: number; timedOut: number; failed: number; troubles: WorkflowTaskTrouble[] }> {
-  const counts = { tasks: 0, timedOut: 0, failed: 0, troubles: [] as WorkflowTaskTrouble[] };
-  const ms = (t: unknown) => {
-    const v = t as { seconds?: { toNumber?: () => number } | number; nanos?: number } | null | undefined;
-    if (!v) return null;
-    const seconds = typeof v.seconds === 'number' ? v.seconds : (v.seconds?.toNumber?.() ?? 0);
-    return seconds * 1000 + Math.round((v.nanos ?? 0) / 1e6);
-  };
+): Promise<{ tasks: number; troubles: WorkflowTaskTrouble[] }> {
+  const counts = { tasks: 0, troubles: [] as WorkflowTaskTrouble[] };
   for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    const history = await client.workflow.getHandle(workflowId, info.runId).fetchHistory();
-    const events = history.events ?? [];
-    const byId = new Map(events.map((e) => [Number(e.eventId), e]));
-    for (const e of events) {
-      if (e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes) counts.tasks++;
-      const timedOut = e.workflowTaskTimedOutEventAttributes;
-      const failed = e.workflowTaskFailedEventAttributes;
-      if (timedOut) counts.timedOut++;
-      if (failed) counts.failed++;
-      const attrs = timedOut ?? failed;
-      if (!attrs) continue;
-      const scheduled = byId.get(Number(attrs.scheduledEventId));
-      const started = attrs.startedEventId ? byId.get(Number(attrs.startedEventId)) : undefined;
-      const before = scheduled ? byId.get(Number(scheduled.eventId) - 1) : undefined;
-      const at = ms(e.eventTime);
-      const t0 = ms(scheduled?.eventTime);
-      const t1 = ms(started?.eventTime);
-      counts.troubles.push({
-        workflow: workflowId,
-        run: info.runId,
-        what: timedOut
-          ? `timed_out (${temporal.api.enums.v1.TimeoutType[timedOut.timeoutType ?? 0] ?? 'unknown'})`
-          : `failed (${temporal.api.enums.v1.WorkflowTaskFailedCause[failed?.cause ?? 0] ?? 'unknown'}: ${failed?.failure?.message ?? ''})`,
-        at: at !== null ? new Date(at).toISOString() : '',
-        scheduled_to_start_ms: t0 !== null && t1 !== null ? t1 - t0 : null,
-        scheduled_to_end_ms: t0 !== null && at !== null ? at - t0 : null,
-        task_queue: scheduled?.workflowTaskScheduledEventAttributes?.taskQueue?.name ?? '',
-        started_by: started?.workflowTaskStartedEventAttributes?.identity ?? null,
-        after: before ? (temporal.api.enums.v1.EventType[before.eventType ?? 0] ?? null) : null,
-      });
-    }
+    const events = (await client.workflow.getHandle(workflowId, info.runId).fetchHistory()).events ?? [];
+    counts.tasks += events.filter(
+      (e) => e.workflowTaskStartedEventAttributes || e.activityTaskStartedEventAttributes,
+    ).length;
+    counts.troubles.push(...workflowTaskTroubles(workflowId, info.runId, events));
   }
   return counts;
 }
@@ -332,6 +339,7 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       if (name !== 'evaluate') phases[name] = Math.round(ms);
     const epochMs = wall[slowest];
     const histories = await Promise.all(done.map((r) => historyCounts(client, peerWorkflowId(config.run, r.peerId))));
+    const troubles = histories.flatMap((h) => h.troubles);
     const trips = histories[done.findIndex((r) => r.peerId === 'p1')]?.tasks ?? 0;
     // Rewrites of the peers' append-only files during the run (all epochs): each forks the Redis server.
     const rewrites = await Promise.all(done.map((r) => peerPersistenceInfo(stack.file, r.peerId, 'aof_rewrites')));
@@ -352,11 +360,9 @@ export async function runEpochBench(opts: Options, say: (line: string) => void):
       compute_ms_per_step: Number((computeMs / steps).toFixed(1)),
       steps: phases,
       server_round_trips_per_step: Number((trips / Math.max(1, opts.epochs * steps)).toFixed(2)),
-      workflow_tasks_timed_out: histories.reduce((a, h) => a + h.timedOut, 0),
-      workflow_tasks_failed: histories.reduce((a, h) => a + h.failed, 0),
-      ...(histories.some((h) => h.troubles.length > 0)
-        ? { workflow_task_troubles: histories.flatMap((h) => h.troubles) }
-        : {}),
+      workflow_tasks_timed_out: troubles.filter((t) => t.kind === 'timed_out').length,
+      workflow_tasks_failed: troubles.filter((t) => t.kind === 'failed').length,
+      ...(troubles.length > 0 ? { workflow_task_troubles: troubles } : {}),
       aof_rewrites: rewrites.reduce<number>((a, n) => a + (n ?? 0), 0),
       test_accuracy: records[slowest].testAccuracy,
       train_loss: Number(records[slowest].trainLoss.toFixed(4)),
@@ -409,7 +415,7 @@ export async function main(argv: string[]): Promise<void> {
       );
     for (const t of report.workflow_task_troubles ?? [])
       say(
-        `  ${t.workflow} ${t.what} at ${t.at}: on ${t.task_queue}, after ${t.after}, started ${t.scheduled_to_start_ms ?? 'never'} ms after scheduling${t.started_by ? ` by ${t.started_by}` : ''}, ended ${t.scheduled_to_end_ms} ms after`,
+        `  ${t.workflow} ${t.kind} (${t.detail}) at ${t.at}: on ${t.task_queue}, after ${t.after}, started ${t.scheduled_to_start_ms ?? 'never'} ms after scheduling${t.started_by ? ` by ${t.started_by}` : ''}, ended ${t.scheduled_to_end_ms} ms after`,
       );
     if (report.timeline) {
       const t = report.timeline;

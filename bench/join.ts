@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { optionalTsToMs, type Timestamp } from '@temporalio/common/lib/time';
 import { parseRunConfig } from '../lib/config';
 import { ConfigError } from '../lib/errors/config-error';
 import { readTrustedPeer } from '../lib/peer/trust';
@@ -146,11 +147,7 @@ async function handshakePhases(
     id = { workflowId: wf.workflowId, runId: wf.runId };
   if (!id) return [];
   const history = await client.workflow.getHandle(id.workflowId, id.runId).fetchHistory();
-  const ms = (t: unknown) => {
-    const ts = t as { seconds?: { toNumber(): number } | number; nanos?: number } | undefined;
-    const sec = typeof ts?.seconds === 'number' ? ts.seconds : (ts?.seconds?.toNumber() ?? 0);
-    return sec * 1000 + Math.round((ts?.nanos ?? 0) / 1e6);
-  };
+  const ms = (t: Timestamp | null | undefined) => optionalTsToMs(t) ?? 0;
   const events = history.events ?? [];
   const t0 = ms(events[0]?.eventTime);
   const scheduled = new Map<string, { activity: string; queue: string; at: number; started?: number }>();

@@ -1,23 +1,16 @@
 // The local pool's function threads lower their own priority (lambdas/thread-entry.ts): niceness, and with
 // `idle` the SCHED_IDLE policy, on the function threads only, read back from /proc as the kernel sees them.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { LocalPoolInvoker } from '../../lib/invoker/local-pool';
 import type { FunctionName } from '../../lib/protocol/functions';
+import { SCHED_IDLE, schedOf } from '../helpers/proc';
 
-const SCHED_IDLE = 5;
-
-/** This process's threads: niceness and scheduling policy (fields 19 and 41 of /proc/<pid>/task/<tid>/stat). */
+/** This process's threads: niceness and scheduling policy. */
 function threads(): { tid: number; nice: number; policy: number }[] {
   return readdirSync(`/proc/${process.pid}/task`).flatMap((tid) => {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      return []; // the thread ended meanwhile
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return [{ tid: Number(tid), nice: Number(fields[16]), policy: Number(fields[38]) }];
+    const sched = schedOf(`/proc/${process.pid}/task/${tid}/stat`);
+    return sched ? [{ tid: Number(tid), ...sched }] : [];
   });
 }
 

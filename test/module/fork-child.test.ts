@@ -2,15 +2,14 @@
 // rewrite) run at niceness 19 under SCHED_IDLE, read back from /proc while the child runs; the server's own
 // main thread keeps its priority. Without the argument the child runs as the server does.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { SCHED_IDLE, schedOf } from '../helpers/proc';
 import { buildModule, startServer, type TestServer } from './helpers';
 
-const SCHED_IDLE = 5;
-
-/** Niceness and scheduling policy of a process (fields 19 and 41 of /proc/<pid>/stat). */
+/** Niceness and scheduling policy of a running process. */
 function priority(pid: number): { nice: number; policy: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { nice: Number(fields[16]), policy: Number(fields[38]) };
+  const sched = schedOf(`/proc/${pid}/stat`);
+  if (!sched) throw new Error(`process ${pid} is gone`);
+  return sched;
 }
 
 /** The children of `pid` (from /proc/<pid>/task/<pid>/children). */
